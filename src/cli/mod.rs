@@ -1,0 +1,40 @@
+//! The command line: argument types (clap) and the wiring from them to library calls.
+//! No logic lives here that a test could not reach through the library.
+
+mod formats;
+mod ingest;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Turn the logs exported after an outage into the story of the outage.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rootline",
+    version,
+    about,
+    after_help = "\
+Examples:
+  rootline ingest --config incident.toml --out tables/
+  rootline ingest /var/log/auth.log --year 2024 --out tables/
+  rootline formats"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Ingest(ingest::IngestArgs),
+    Formats(formats::FormatsArgs),
+}
+
+/// Runs a parsed command line; the exit code says how it went (0 ok, 2 error).
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Ingest(args) => ingest::run(args),
+        Command::Formats(args) => formats::run(args),
+    }
+}

@@ -1,0 +1,313 @@
+//! Source -> plan: choose how to read one source from what it asks for and, where it leaves a
+//! choice open, from its first lines (format, timestamp layout, preset or role).
+//!
+//! Detection scores every candidate on the same sample and keeps the best; ties go to the
+//! earlier (more specific) format, and to a direct column mapping over a preset.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::format::{Format, FormatKind, Formats, LineParser};
+use super::preset::{DirectMap, Mapped, Mapper, Preset, field_template};
+use super::record::Record;
+use super::time::{TimeState, TsFormat, TsParser, Zone};
+use crate::error::{ConfigError, unknown_value};
+use crate::schema::{Role, TS_ALIASES};
+
+/// What the user says about one source; everything left `None` is detected.
+#[derive(Debug, Clone, Default)]
+pub struct SourceSpec {
+    pub path: PathBuf,
+    pub role: Option<Role>,
+    pub format: Option<String>,
+    pub preset: Option<String>,
+    pub tz: Option<Zone>,
+    pub year: Option<i32>,
+    /// A regex with named groups, for a layout no built-in format knows.
+    pub pattern: Option<String>,
+    /// How the timestamp is written (`iso`, `epoch_ms`, a strftime pattern...).
+    pub ts_format: Option<String>,
+    /// Raw field name -> table column.
+    pub fields: BTreeMap<String, String>,
+}
+
+/// The formats and presets rootline knows.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    pub formats: Formats,
+    pub presets: Vec<Preset>,
+}
+
+impl Registry {
+    pub fn builtin() -> Registry {
+        Registry { formats: Formats::builtin(), presets: super::preset::builtin_presets() }
+    }
+
+    pub fn preset(&self, name: &str) -> Result<&Preset, ConfigError> {
+        self.presets.iter().find(|p| p.name == name).ok_or_else(|| {
+            ConfigError::Invalid(unknown_value(
+                "preset",
+                name,
+                self.presets.iter().map(|p| &p.name),
+            ))
+        })
+    }
+}
+
+/// How one source is read, decided.
+#[derive(Debug, Clone)]
+pub struct SourcePlan {
+    pub format: String,
+    pub parser: LineParser,
+    pub ts: TsParser,
+    pub mapper: Mapper,
+    pub year: i32,
+    /// What was detected rather than given, for the user to check.
+    pub notes: Vec<String>,
+}
+
+impl SourcePlan {
+    pub fn role(&self) -> Option<Role> {
+        self.mapper.role()
+    }
+
+    pub fn preset(&self) -> Option<&str> {
+        match &self.mapper {
+            Mapper::Preset { preset, .. } => Some(&preset.name),
+            _ => None,
+        }
+    }
+
+    /// Whether lines must be read in order (yearless stamps, or a zone with DST).
+    pub fn is_stateful(&self) -> bool {
+        self.ts.zone.is_stateful()
+            || match &self.ts.format {
+                TsFormat::Syslog | TsFormat::Auto => true,
+                TsFormat::Strftime(f) => {
+                    !(f.contains("%Y") || f.contains("%y") || f.contains("%s"))
+                }
+                _ => false,
+            }
+    }
+}
+
+/// Recycles a vector's allocation for a vector of the same shape with another lifetime.
+pub fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().map(|_| -> U { unreachable!("the vector is empty") }).collect()
+}
+
+fn ts_names(format: &Format, parser: &LineParser, first: Option<&Record>) -> Vec<String> {
+    if let Some(f) = &format.def.timestamp_field {
+        return vec![f.clone()];
+    }
+    let mut names: Vec<String> = TS_ALIASES.iter().map(|s| s.to_string()).collect();
+    // A headerless table: the first column that holds a time.
+    if let Some(rec) = first {
+        let probe = TsParser::new(TsFormat::Auto, Zone::Utc);
+        for c in &parser.columns {
+            if rec.get(c).is_some_and(|v| probe.parse(v, &mut TimeState::new(2000)).is_ok()) {
+                names.push(c.clone());
+                break;
+            }
+        }
+    }
+    names
+}
+
+/// Picks a concrete timestamp layout from sample values, so the hot loop need not guess.
+fn refine_ts_format(values: &[String]) -> TsFormat {
+    let candidates = [TsFormat::Iso, TsFormat::Epoch(None), TsFormat::Syslog];
+    for f in candidates {
+        let p = TsParser::new(f.clone(), Zone::Utc);
+        let st = &mut TimeState::new(2000);
+        if !values.is_empty() && values.iter().all(|v| p.parse(v, st).is_ok()) {
+            return f;
+        }
+    }
+    TsFormat::Auto
+}
+
+/// Decides how to read a text source from `spec` and its first lines.
+pub fn plan_text(
+    spec: &SourceSpec,
+    registry: &Registry,
+    sample: &[&str],
+    default_year: i32,
+    source_stem: &str,
+) -> Result<SourcePlan, ConfigError> {
+    let year = spec.year.unwrap_or(default_year);
+    let zone = spec.tz.unwrap_or(Zone::Utc);
+    let mut notes = Vec::new();
+    let preset_given = spec.preset.as_deref().map(|n| registry.preset(n)).transpose()?;
+
+    // Candidate formats: the one given, the user's pattern, the preset's, or all.
+    let custom;
+    let candidates: Vec<&Format> = if let Some(p) = &spec.pattern {
+        custom = Formats::custom_regex(p)?;
+        vec![&custom]
+    } else if let Some(name) = &spec.format {
+        vec![registry.formats.get(name)?]
+    } else if let Some(p) = preset_given {
+        p.formats.iter().map(|f| registry.formats.get(f)).collect::<Result<_, _>>()?
+    } else {
+        registry.formats.list.iter().filter(|f| !f.def.kind.is_binary()).collect()
+    };
+
+    let user_ts = spec
+        .ts_format
+        .as_deref()
+        .map(str::parse::<TsFormat>)
+        .transpose()
+        .map_err(ConfigError::Invalid)?;
+    // Score: lines that give a readable time (a header counts), then fields per line, so a
+    // layout that splits lines finer wins over a looser one that also matches.
+    let mut best: Option<((usize, usize), &Format, LineParser, Vec<String>, TsFormat)> = None;
+    for fmt in &candidates {
+        let first = sample.first().copied().unwrap_or("");
+        let parser = LineParser::new(fmt).with_first_line(first);
+        let lines = if parser.has_header { &sample[sample.len().min(1)..] } else { sample };
+        let mut locs = parser.locations();
+        let mut found: Vec<(String, usize)> = Vec::new();
+        let mut names = None;
+        for line in lines {
+            let mut rec = Record::default();
+            if parser.parse(line, &mut locs, &mut rec).is_err() {
+                continue;
+            }
+            let names = names.get_or_insert_with(|| ts_names(fmt, &parser, Some(&rec)));
+            if let Some(v) = names.iter().find_map(|n| rec.get(n)) {
+                found.push((v.to_string(), rec.fields.len()));
+            }
+        }
+        let ts_format = user_ts.clone().unwrap_or_else(|| match &fmt.def.timestamp_format {
+            Some(f) => f.parse().unwrap_or(TsFormat::Auto),
+            None => {
+                let values: Vec<String> = found.iter().map(|(v, _)| v.clone()).collect();
+                refine_ts_format(&values)
+            }
+        });
+        let probe = TsParser::new(ts_format.clone(), zone);
+        let st = &mut TimeState::new(year);
+        let ok: Vec<usize> =
+            found.iter().filter(|(v, _)| probe.parse(v, st).is_ok()).map(|(_, n)| *n).collect();
+        let score = (ok.len() + usize::from(parser.has_header), ok.iter().sum::<usize>());
+        if !ok.is_empty() && best.as_ref().is_none_or(|b| score > b.0) {
+            let names = names.unwrap_or_else(|| ts_names(fmt, &parser, None));
+            best = Some((score, fmt, parser, names, ts_format));
+        }
+    }
+    let Some((_, fmt, parser, ts_field, ts_format)) = best else {
+        let tried: Vec<&str> = candidates.iter().map(|f| f.name()).collect();
+        return Err(ConfigError::NoFormat(format!(
+            "no format matched the first {} line(s); tried {}",
+            sample.len(),
+            tried.join(", ")
+        )));
+    };
+    if spec.format.is_none() && spec.pattern.is_none() {
+        notes.push(format!("format {} (detected)", fmt.name()));
+    }
+    let ts = TsParser::new(ts_format, zone);
+
+    // Role mapping: a preset or direct columns, scored on the same sample.
+    let presets: Vec<&Preset> = match preset_given {
+        Some(p) => vec![p],
+        None => registry
+            .presets
+            .iter()
+            .filter(|p| p.formats.iter().any(|f| f == fmt.name()))
+            .filter(|p| spec.role.is_none_or(|r| r == p.role))
+            .collect(),
+    };
+    let mut fields = spec.fields.clone();
+    if !fields.values().any(|c| c == "ts") {
+        for n in &ts_field {
+            fields.entry(n.clone()).or_insert_with(|| "ts".into());
+        }
+    }
+    let mut mappers: Vec<Mapper> = Vec::new();
+    if preset_given.is_none() {
+        // Field names of a line format are its author's, not table columns: a role is only
+        // guessed from them for self-describing formats (JSON, CSV, logfmt).
+        let roles: Vec<Role> = match spec.role {
+            Some(r) => vec![r],
+            None if fmt.def.kind == FormatKind::Regex => vec![],
+            None => Role::ALL.to_vec(),
+        };
+        for r in roles {
+            mappers.push(Mapper::Direct(DirectMap::new(r, &fields)?));
+        }
+    }
+    let n_presets = presets.len();
+    for p in presets {
+        let ts_names = match &p.timestamp_field {
+            Some(f) => f.split('|').map(str::to_string).collect(),
+            None => ts_field.clone(),
+        };
+        mappers.push(Mapper::Preset {
+            preset: p.clone(),
+            source_stem: source_stem.to_string(),
+            ts: field_template(&ts_names),
+        });
+    }
+    // On a tie, a preset written for a line format beats column names; for self-describing
+    // formats (JSON, CSV, logfmt), columns named as the table's beat a preset.
+    if fmt.def.kind == FormatKind::Regex {
+        let directs = mappers.len() - n_presets;
+        mappers.rotate_left(directs);
+    }
+    let lines = if parser.has_header { &sample[sample.len().min(1)..] } else { sample };
+    // Score: rows with a readable time; failing any, lines a preset claims as its own
+    // (its `when` filter matched and no rule rejected them), which beats no mapping at all.
+    let mut best_map: Option<((usize, usize), usize)> = None;
+    for (i, m) in mappers.iter().enumerate() {
+        let mut score = (0, 0);
+        let st = &mut TimeState::new(year);
+        let mut locs = parser.locations();
+        for line in lines {
+            let mut out: Vec<Option<Cow<str>>> = Vec::new();
+            let mut rec = Record::default();
+            if parser.parse(line, &mut locs, &mut rec).is_err() {
+                continue;
+            }
+            match m.map(&rec, &mut out) {
+                Mapped::Rows { ts: Some(t), .. } => {
+                    let required_ok = m.role().is_some_and(|r| {
+                        r.columns().iter().zip(out.iter()).all(|(c, v)| !c.required || v.is_some())
+                    });
+                    if required_ok && ts.parse(&t, st).is_ok() {
+                        score.0 += 1;
+                    }
+                }
+                Mapped::Skip if matches!(m, Mapper::Preset { .. }) => score.1 += 1,
+                _ => {}
+            }
+        }
+        if score > best_map.map_or((0, 0), |b| b.0) {
+            best_map = Some((score, i));
+        }
+    }
+    let mapper = match (best_map, preset_given, spec.role) {
+        (Some((_, i)), _, _) => mappers.swap_remove(i),
+        // Asked for explicitly: use it even if the sample gave no row (it may later).
+        (None, Some(_), _) => mappers.swap_remove(0),
+        (None, None, Some(_)) => {
+            let i = mappers.iter().position(|m| matches!(m, Mapper::Direct(_))).unwrap_or(0);
+            mappers.swap_remove(i)
+        }
+        (None, None, None) => Mapper::Unmapped,
+    };
+    match (&mapper, preset_given, spec.role) {
+        (Mapper::Preset { preset, .. }, None, _) => {
+            notes.push(format!("preset {} (detected)", preset.name))
+        }
+        (Mapper::Direct(d), _, None) => notes.push(format!("role {} (detected)", d.role)),
+        (Mapper::Unmapped, _, _) => notes.push(
+            "no preset or role fits these lines: all are skipped; pass --role or --preset".into(),
+        ),
+        _ => {}
+    }
+    Ok(SourcePlan { format: fmt.name().to_string(), parser, ts, mapper, year, notes })
+}

@@ -1,0 +1,204 @@
+//! Where ingested rows and rejects go: Parquet files partitioned by role and day (for
+//! `rootline ingest` and other engines), or memory (for analysis and tests).
+//!
+//! Layout: `DIR/<role>/date=YYYY-MM-DD/part-<source>.parquet`, one file per source and day,
+//! rows sorted by `ts` then `line`; `DIR/rejects.jsonl` holds one JSON object per rejected line.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::error::IngestError;
+use crate::schema::{self, Role};
+
+/// A line that was not understood, with everything needed to find and fix it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reject {
+    pub source: String,
+    pub line: u64,
+    pub reason: String,
+    /// The raw line; invalid UTF-8 is shown with U+FFFD here and kept exactly in `raw_hex`.
+    pub raw: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_hex: Option<String>,
+}
+
+impl Reject {
+    pub fn new(source: &str, line: u64, reason: impl Into<String>, raw: &[u8]) -> Reject {
+        let (raw, raw_hex) = match std::str::from_utf8(raw) {
+            Ok(s) => (s.to_string(), None),
+            Err(_) => (
+                String::from_utf8_lossy(raw).into_owned(),
+                Some(raw.iter().map(|b| format!("{b:02x}")).collect()),
+            ),
+        };
+        Reject { source: source.to_string(), line, reason: reason.into(), raw, raw_hex }
+    }
+}
+
+/// Receives what ingest produces. `rows` gets sorted frames of one role from one source.
+pub trait Sink {
+    fn rows(&mut self, role: Role, source: usize, df: DataFrame) -> Result<(), IngestError>;
+    fn reject(&mut self, reject: Reject) -> Result<(), IngestError>;
+    fn finish(&mut self) -> Result<(), IngestError>;
+}
+
+/// Keeps everything in memory: one frame per role, and the rejects.
+#[derive(Default)]
+pub struct MemorySink {
+    pub tables: BTreeMap<Role, DataFrame>,
+    pub rejects: Vec<Reject>,
+}
+
+impl Sink for MemorySink {
+    fn rows(&mut self, role: Role, _source: usize, df: DataFrame) -> Result<(), IngestError> {
+        match self.tables.get_mut(&role) {
+            Some(t) => {
+                t.vstack_mut_owned(df)?;
+            }
+            None => {
+                self.tables.insert(role, df);
+            }
+        }
+        Ok(())
+    }
+    fn reject(&mut self, reject: Reject) -> Result<(), IngestError> {
+        self.rejects.push(reject);
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<(), IngestError> {
+        for df in self.tables.values_mut() {
+            let sorted = df.sort(
+                [schema::TS, schema::SOURCE, schema::LINE],
+                SortMultipleOptions::default().with_maintain_order(true),
+            )?;
+            *df = sorted;
+            df.rechunk_mut();
+        }
+        Ok(())
+    }
+}
+
+struct Part {
+    path: PathBuf,
+    writer: polars::io::parquet::write::BatchedWriter<File>,
+    last_ts: i64,
+    sorted: bool,
+}
+
+/// Streams rows to partitioned Parquet and rejects to `rejects.jsonl`.
+pub struct ParquetSink {
+    dir: PathBuf,
+    parts: BTreeMap<(Role, i64, usize), Part>,
+    rejects: BufWriter<File>,
+    rejects_path: PathBuf,
+    /// Every Parquet file written, relative to the output directory, sorted.
+    pub files: Vec<PathBuf>,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IngestError + '_ {
+    move |source| IngestError::Write { path: path.to_path_buf(), source }
+}
+
+impl ParquetSink {
+    /// Creates `dir`; refuses to mix with role tables already there from an earlier run.
+    pub fn create(dir: &Path) -> Result<ParquetSink, IngestError> {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        for role in Role::ALL {
+            let p = dir.join(role.as_str());
+            if p.exists() {
+                fs::remove_dir_all(&p).map_err(io_err(&p))?;
+            }
+        }
+        let rejects_path = dir.join("rejects.jsonl");
+        let file = File::create(&rejects_path).map_err(io_err(&rejects_path))?;
+        Ok(ParquetSink {
+            dir: dir.to_path_buf(),
+            parts: BTreeMap::new(),
+            rejects: BufWriter::new(file),
+            rejects_path,
+            files: Vec::new(),
+        })
+    }
+
+    fn part(&mut self, role: Role, day: i64, source: usize) -> Result<&mut Part, IngestError> {
+        if !self.parts.contains_key(&(role, day, source)) {
+            let date = chrono::DateTime::from_timestamp_millis(day * DAY_MS)
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_else(|| format!("day{day}"));
+            let rel = PathBuf::from(role.as_str())
+                .join(format!("date={date}"))
+                .join(format!("part-{source}.parquet"));
+            let path = self.dir.join(&rel);
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).map_err(io_err(parent))?;
+            }
+            let file = File::create(&path).map_err(io_err(&path))?;
+            let writer = ParquetWriter::new(file).batched(&role.schema())?;
+            self.files.push(rel);
+            self.parts.insert(
+                (role, day, source),
+                Part { path, writer, last_ts: i64::MIN, sorted: true },
+            );
+        }
+        Ok(self.parts.get_mut(&(role, day, source)).expect("inserted above"))
+    }
+}
+
+impl Sink for ParquetSink {
+    fn rows(&mut self, role: Role, source: usize, df: DataFrame) -> Result<(), IngestError> {
+        let ts = df.column(schema::TS)?.datetime()?.physical().clone();
+        let values: Vec<i64> = ts.into_no_null_iter().collect();
+        let mut start = 0;
+        while start < values.len() {
+            let day = values[start].div_euclid(DAY_MS);
+            let mut end = start;
+            while end < values.len() && values[end].div_euclid(DAY_MS) == day {
+                end += 1;
+            }
+            let slice = df.slice(start as i64, end - start);
+            let part = self.part(role, day, source)?;
+            if values[start] < part.last_ts {
+                part.sorted = false;
+            }
+            part.last_ts = part.last_ts.max(values[end - 1]);
+            part.writer.write_batch(&slice)?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, reject: Reject) -> Result<(), IngestError> {
+        let path = self.rejects_path.clone();
+        serde_json::to_writer(&mut self.rejects, &reject)
+            .map_err(|e| IngestError::Write { path: path.clone(), source: e.into() })?;
+        self.rejects.write_all(b"\n").map_err(io_err(&path))
+    }
+
+    fn finish(&mut self) -> Result<(), IngestError> {
+        self.rejects.flush().map_err(io_err(&self.rejects_path))?;
+        for (_, part) in std::mem::take(&mut self.parts) {
+            part.writer.finish()?;
+            if !part.sorted {
+                // Lines arrived out of order across blocks: rewrite this part in ts order.
+                let file = File::open(&part.path)
+                    .map_err(|source| IngestError::Read { path: part.path.clone(), source })?;
+                let df = ParquetReader::new(file).finish()?;
+                let mut df = df.sort(
+                    [schema::TS, schema::LINE],
+                    SortMultipleOptions::default().with_maintain_order(true),
+                )?;
+                let file = File::create(&part.path).map_err(io_err(&part.path))?;
+                ParquetWriter::new(file).finish(&mut df)?;
+            }
+        }
+        self.files.sort();
+        Ok(())
+    }
+}

@@ -1,0 +1,194 @@
+//! Rows -> a role table: typed column builders that check each row before taking it.
+//!
+//! A row is taken whole or not at all: a missing required column, a number that is not a
+//! number, or a login outcome that is neither ok nor fail rejects the line with a reason.
+
+use std::borrow::Cow;
+
+use polars::prelude::*;
+
+use crate::schema::{self, ColKind, Role};
+
+enum ColBuf {
+    Str(StringChunkedBuilder),
+    Num(Vec<Option<f64>>),
+}
+
+/// Collects the rows of one role for one chunk of one source.
+pub struct TableBuilder {
+    role: Role,
+    ts: Vec<i64>,
+    line: Vec<i64>,
+    cols: Vec<ColBuf>,
+    nums: Vec<Option<f64>>,
+}
+
+/// `success`, `Accepted`, `true` -> ok; `failure`, `denied`, `false` -> fail.
+pub fn normalise_outcome(v: &str) -> Option<&'static str> {
+    const OK: &[&str] = &[
+        "ok",
+        "success",
+        "succeeded",
+        "accepted",
+        "true",
+        "1",
+        "pass",
+        "passed",
+        "allowed",
+        "allow",
+    ];
+    const FAIL: &[&str] = &[
+        "fail", "failed", "failure", "error", "denied", "deny", "rejected", "reject", "false", "0",
+        "timeout",
+    ];
+    let v = v.trim();
+    if OK.iter().any(|o| o.eq_ignore_ascii_case(v)) {
+        Some("ok")
+    } else if FAIL.iter().any(|o| o.eq_ignore_ascii_case(v)) {
+        Some("fail")
+    } else {
+        None
+    }
+}
+
+impl TableBuilder {
+    pub fn new(role: Role, capacity: usize) -> TableBuilder {
+        let cols = role
+            .columns()
+            .iter()
+            .map(|c| match c.kind {
+                ColKind::Str => ColBuf::Str(StringChunkedBuilder::new(c.name.into(), capacity)),
+                ColKind::Num => ColBuf::Num(Vec::with_capacity(capacity)),
+            })
+            .collect();
+        TableBuilder {
+            role,
+            ts: Vec::with_capacity(capacity),
+            line: Vec::with_capacity(capacity),
+            cols,
+            nums: Vec::new(),
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    /// Adds `count` copies of a row, or says why the row is not valid.
+    pub fn push(
+        &mut self,
+        ts: i64,
+        line: i64,
+        values: &[Option<Cow<'_, str>>],
+        count: usize,
+    ) -> Result<(), String> {
+        let columns = self.role.columns();
+        self.nums.clear();
+        for (i, c) in columns.iter().enumerate() {
+            let v =
+                values.get(i).and_then(|v| v.as_deref()).map(str::trim).filter(|v| !v.is_empty());
+            match (v, c.kind) {
+                (None, _) if c.required => return Err(format!("no {} (required)", c.name)),
+                (Some(v), ColKind::Num) => match v.parse::<f64>() {
+                    Ok(n) if n.is_finite() => self.nums.push(Some(n)),
+                    _ => return Err(format!("{} \"{}\" is not a number", c.name, clip(v))),
+                },
+                (None, ColKind::Num) => self.nums.push(None),
+                (Some(v), _) if self.role == Role::Login && c.name == "outcome" => {
+                    if normalise_outcome(v).is_none() {
+                        return Err(format!("outcome \"{}\" is neither ok nor fail", clip(v)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for _ in 0..count {
+            self.ts.push(ts);
+            self.line.push(line);
+            let mut nums = self.nums.iter();
+            for (i, (c, buf)) in columns.iter().zip(&mut self.cols).enumerate() {
+                let v = values
+                    .get(i)
+                    .and_then(|v| v.as_deref())
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty());
+                match buf {
+                    ColBuf::Num(b) => b.push(nums.next().copied().flatten()),
+                    ColBuf::Str(b) => match v {
+                        Some(v) if self.role == Role::Login && c.name == "outcome" => {
+                            b.append_value(normalise_outcome(v).unwrap_or(v))
+                        }
+                        Some(v) => b.append_value(v),
+                        None => b.append_null(),
+                    },
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows as a DataFrame with the role's schema, `source` filled in.
+    pub fn finish(self, source: &str) -> PolarsResult<DataFrame> {
+        let n = self.ts.len();
+        let mut columns: Vec<Column> = Vec::with_capacity(self.cols.len() + 3);
+        columns.push(
+            Int64Chunked::from_vec(schema::TS.into(), self.ts)
+                .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+                .into_column(),
+        );
+        for buf in self.cols {
+            columns.push(match buf {
+                ColBuf::Str(b) => b.finish().into_column(),
+                ColBuf::Num(v) => {
+                    let name = self.role.columns()[columns.len() - 1].name;
+                    Float64Chunked::from_iter_options(name.into(), v.into_iter()).into_column()
+                }
+            });
+        }
+        columns.push(Column::new_scalar(
+            schema::SOURCE.into(),
+            Scalar::new(DataType::String, AnyValue::StringOwned(source.into())),
+            n,
+        ));
+        columns.push(Int64Chunked::from_vec(schema::LINE.into(), self.line).into_column());
+        DataFrame::new(n, columns)
+    }
+}
+
+/// Cuts a value for an error message.
+pub fn clip(v: &str) -> &str {
+    match v.char_indices().nth(60) {
+        Some((i, _)) => &v[..i],
+        None => v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_checked_before_they_are_taken() {
+        let mut t = TableBuilder::new(Role::Login, 4);
+        let ok =
+            [Some(Cow::from("Accepted")), Some("bob".into()), None, None, None, Some("12".into())];
+        t.push(1000, 1, &ok, 2).unwrap();
+        let bad = [Some(Cow::from("maybe")), None, None, None, None, None];
+        assert!(t.push(1000, 2, &bad, 1).unwrap_err().contains("neither ok nor fail"));
+        let nan = [Some(Cow::from("ok")), None, None, None, None, Some("fast".into())];
+        assert!(t.push(1000, 3, &nan, 1).unwrap_err().contains("not a number"));
+        let df = t.finish("x.log").unwrap();
+        assert_eq!(df.height(), 2);
+        assert_eq!(df.schema().as_ref(), &Role::Login.schema());
+        let outcome = df.column("outcome").unwrap().str().unwrap().get(0);
+        assert_eq!(outcome, Some("ok"));
+    }
+}

@@ -1,0 +1,84 @@
+//! The binary: exit codes, error text, and the files `rootline ingest` writes.
+
+use std::process::Command;
+
+use crate::common::temp_dir;
+
+fn rootline() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rootline"))
+}
+
+#[test]
+fn ingest_writes_tables_rejects_and_a_report() {
+    let dir = temp_dir("cli-ingest");
+    let src = dir.join("auth.log");
+    std::fs::write(&src, "Dec 10 06:55:48 LabSZ sshd[24200]: Failed password for root from 1.2.3.4 port 22 ssh2\nnot a log line\n").unwrap();
+    let out = dir.join("out");
+    let o = rootline()
+        .args(["ingest", "--year", "2016", "--out"])
+        .arg(&out)
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("2 lines -> 1 rows, 0 skipped, 1 rejected"), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("ingest.json")).unwrap()).unwrap();
+    let s = &report["sources"][0];
+    assert_eq!(
+        (s["role"].as_str(), s["preset"].as_str(), s["rejected"].as_u64()),
+        (Some("login"), Some("sshd"), Some(1))
+    );
+    assert_eq!(report["files"][0], "login/date=2016-12-10/part-0.parquet");
+    let rejects = std::fs::read_to_string(out.join("rejects.jsonl")).unwrap();
+    let rej: serde_json::Value = serde_json::from_str(rejects.lines().next().unwrap()).unwrap();
+    assert_eq!((rej["line"].as_u64(), rej["raw"].as_str()), (Some(2), Some("not a log line")));
+}
+
+#[test]
+fn strict_exits_2_and_names_the_file() {
+    let dir = temp_dir("cli-strict");
+    let src = dir.join("x.log");
+    std::fs::write(&src, "ts=2007-08-16T03:00:00Z outcome=ok user=a\nnope\n").unwrap();
+    let o = rootline()
+        .args(["ingest", "--strict", "--out"])
+        .arg(dir.join("out"))
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("x.log: 1 line(s) rejected"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error() {
+    let dir = temp_dir("cli-missing");
+    let o = rootline()
+        .args(["ingest", "--out"])
+        .arg(dir.join("out"))
+        .arg(dir.join("nope.log"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("failed to read") && stderr.contains("nope.log"), "{stderr}");
+}
+
+#[test]
+fn a_bad_role_flag_suggests_the_right_one() {
+    let o = rootline().args(["ingest", "--role", "logins", "--out", "x", "y"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean \"login\""));
+}
+
+#[test]
+fn help_shows_examples() {
+    let o = rootline().args(["ingest", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    assert!(help.contains("Examples:") && help.contains("rootline ingest --config"), "{help}");
+}

@@ -1,0 +1,7 @@
+//! The single integration test binary: library calls in-process, plus the CLI for exit codes.
+
+mod bad_input;
+mod cli;
+mod common;
+mod parquet_out;
+mod shared_data;
