@@ -11,3 +11,4 @@ pub mod config;
 pub mod error;
 pub mod ingest;
 pub mod schema;
+pub mod simulate;

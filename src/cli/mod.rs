@@ -3,6 +3,7 @@
 
 mod formats;
 mod ingest;
+mod simulate;
 
 use std::process::ExitCode;
 
@@ -27,14 +28,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    Ingest(ingest::IngestArgs),
+    Ingest(Box<ingest::IngestArgs>),
     Formats(formats::FormatsArgs),
+    Simulate(Box<simulate::SimulateArgs>),
 }
 
 /// Runs a parsed command line; the exit code says how it went (0 ok, 2 error).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Ingest(args) => ingest::run(args),
+        Command::Ingest(args) => ingest::run(*args),
         Command::Formats(args) => formats::run(args),
+        Command::Simulate(args) => simulate::run(*args),
     }
 }

@@ -163,7 +163,14 @@ pub fn plan_text(
         .map_err(ConfigError::Invalid)?;
     // Score: lines that give a readable time (a header counts), then fields per line, so a
     // layout that splits lines finer wins over a looser one that also matches.
-    let mut best: Option<((usize, usize), &Format, LineParser, Vec<String>, TsFormat)> = None;
+    struct Best<'f> {
+        score: (usize, usize),
+        fmt: &'f Format,
+        parser: LineParser,
+        ts_field: Vec<String>,
+        ts_format: TsFormat,
+    }
+    let mut best: Option<Best> = None;
     for fmt in &candidates {
         let first = sample.first().copied().unwrap_or("");
         let parser = LineParser::new(fmt).with_first_line(first);
@@ -193,12 +200,12 @@ pub fn plan_text(
         let ok: Vec<usize> =
             found.iter().filter(|(v, _)| probe.parse(v, st).is_ok()).map(|(_, n)| *n).collect();
         let score = (ok.len() + usize::from(parser.has_header), ok.iter().sum::<usize>());
-        if !ok.is_empty() && best.as_ref().is_none_or(|b| score > b.0) {
-            let names = names.unwrap_or_else(|| ts_names(fmt, &parser, None));
-            best = Some((score, fmt, parser, names, ts_format));
+        if !ok.is_empty() && best.as_ref().is_none_or(|b| score > b.score) {
+            let ts_field = names.unwrap_or_else(|| ts_names(fmt, &parser, None));
+            best = Some(Best { score, fmt, parser, ts_field, ts_format });
         }
     }
-    let Some((_, fmt, parser, ts_field, ts_format)) = best else {
+    let Some(Best { fmt, parser, ts_field, ts_format, .. }) = best else {
         let tried: Vec<&str> = candidates.iter().map(|f| f.name()).collect();
         return Err(ConfigError::NoFormat(format!(
             "no format matched the first {} line(s); tried {}",

@@ -171,7 +171,7 @@ impl Preset {
                 })?;
                 emit.push((idx, Template::parse(t).map_err(bad)?));
             }
-            if r.skip == !emit.is_empty() {
+            if r.skip != emit.is_empty() {
                 return Err(bad("each rule needs either `emit` or `skip = true`".into()));
             }
             rules.push(Rule {

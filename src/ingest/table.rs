@@ -102,10 +102,12 @@ impl TableBuilder {
                     _ => return Err(format!("{} \"{}\" is not a number", c.name, clip(v))),
                 },
                 (None, ColKind::Num) => self.nums.push(None),
-                (Some(v), _) if self.role == Role::Login && c.name == "outcome" => {
-                    if normalise_outcome(v).is_none() {
-                        return Err(format!("outcome \"{}\" is neither ok nor fail", clip(v)));
-                    }
+                (Some(v), _)
+                    if self.role == Role::Login
+                        && c.name == "outcome"
+                        && normalise_outcome(v).is_none() =>
+                {
+                    return Err(format!("outcome \"{}\" is neither ok nor fail", clip(v)));
                 }
                 _ => {}
             }

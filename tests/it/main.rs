@@ -5,3 +5,4 @@ mod cli;
 mod common;
 mod parquet_out;
 mod shared_data;
+mod simulate;

@@ -1,0 +1,322 @@
+//! `truth.json`: what the model knows about the story it told, derived from its per-minute
+//! counters (which are exactly what the logs hold), so a detector can be scored against it.
+//!
+//! All times are RFC 3339 UTC, minute-aligned. The rules, applied to 15-minute centred means:
+//! - **baseline**: for each minute of the day, the median over the whole days before the
+//!   trigger (the release, the deploy or the crowd; all days when there is none); for the
+//!   failure ratio and supernodes, the mean and median of the minutes before the trigger.
+//! - **surge**: attempts at least [`SURGE_RATIO`] times their baseline. `onset` and `end`
+//!   bound the run around the peak where attempts are above [`BAND`] times baseline (where
+//!   the series leaves and re-enters its band); `peak_ratio` is the 15-minute ratio at `peak`.
+//! - **exhaustion**: supernodes online below [`EXHAUSTION_SHARE`] of their baseline (the
+//!   median before the trigger). `onset` is where they first fall below 95% on the way to the
+//!   minimum; `end` is the first minute after the minimum back at 90%.
+//! - **failures**: the failure ratio above 3x its baseline and 5 points over it, with at
+//!   least one failure every two minutes; bounded
+//!   where it is more than 2 points over baseline.
+//! - **restart wave**: reboots per minute; `start`/`end` where they are at 10% of the peak.
+//! - **recovery**: the first minute after every episode's end from which, for an hour,
+//!   attempts stay under 1.5x baseline, failures within 2 points of baseline and supernodes
+//!   at 90% of baseline.
+
+use serde::Serialize;
+
+use super::model::{MinuteStats, Stats};
+use super::{Scenario, SimParams};
+
+pub const SURGE_RATIO: f64 = 3.0;
+pub const BAND: f64 = 1.2;
+pub const EXHAUSTION_SHARE: f64 = 0.8;
+const MIN_MS: i64 = 60_000;
+const DAY_MIN: usize = 1440;
+
+/// A burst of reboots (the restart wave).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Wave {
+    pub start: String,
+    pub peak: String,
+    pub end: String,
+    /// Reboots per minute at the peak (15-minute mean).
+    pub peak_per_min: f64,
+    /// Reboots in the wave.
+    pub total: u64,
+}
+
+/// Demand far above its baseline.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Surge {
+    pub onset: String,
+    pub peak: String,
+    pub end: String,
+    /// Attempts per minute expected at the peak's time of day, and seen there.
+    pub baseline_per_min: f64,
+    pub peak_per_min: f64,
+    pub peak_ratio: f64,
+}
+
+/// Capacity far below its baseline.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Exhaustion {
+    pub onset: String,
+    pub min_at: String,
+    pub end: Option<String>,
+    pub baseline_supernodes: f64,
+    pub min_supernodes: u32,
+}
+
+/// Logins failing far more than usual.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Failures {
+    pub onset: String,
+    pub peak: String,
+    pub end: Option<String>,
+    pub baseline_ratio: f64,
+    pub peak_ratio: f64,
+}
+
+/// One causal link of the story and whether the model made it happen.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Link {
+    pub from: String,
+    pub to: String,
+    pub real: bool,
+}
+
+/// The truth of one simulated run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Truth {
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub clients: usize,
+    pub start: String,
+    pub end: String,
+    /// The patch release, the deploy and its rollback, the crowd's arrival, when they exist.
+    pub release: Option<String>,
+    pub deploy: Option<String>,
+    pub rollback: Option<String>,
+    pub crowd: Option<String>,
+    pub restart_wave: Option<Wave>,
+    pub surge: Option<Surge>,
+    pub exhaustion: Option<Exhaustion>,
+    pub failures: Option<Failures>,
+    pub recovery: Option<String>,
+    /// Of supernodes lost between the wave's start and the exhaustion's minimum, the share
+    /// lost because the PC itself restarted (the rest dropped out overloaded).
+    pub coupling: Option<f64>,
+    /// Login attempts and failures over the whole run (equal to the lines of login.log).
+    pub attempts: u64,
+    pub failed: u64,
+    pub links: Vec<Link>,
+}
+
+fn ts(p: &SimParams, minute: usize) -> String {
+    chrono::DateTime::from_timestamp_millis(p.start_ms + minute as i64 * MIN_MS)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+fn smooth(x: &[f64], half: usize) -> Vec<f64> {
+    let mut prefix = vec![0.0; x.len() + 1];
+    for (i, v) in x.iter().enumerate() {
+        prefix[i + 1] = prefix[i] + v;
+    }
+    (0..x.len())
+        .map(|i| {
+            let lo = i.saturating_sub(half);
+            let hi = (i + half + 1).min(x.len());
+            (prefix[hi] - prefix[lo]) / (hi - lo) as f64
+        })
+        .collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+fn series(m: &[MinuteStats], f: impl Fn(&MinuteStats) -> f64) -> Vec<f64> {
+    m.iter().map(f).collect()
+}
+
+/// The run around `peak` where `inside` holds.
+fn run_around(n: usize, peak: usize, inside: impl Fn(usize) -> bool) -> (usize, usize) {
+    let mut lo = peak;
+    while lo > 0 && inside(lo - 1) {
+        lo -= 1;
+    }
+    let mut hi = peak;
+    while hi + 1 < n && inside(hi + 1) {
+        hi += 1;
+    }
+    (lo, hi)
+}
+
+fn argmax(x: &[f64], from: usize) -> Option<usize> {
+    (from..x.len()).max_by(|&a, &b| x[a].total_cmp(&x[b]).then(b.cmp(&a)))
+}
+
+/// Derives the truth of a run from the model's counters.
+pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
+    let m = &stats.minutes;
+    let n = m.len();
+    let trigger_ms = [p.release_ms, p.deploy_ms, p.crowd_ms].into_iter().flatten().min();
+    let trigger = trigger_ms.map_or(n, |t| ((t - p.start_ms) / MIN_MS).clamp(0, n as i64) as usize);
+    let base_days = (trigger / DAY_MIN).max(1).min(n / DAY_MIN.max(1)).max(1);
+    let attempts = smooth(&series(m, |s| f64::from(s.attempts)), 7);
+    let fails = smooth(&series(m, |s| f64::from(s.failures)), 7);
+    let sn = series(m, |s| f64::from(s.supernodes));
+    let reboots = smooth(&series(m, |s| f64::from(s.reboots)), 7);
+
+    // Baseline attempts by minute of day, from whole days before the trigger.
+    let by_minute: Vec<f64> = (0..DAY_MIN)
+        .map(|k| {
+            median((0..base_days).filter_map(|d| attempts.get(d * DAY_MIN + k).copied()).collect())
+        })
+        .collect();
+    let by_minute = {
+        let mut wrapped = by_minute.clone();
+        wrapped.extend_from_slice(&by_minute);
+        wrapped.extend_from_slice(&by_minute);
+        smooth(&wrapped, 15)[DAY_MIN..2 * DAY_MIN].to_vec()
+    };
+    let base_at = |i: usize| by_minute[i % DAY_MIN].max(1.0);
+    let ratio: Vec<f64> = (0..n).map(|i| attempts[i] / base_at(i)).collect();
+    let fr: Vec<f64> =
+        (0..n).map(|i| if attempts[i] > 0.0 { fails[i] / attempts[i] } else { 0.0 }).collect();
+    let base_end = (base_days * DAY_MIN).min(trigger.max(1)).min(n);
+    let base_fr = fr[..base_end].iter().sum::<f64>() / base_end.max(1) as f64;
+    let base_sn = median(sn[..base_end].to_vec());
+    let after = trigger.min(n.saturating_sub(1));
+
+    let restart_wave = argmax(&reboots, 0).filter(|&pk| reboots[pk] > 0.0).map(|pk| {
+        let level = reboots[pk] * 0.1;
+        let (lo, hi) = run_around(n, pk, |i| reboots[i] >= level);
+        Wave {
+            start: ts(p, lo),
+            peak: ts(p, pk),
+            end: ts(p, hi),
+            peak_per_min: round2(reboots[pk]),
+            total: m[lo..=hi].iter().map(|s| u64::from(s.reboots)).sum(),
+        }
+    });
+
+    let surge = argmax(&ratio, after).filter(|&pk| ratio[pk] >= SURGE_RATIO).map(|pk| {
+        let (lo, hi) = run_around(n, pk, |i| ratio[i] > BAND);
+        Surge {
+            onset: ts(p, lo),
+            peak: ts(p, pk),
+            end: ts(p, hi),
+            baseline_per_min: round2(base_at(pk)),
+            peak_per_min: round2(attempts[pk]),
+            peak_ratio: round2(ratio[pk]),
+        }
+    });
+
+    let neg_sn: Vec<f64> = sn.iter().map(|v| -v).collect();
+    let exhaustion = argmax(&neg_sn, after)
+        .filter(|&lo| base_sn > 0.0 && sn[lo] < EXHAUSTION_SHARE * base_sn)
+        .map(|min_at| {
+            let (lo, _) = run_around(n, min_at, |i| sn[i] < 0.95 * base_sn);
+            let end = (min_at..n).find(|&i| sn[i] >= 0.9 * base_sn);
+            Exhaustion {
+                onset: ts(p, lo),
+                min_at: ts(p, min_at),
+                end: end.map(|e| ts(p, e)),
+                baseline_supernodes: round2(base_sn),
+                min_supernodes: sn[min_at] as u32,
+            }
+        });
+
+    let failures = argmax(&fr, after)
+        .filter(|&pk| fr[pk] > 3.0 * base_fr && fr[pk] > base_fr + 0.05 && fails[pk] >= 0.5)
+        .map(|pk| {
+            let (lo, hi) = run_around(n, pk, |i| fr[i] > base_fr + 0.02);
+            Failures {
+                onset: ts(p, lo),
+                peak: ts(p, pk),
+                end: (hi + 1 < n).then(|| ts(p, hi)),
+                baseline_ratio: round4(base_fr),
+                peak_ratio: round4(fr[pk]),
+            }
+        });
+
+    let index = |s: &str| -> usize {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|d| ((d.timestamp_millis() - p.start_ms) / MIN_MS) as usize)
+            .unwrap_or(0)
+    };
+    let last_end = [
+        surge.as_ref().map(|s| index(&s.end)),
+        exhaustion.as_ref().map(|e| e.end.as_deref().map_or(n, index)),
+        failures.as_ref().map(|f| f.end.as_deref().map_or(n, index)),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+    let healthy = |i: usize| ratio[i] < 1.5 && fr[i] <= base_fr + 0.02 && sn[i] >= 0.9 * base_sn;
+    let recovery = last_end.and_then(|e| {
+        (e.min(n)..n.saturating_sub(60)).find(|&i| (i..i + 60).all(healthy)).map(|i| ts(p, i))
+    });
+
+    let coupling = match (&restart_wave, &exhaustion) {
+        (Some(w), Some(x)) => {
+            let (a, b) = (index(&w.start), index(&x.min_at));
+            let (lo, hi) = (a.min(b), a.max(b));
+            let reboot: u32 = m[lo..=hi].iter().map(|s| s.sn_lost_reboot).sum();
+            let over: u32 = m[lo..=hi].iter().map(|s| s.sn_lost_overload).sum();
+            (reboot + over > 0).then(|| round2(f64::from(reboot) / f64::from(reboot + over)))
+        }
+        _ => None,
+    };
+
+    let (has_wave, has_surge, has_exh, has_fail) =
+        (restart_wave.is_some(), surge.is_some(), exhaustion.is_some(), failures.is_some());
+    let skype = p.scenario == Scenario::Skype2007;
+    let link = |from: &str, to: &str, real: bool| Link { from: from.into(), to: to.into(), real };
+    let links = vec![
+        link("release", "restart_wave", skype && has_wave),
+        link("restart_wave", "surge", skype && has_wave && has_surge),
+        link("restart_wave", "exhaustion", skype && has_wave && has_exh),
+        link("surge", "exhaustion", skype && has_surge && has_exh),
+        link("exhaustion", "failures", skype && has_exh && has_fail),
+        link("failures", "surge", skype && has_fail && has_surge),
+        link("deploy", "failures", p.scenario == Scenario::BadDeploy && has_fail),
+        link("crowd", "surge", p.scenario == Scenario::FlashCrowd && has_surge),
+    ];
+    let iso = |t: Option<i64>| {
+        t.and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    };
+    Truth {
+        scenario: p.scenario,
+        seed: p.seed,
+        clients: p.clients,
+        start: ts(p, 0),
+        end: ts(p, n),
+        release: iso(p.release_ms),
+        deploy: iso(p.deploy_ms),
+        rollback: iso(p.rollback_ms),
+        crowd: iso(p.crowd_ms),
+        restart_wave,
+        surge,
+        exhaustion,
+        failures,
+        recovery,
+        coupling,
+        attempts: m.iter().map(|s| u64::from(s.attempts)).sum(),
+        failed: m.iter().map(|s| u64::from(s.failures)).sum(),
+        links,
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
