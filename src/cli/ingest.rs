@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use crate::config::IncidentConfig;
-use crate::ingest::{self, IngestOptions, IngestReport, ParquetSink, Registry, SourceSpec};
+use crate::ingest::{
+    self, IngestOptions, IngestReport, ParquetSink, PerMinute, Registry, SourceSpec,
+};
 use crate::schema::Role;
 
 /// Read exported logs into typed tables (Parquet), keeping every line accounted for.
@@ -59,6 +61,9 @@ pub struct IngestArgs {
     /// Fail (exit 2) when any line is rejected.
     #[arg(long)]
     pub strict: bool,
+    /// Also write DIR/login_per_minute.csv: login attempts and failures per minute.
+    #[arg(long)]
+    pub per_minute: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -114,7 +119,10 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
             eprint!("\r\x1b[2Kingest: {source}: {lines} lines");
         }
     };
-    let result = ingest::ingest(&specs, &opts, &registry, &mut sink, &progress);
+    let mut counter = PerMinute::new(&mut sink);
+    let target: &mut dyn crate::ingest::Sink =
+        if args.per_minute { &mut counter } else { counter.inner };
+    let result = ingest::ingest(&specs, &opts, &registry, target, &progress);
     if tty {
         eprint!("\r\x1b[2K");
     }
@@ -122,6 +130,11 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         Ok(r) => r,
         Err(e) => return Err(e).context(format!("failed to ingest {} source(s)", specs.len())),
     };
+    if args.per_minute {
+        let path = args.out.join("login_per_minute.csv");
+        std::fs::write(&path, counter.to_csv())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     write_report(&args.out, &report, &sink.files)?;
     if !args.quiet {
         eprint!("{}", summary(&report));

@@ -28,7 +28,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use plan::{Registry, SourcePlan, SourceSpec};
-pub use sink::{MemorySink, ParquetSink, Reject, Sink};
+pub use sink::{MemorySink, ParquetSink, PerMinute, Reject, Sink};
 
 use crate::error::IngestError;
 use crate::schema::{self, Role};

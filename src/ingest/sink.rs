@@ -202,3 +202,65 @@ impl Sink for ParquetSink {
         Ok(())
     }
 }
+
+/// Wraps a sink and counts login attempts and failures per minute as rows stream by, so a
+/// first look at demand needs no second pass over the tables.
+pub struct PerMinute<'s> {
+    pub inner: &'s mut dyn Sink,
+    /// Minute (ms since the epoch, floored) -> (attempts, failures).
+    pub counts: BTreeMap<i64, (u64, u64)>,
+}
+
+impl<'s> PerMinute<'s> {
+    pub fn new(inner: &'s mut dyn Sink) -> Self {
+        PerMinute { inner, counts: BTreeMap::new() }
+    }
+
+    fn count(&mut self, df: &DataFrame) -> Result<(), IngestError> {
+        let ts = df.column(schema::TS)?.datetime()?.physical().clone();
+        let outcome = df.column("outcome")?.str()?.clone();
+        for (t, o) in ts.iter().zip(outcome.iter()) {
+            if let Some(t) = t {
+                let e = self.counts.entry(t.div_euclid(60_000) * 60_000).or_insert((0, 0));
+                e.0 += 1;
+                e.1 += u64::from(o == Some("fail"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `minute,attempts,failures` CSV, one line per minute from the first to the last, empty
+    /// minutes as zeros.
+    pub fn to_csv(&self) -> String {
+        let mut s = String::from("minute,attempts,failures\n");
+        if let (Some((&first, _)), Some((&last, _))) =
+            (self.counts.first_key_value(), self.counts.last_key_value())
+        {
+            let mut m = first;
+            while m <= last {
+                let (a, f) = self.counts.get(&m).copied().unwrap_or((0, 0));
+                let when = chrono::DateTime::from_timestamp_millis(m)
+                    .map(|d| d.format("%Y-%m-%dT%H:%MZ").to_string())
+                    .unwrap_or_default();
+                s += &format!("{when},{a},{f}\n");
+                m += 60_000;
+            }
+        }
+        s
+    }
+}
+
+impl Sink for PerMinute<'_> {
+    fn rows(&mut self, role: Role, source: usize, df: DataFrame) -> Result<(), IngestError> {
+        if role == Role::Login {
+            self.count(&df)?;
+        }
+        self.inner.rows(role, source, df)
+    }
+    fn reject(&mut self, reject: Reject) -> Result<(), IngestError> {
+        self.inner.reject(reject)
+    }
+    fn finish(&mut self) -> Result<(), IngestError> {
+        self.inner.finish()
+    }
+}

@@ -310,10 +310,11 @@ pub fn simulate(
 }
 
 fn incident_toml(params: &SimParams, out: &SimOutput, files: &[(PathBuf, u64)]) -> String {
+    let gzip = if out.gzip { " --gzip" } else { "" };
     let mut s = format!(
-        "# Made by `rootline simulate --scenario {} --seed {} --clients {}`.\n\
+        "# Made by `rootline simulate --scenario {} --seed {} --clients {} --format {}{gzip}`.\n\
          title = \"{} (simulated, seed {})\"\n",
-        params.scenario, params.seed, params.clients, params.scenario, params.seed
+        params.scenario, params.seed, params.clients, out.format, params.scenario, params.seed
     );
     for ((path, _), role) in files.iter().zip(["login", "node", "change"]) {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -202,8 +202,7 @@ impl<'a> Model<'a> {
         // Always-on clients are online from the start; the rest plan their days.
         for c in 0..self.clients.len() as u32 {
             if self.clients[c as usize].always_on {
-                let t = p.start_ms + (setup.f64() * 10.0 * MIN_MS as f64) as i64;
-                self.begin_login(c, t);
+                self.attach_warm(c, &mut setup);
             }
             let tz = self.clients[c as usize].tz_h;
             let first_midnight = self.next_local(p.start_ms, tz, 0.0) - 24 * HOUR_MS;
@@ -238,6 +237,25 @@ impl<'a> Model<'a> {
                     let dur = (cr.exponential(1.5 * 60.0).max(20.0)) as u32;
                     self.push(t, SESSION_START, c, dur);
                 }
+            }
+        }
+    }
+
+    /// An always-on client that was already logged in when the run starts: no log line.
+    fn attach_warm(&mut self, c: u32, rng: &mut Rng) {
+        let cap = self.p.supernode_capacity as usize;
+        let cl = &mut self.clients[c as usize];
+        cl.st = St::Online;
+        self.online += 1;
+        if cl.own_slot != NONE || self.online_sns.is_empty() {
+            return;
+        }
+        for _ in 0..4 {
+            let slot = self.online_sns[rng.below(self.online_sns.len())];
+            if self.sns[slot as usize].conns.len() < cap {
+                self.sns[slot as usize].conns.push(c);
+                self.clients[c as usize].sn_slot = slot;
+                return;
             }
         }
     }

@@ -165,3 +165,23 @@ fn the_other_stories_are_not_the_skype_story() {
     let change = report.sources.iter().find(|s| s.role == Some(Role::Change)).unwrap();
     assert_eq!((change.rows, change.rejected), (2, 0), "the deploy and its rollback");
 }
+
+#[test]
+fn sample_data_is_what_its_command_makes() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/skype-2007");
+    let dir = temp_dir("sample-regen");
+    let params = SimParams::new(Scenario::Skype2007).with_clients(20_000).with_seed(7);
+    let out = SimOutput { dir: dir.clone(), format: SimFormat::Text, gzip: true };
+    simulate::simulate(&params, &out, &|_| {}).unwrap();
+    let (want, got) = (files(&committed), files(&dir));
+    assert_eq!(
+        want.keys().filter(|k| *k != "README.md").collect::<Vec<_>>(),
+        got.keys().collect::<Vec<_>>()
+    );
+    for (name, bytes) in &got {
+        assert!(
+            &want[name] == bytes,
+            "sample-data/skype-2007/{name} is stale: run the command in sample-data/README.md"
+        );
+    }
+}
