@@ -178,7 +178,10 @@ fn parse_lines(
             ));
             continue;
         }
-        let text = String::from_utf8_lossy(raw);
+        let text = match std::str::from_utf8(raw) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
         let mut rec = Record { fields: recycle(std::mem::take(&mut fields_buf)) };
         let mut vals = recycle(std::mem::take(&mut vals_buf));
         match plan.parser.parse(&text, &mut locs, &mut rec) {

@@ -93,8 +93,7 @@ impl TableBuilder {
         let columns = self.role.columns();
         self.nums.clear();
         for (i, c) in columns.iter().enumerate() {
-            let v =
-                values.get(i).and_then(|v| v.as_deref()).map(str::trim).filter(|v| !v.is_empty());
+            let v = values.get(i).and_then(|v| v.as_deref()).map(trim).filter(|v| !v.is_empty());
             match (v, c.kind) {
                 (None, _) if c.required => return Err(format!("no {} (required)", c.name)),
                 (Some(v), ColKind::Num) => match v.parse::<f64>() {
@@ -117,11 +116,8 @@ impl TableBuilder {
             self.line.push(line);
             let mut nums = self.nums.iter();
             for (i, (c, buf)) in columns.iter().zip(&mut self.cols).enumerate() {
-                let v = values
-                    .get(i)
-                    .and_then(|v| v.as_deref())
-                    .map(str::trim)
-                    .filter(|v| !v.is_empty());
+                let v =
+                    values.get(i).and_then(|v| v.as_deref()).map(trim).filter(|v| !v.is_empty());
                 match buf {
                     ColBuf::Num(b) => b.push(nums.next().copied().flatten()),
                     ColBuf::Str(b) => match v {
@@ -162,6 +158,15 @@ impl TableBuilder {
         ));
         columns.push(Int64Chunked::from_vec(schema::LINE.into(), self.line).into_column());
         DataFrame::new(n, columns)
+    }
+}
+
+/// ASCII-whitespace trim, with a fast path for values that need none (nearly all).
+fn trim(v: &str) -> &str {
+    let b = v.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) if !f.is_ascii_whitespace() && !l.is_ascii_whitespace() => v,
+        _ => v.trim(),
     }
 }
 

@@ -133,7 +133,7 @@ impl<'a> Model<'a> {
         at - i64::from(tz_h) * HOUR_MS
     }
 
-    fn init(&mut self) {
+    fn init(&mut self) -> io::Result<()> {
         let p = self.p;
         let mut setup = self.rng.fork(1);
         // Time zones weighted like 2007's Skype users: Europe, then Asia, then the Americas.
@@ -190,12 +190,12 @@ impl<'a> Model<'a> {
         let mut made = 0;
         for c in always {
             if setup.chance(share) {
-                self.promote(c, p.start_ms, false);
+                self.promote(c, p.start_ms, false)?;
                 made += 1;
             }
         }
         if made == 0 && !self.clients.is_empty() {
-            self.promote(0, p.start_ms, false);
+            self.promote(0, p.start_ms, false)?;
         }
         // The network keeps at least the pool it started with.
         self.sn_pool = self.online_sns.len();
@@ -239,6 +239,7 @@ impl<'a> Model<'a> {
                 }
             }
         }
+        Ok(())
     }
 
     /// An always-on client that was already logged in when the run starts: no log line.
@@ -273,7 +274,7 @@ impl<'a> Model<'a> {
         self.push(t, LOGIN, c, g);
     }
 
-    fn promote(&mut self, c: u32, t: i64, log: bool) {
+    fn promote(&mut self, c: u32, t: i64, log: bool) -> io::Result<()> {
         let slot = match self.free_slots.pop() {
             Some(s) => s,
             None => {
@@ -303,10 +304,10 @@ impl<'a> Model<'a> {
         self.clients[c as usize].own_slot = slot;
         if log {
             self.cur.promoted += 1;
-            let cap = self.p.supernode_capacity;
             let name = format!("sn-{c}");
-            let _ = self.node_line(t, &name, "join", Some(0), cap, None, Some("promoted"));
+            self.node_line(t, &name, "join", Some(0), None, Some("promoted"))?;
         }
+        Ok(())
     }
 
     fn node_line(
@@ -315,10 +316,10 @@ impl<'a> Model<'a> {
         name: &str,
         event: &str,
         load: Option<u32>,
-        cap: u32,
         cpu: Option<f64>,
         reason: Option<&str>,
     ) -> io::Result<()> {
+        let cap = self.p.supernode_capacity;
         let mem = load.map(|l| 20.0 + 60.0 * f64::from(l) / f64::from(cap.max(1)));
         let v = [
             V::S(name),
@@ -348,8 +349,7 @@ impl<'a> Model<'a> {
         let conns = std::mem::take(&mut self.sns[slot as usize].conns);
         self.free_slots.push(slot);
         let name = format!("sn-{sn_client}");
-        let cap = self.p.supernode_capacity;
-        self.node_line(t, &name, "leave", Some(conns.len() as u32), cap, None, Some(reason))?;
+        self.node_line(t, &name, "leave", Some(conns.len() as u32), None, Some(reason))?;
         for c in conns {
             let cl = &mut self.clients[c as usize];
             cl.sn_slot = NONE;
@@ -559,7 +559,7 @@ impl<'a> Model<'a> {
                     && cl.own_slot == NONE
                     && t - cl.up_since >= (p.promote_uptime_h * HOUR_MS as f64) as i64
                 {
-                    self.promote(c, t, true);
+                    self.promote(c, t, true)?;
                     n -= 1;
                 }
             }
@@ -577,15 +577,7 @@ impl<'a> Model<'a> {
                     + self.rng.uniform(0.0, 3.0))
                 .min(100.0);
                 let name = format!("sn-{}", sn.client);
-                self.node_line(
-                    t,
-                    &name,
-                    "sample",
-                    Some(load),
-                    p.supernode_capacity,
-                    Some(cpu),
-                    None,
-                )?;
+                self.node_line(t, &name, "sample", Some(load), Some(cpu), None)?;
             }
         }
         self.cur.supernodes = self.online_sns.len() as u32;
@@ -658,11 +650,7 @@ impl<'a> Model<'a> {
                     self.login(c, t)?;
                 }
             }
-            DOWNLOAD => {
-                if !self.clients[c as usize].updated {
-                    self.schedule_install(c, t);
-                }
-            }
+            DOWNLOAD if !self.clients[c as usize].updated => self.schedule_install(c, t),
             INSTALL => {
                 let item = p.patch_item.clone();
                 let target = format!("pc-{c}");
@@ -740,7 +728,7 @@ pub fn run(p: &SimParams, writers: &mut Writers, progress: &dyn Fn(i64)) -> io::
         stats: Stats::default(),
         writers,
     };
-    m.init();
+    m.init()?;
     let end = p.end_ms();
     let mut next_report = p.start_ms;
     while let Some(Reverse(ev)) = m.queue.pop() {
