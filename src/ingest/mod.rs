@@ -413,13 +413,17 @@ fn ingest_source(
     let mut state = TimeState::new(plan.year);
     let mut counts = Counts::default();
     let mut rejected = 0;
-    let mut block = Some(first);
-    while let Some(b) = block {
-        let outs = parse_block(&plan, &source, &b, &mut state);
-        drop(b);
-        drain(outs, &source, index, sink, &mut counts, &mut rejected)?;
+    // A two-stage pipeline: while one block's rows are written, the next is read and parsed.
+    let mut parsed = Some(parse_block(&plan, &source, &first, &mut state));
+    drop(first);
+    while let Some(outs) = parsed.take() {
+        let (next, written) = rayon::join(
+            || reader.next_block().map(|b| parse_block(&plan, &source, &b, &mut state)),
+            || drain(outs, &source, index, &mut *sink, &mut counts, &mut rejected),
+        );
+        written?;
         progress(&source, counts.lines);
-        block = reader.next_block();
+        parsed = next;
     }
     finish_report(&mut report, &counts, rejected, &mut reader, sink, &source)?;
     Ok(report)

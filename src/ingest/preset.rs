@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use regex::Regex;
 use serde::Deserialize;
@@ -249,6 +250,39 @@ pub struct DirectMap {
     pub role: Role,
     ts: Vec<String>,
     cols: Vec<Vec<String>>,
+    /// Where each column's first name was found last time (lines of one source tend to have
+    /// the same layout); `ts` is last.
+    hints: Vec<Hint>,
+}
+
+/// A position remembered across lines and threads; a stale one only costs a search.
+#[derive(Debug, Default)]
+struct Hint(AtomicUsize);
+
+impl Clone for Hint {
+    fn clone(&self) -> Self {
+        Hint(AtomicUsize::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+/// The value of the first of `names` present and non-empty in `rec`.
+fn lookup<'r>(rec: &'r Record<'_>, names: &[String], hint: &Hint) -> Option<&'r str> {
+    let h = hint.0.load(Ordering::Relaxed);
+    if let (Some((k, v)), Some(first)) = (rec.fields.get(h), names.first())
+        && k == first
+        && !v.is_empty()
+    {
+        return Some(v.as_ref());
+    }
+    for n in names {
+        if let Some(i) = rec.fields.iter().position(|(k, v)| k == n && !v.is_empty()) {
+            if Some(n) == names.first() {
+                hint.0.store(i, Ordering::Relaxed);
+            }
+            return Some(rec.fields[i].1.as_ref());
+        }
+    }
+    None
 }
 
 impl DirectMap {
@@ -280,7 +314,8 @@ impl DirectMap {
                 names
             })
             .collect();
-        Ok(DirectMap { role, ts, cols })
+        let hints = vec![Hint::default(); role.columns().len() + 1];
+        Ok(DirectMap { role, ts, cols, hints })
     }
 
     /// How well a record fits: `None` when the timestamp or a required column is missing,
@@ -322,11 +357,10 @@ impl Mapper {
         match self {
             Mapper::Unmapped => Mapped::NotMine,
             Mapper::Direct(d) => {
-                let first = |names: &'r [String]| {
-                    names.iter().find_map(|n| rec.get(n).filter(|v| !v.is_empty()))
-                };
-                out.extend(d.cols.iter().map(|names| first(names).map(Cow::Borrowed)));
-                Mapped::Rows { ts: first(&d.ts).map(Cow::Borrowed), count: 1 }
+                let cols = d.cols.iter().zip(&d.hints);
+                out.extend(cols.map(|(names, h)| lookup(rec, names, h).map(Cow::Borrowed)));
+                let ts = lookup(rec, &d.ts, &d.hints[d.cols.len()]);
+                Mapped::Rows { ts: ts.map(Cow::Borrowed), count: 1 }
             }
             Mapper::Preset { preset, source_stem, ts } => {
                 map_preset(preset, source_stem, ts, rec, out)

@@ -41,7 +41,7 @@ impl Reject {
 }
 
 /// Receives what ingest produces. `rows` gets sorted frames of one role from one source.
-pub trait Sink {
+pub trait Sink: Send {
     fn rows(&mut self, role: Role, source: usize, df: DataFrame) -> Result<(), IngestError>;
     fn reject(&mut self, reject: Reject) -> Result<(), IngestError>;
     fn finish(&mut self) -> Result<(), IngestError>;
@@ -224,14 +224,33 @@ impl<'s> PerMinute<'s> {
     fn count(&mut self, df: &DataFrame) -> Result<(), IngestError> {
         let ts = df.column(schema::TS)?.datetime()?.physical().clone();
         let outcome = df.column("outcome")?.str()?.clone();
+        // Rows come sorted by time: count runs of one minute, then touch the map once per run.
+        let mut run: Option<(i64, u64, u64)> = None;
         for (t, o) in ts.iter().zip(outcome.iter()) {
-            if let Some(t) = t {
-                let e = self.counts.entry(t.div_euclid(60_000) * 60_000).or_insert((0, 0));
-                e.0 += 1;
-                e.1 += u64::from(o == Some("fail"));
+            let Some(t) = t else { continue };
+            let minute = t.div_euclid(60_000) * 60_000;
+            let fail = u64::from(o == Some("fail"));
+            match &mut run {
+                Some((m, a, f)) if *m == minute => {
+                    *a += 1;
+                    *f += fail;
+                }
+                _ => {
+                    self.flush_run(run.take());
+                    run = Some((minute, 1, fail));
+                }
             }
         }
+        self.flush_run(run);
         Ok(())
+    }
+
+    fn flush_run(&mut self, run: Option<(i64, u64, u64)>) {
+        if let Some((m, a, f)) = run {
+            let e = self.counts.entry(m).or_insert((0, 0));
+            e.0 += a;
+            e.1 += f;
+        }
     }
 
     /// `minute,attempts,failures` CSV, one line per minute from the first to the last, empty
