@@ -1,14 +1,18 @@
 //! rootline turns the logs exported after an outage into the story of the outage.
 //!
 //! The pipeline: [`ingest`] (files -> typed role tables, every line accounted for) ->
-//! detect -> correlate -> report. Each stage is a library call with no clock and no printing;
+//! [`detect`] (tables -> per-bucket series -> episodes) -> [`correlate`] (episodes -> the
+//! causal chain, written as [`findings`]) -> report. Each stage is a library call with no clock and no printing;
 //! the `cli` module only wires arguments to these calls.
 //!
 //! Tables and their columns are described in [`schema`]; `incident.toml` in [`config`].
 
 pub mod cli;
 pub mod config;
+pub mod correlate;
+pub mod detect;
 pub mod error;
+pub mod findings;
 pub mod ingest;
 pub mod schema;
 pub mod simulate;

@@ -26,22 +26,38 @@ Examples:
   rootline ingest logins.csv --role login --field username=user --field when=ts --out tables/
   rootline ingest cpu.csv.gz --preset metric-csv --strict --out tables/")]
 pub struct IngestArgs {
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// Output directory.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Fail (exit 2) when any line is rejected.
+    #[arg(long)]
+    pub strict: bool,
+    /// Also write DIR/login_per_minute.csv: login attempts and failures per minute.
+    #[arg(long)]
+    pub per_minute: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Where the logs are and how to read them: a config, or FILEs with flags.
+#[derive(Debug, clap::Args)]
+pub struct SourceArgs {
     /// Log files (plain, gzip or zstd); use --config for many sources with different settings.
     pub files: Vec<PathBuf>,
     /// An incident.toml with [[source]] entries.
     #[arg(long, short)]
     pub config: Option<PathBuf>,
-    /// Output directory.
-    #[arg(long, short)]
-    pub out: PathBuf,
     /// Role of the FILEs: login, node, change or metric.
     #[arg(long)]
     pub role: Option<Role>,
-    /// Format of the FILEs (see `rootline formats`).
-    #[arg(long)]
+    /// Format of the FILEs (see `rootline formats`); auto detects it from the first lines.
+    #[arg(long, default_value = "auto")]
     pub format: Option<String>,
-    /// Preset for the FILEs (see `rootline formats`).
-    #[arg(long)]
+    /// Preset for the FILEs (see `rootline formats`); auto picks one that fits, if any.
+    #[arg(long, default_value = "auto")]
     pub preset: Option<String>,
     /// Zone of local timestamps: UTC, an offset (+02:00) or an IANA name (Europe/Berlin).
     #[arg(long)]
@@ -58,19 +74,10 @@ pub struct IngestArgs {
     /// Map a raw field to a table column, RAW=COLUMN (repeatable).
     #[arg(long = "field", value_name = "RAW=COLUMN")]
     pub fields: Vec<String>,
-    /// Fail (exit 2) when any line is rejected.
-    #[arg(long)]
-    pub strict: bool,
-    /// Also write DIR/login_per_minute.csv: login attempts and failures per minute.
-    #[arg(long)]
-    pub per_minute: bool,
-    /// Print nothing but errors.
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
 /// Builds the source list from a config or from FILEs plus flags.
-pub fn specs(args: &IngestArgs) -> anyhow::Result<Vec<SourceSpec>> {
+pub fn specs(args: &SourceArgs) -> anyhow::Result<Vec<SourceSpec>> {
     if let Some(cfg_path) = &args.config {
         if !args.files.is_empty() {
             bail!("give either --config or FILEs, not both");
@@ -108,7 +115,7 @@ pub fn specs(args: &IngestArgs) -> anyhow::Result<Vec<SourceSpec>> {
 }
 
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
-    let specs = specs(&args)?;
+    let specs = specs(&args.sources)?;
     let registry = Registry::builtin();
     let opts = IngestOptions::default().with_strict(args.strict);
     let mut sink = ParquetSink::create(&args.out)

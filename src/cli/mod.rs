@@ -1,6 +1,7 @@
 //! The command line: argument types (clap) and the wiring from them to library calls.
 //! No logic lives here that a test could not reach through the library.
 
+mod analyze;
 mod formats;
 mod ingest;
 mod simulate;
@@ -28,6 +29,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Analyze(Box<analyze::AnalyzeArgs>),
     Ingest(Box<ingest::IngestArgs>),
     Formats(formats::FormatsArgs),
     Simulate(Box<simulate::SimulateArgs>),
@@ -36,6 +38,7 @@ pub enum Command {
 /// Runs a parsed command line; the exit code says how it went (0 ok, 2 error).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Analyze(args) => analyze::run(*args),
         Command::Ingest(args) => ingest::run(*args),
         Command::Formats(args) => formats::run(args),
         Command::Simulate(args) => simulate::run(*args),

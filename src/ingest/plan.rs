@@ -140,14 +140,17 @@ pub fn plan_text(
     let year = spec.year.unwrap_or(default_year);
     let zone = spec.tz.unwrap_or(Zone::Utc);
     let mut notes = Vec::new();
-    let preset_given = spec.preset.as_deref().map(|n| registry.preset(n)).transpose()?;
+    // `auto` (the default) means: detect it.
+    let format_given = spec.format.as_deref().filter(|f| *f != "auto");
+    let preset_given = spec.preset.as_deref().filter(|p| *p != "auto");
+    let preset_given = preset_given.map(|n| registry.preset(n)).transpose()?;
 
     // Candidate formats: the one given, the user's pattern, the preset's, or all.
     let custom;
     let candidates: Vec<&Format> = if let Some(p) = &spec.pattern {
         custom = Formats::custom_regex(p)?;
         vec![&custom]
-    } else if let Some(name) = &spec.format {
+    } else if let Some(name) = format_given {
         vec![registry.formats.get(name)?]
     } else if let Some(p) = preset_given {
         p.formats.iter().map(|f| registry.formats.get(f)).collect::<Result<_, _>>()?
@@ -213,7 +216,7 @@ pub fn plan_text(
             tried.join(", ")
         )));
     };
-    if spec.format.is_none() && spec.pattern.is_none() {
+    if format_given.is_none() && spec.pattern.is_none() {
         notes.push(format!("format {} (detected)", fmt.name()));
     }
     let ts = TsParser::new(ts_format, zone);

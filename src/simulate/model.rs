@@ -304,7 +304,7 @@ impl<'a> Model<'a> {
         self.clients[c as usize].own_slot = slot;
         if log {
             self.cur.promoted += 1;
-            let name = format!("sn-{c}");
+            let name = format!("pc-{c}");
             self.node_line(t, &name, "join", Some(0), None, Some("promoted"))?;
         }
         Ok(())
@@ -348,7 +348,7 @@ impl<'a> Model<'a> {
         self.clients[sn_client as usize].own_slot = NONE;
         let conns = std::mem::take(&mut self.sns[slot as usize].conns);
         self.free_slots.push(slot);
-        let name = format!("sn-{sn_client}");
+        let name = format!("pc-{sn_client}");
         self.node_line(t, &name, "leave", Some(conns.len() as u32), None, Some(reason))?;
         for c in conns {
             let cl = &mut self.clients[c as usize];
@@ -576,7 +576,7 @@ impl<'a> Model<'a> {
                         * (busy / f64::from(p.admit_per_min.max(1)) / p.overload_factor).min(1.0)
                     + self.rng.uniform(0.0, 3.0))
                 .min(100.0);
-                let name = format!("sn-{}", sn.client);
+                let name = format!("pc-{}", sn.client);
                 self.node_line(t, &name, "sample", Some(load), Some(cpu), None)?;
             }
         }

@@ -1,5 +1,6 @@
 //! The single integration test binary: library calls in-process, plus the CLI for exit codes.
 
+mod analyze;
 mod bad_input;
 mod cli;
 mod common;

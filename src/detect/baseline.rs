@@ -1,0 +1,137 @@
+//! Robust baselines: what each bucket of a series should look like, from its own history.
+//!
+//! With two days of history or more, bucket `i` is compared with the same time of day on up
+//! to seven earlier days (a window of +-`tod_halfwidth` buckets around each); with less, with
+//! the trailing `trailing` buckets. The centre is the median, the spread the MAD (scaled to a
+//! standard deviation), floored so that sparse counts and flat series do not give a zero
+//! spread. In the trailing window, buckets already judged anomalous are replaced by their
+//! baseline, so a long episode does not become its own normal; time-of-day history is taken
+//! as it was (the median of several days shrugs off one bad day, and a daily pattern must be
+//! able to become normal).
+
+/// Baseline of one bucket; `None` where history is too short to judge.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Band {
+    pub median: f64,
+    pub scale: f64,
+}
+
+impl Band {
+    /// How many spreads `x` is from the median.
+    pub fn z(&self, x: f64) -> f64 {
+        (x - self.median) / self.scale
+    }
+}
+
+/// Knobs of the baseline.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BaselineOptions {
+    /// Buckets per day (1440 for one-minute buckets).
+    pub day: usize,
+    pub trailing: usize,
+    /// Fewest history values needed to judge a bucket.
+    pub min_history: usize,
+    pub tod_halfwidth: usize,
+    /// The spread is at least this, and at least `sqrt(median)` when `counts` is set.
+    pub min_scale: f64,
+    pub counts: bool,
+    /// A bucket this many spreads from its baseline is kept out of later baselines.
+    pub clean_z: f64,
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mid = v.len() / 2;
+    let (_, m, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
+    let m = *m;
+    if v.len() % 2 == 1 {
+        m
+    } else {
+        let lower = v[..mid].iter().copied().fold(f64::MIN, f64::max);
+        (lower + m) / 2.0
+    }
+}
+
+/// The baseline band of every bucket of `x`.
+pub fn bands(x: &[f64], o: &BaselineOptions) -> Vec<Option<Band>> {
+    let n = x.len();
+    let mut clean = x.to_vec();
+    let mut out = vec![None; n];
+    let by_day = n >= 2 * o.day && o.day > 0;
+    let mut hist = Vec::new();
+    for i in 0..n {
+        hist.clear();
+        if by_day {
+            for k in 1..=7 {
+                let Some(c) = i.checked_sub(k * o.day) else { break };
+                let lo = c.saturating_sub(o.tod_halfwidth);
+                let hi = (c + o.tod_halfwidth + 1).min(i);
+                hist.extend_from_slice(&x[lo..hi]);
+            }
+            if hist.len() < o.min_history {
+                // The first day: fall back to the trailing window.
+                hist.extend_from_slice(&clean[i.saturating_sub(o.trailing)..i]);
+            }
+        } else {
+            hist.extend_from_slice(&clean[i.saturating_sub(o.trailing)..i]);
+        }
+        if hist.len() < o.min_history {
+            continue;
+        }
+        let med = median(&mut hist);
+        let mut dev: Vec<f64> = hist.iter().map(|v| (v - med).abs()).collect();
+        let mad = median(&mut dev) * 1.4826;
+        let floor = if o.counts { med.sqrt().max(o.min_scale) } else { o.min_scale };
+        let band = Band { median: med, scale: mad.max(floor) };
+        if band.z(x[i]).abs() >= o.clean_z {
+            clean[i] = med;
+        }
+        out[i] = Some(band);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> BaselineOptions {
+        BaselineOptions {
+            day: 1440,
+            trailing: 30,
+            min_history: 10,
+            tod_halfwidth: 7,
+            min_scale: 1.0,
+            counts: true,
+            clean_z: 4.0,
+        }
+    }
+
+    #[test]
+    fn a_long_episode_does_not_become_normal() {
+        let mut x = vec![10.0; 200];
+        for v in &mut x[100..200] {
+            *v = 100.0;
+        }
+        let b = bands(&x, &opts());
+        assert!(b[5].is_none(), "too little history");
+        assert_eq!(b[199].unwrap().median, 10.0);
+        assert!(b[199].unwrap().z(100.0) > 20.0);
+    }
+
+    #[test]
+    fn time_of_day_is_used_with_two_days_of_history() {
+        // A daily bump at minute 600: on day three it is normal, not an anomaly.
+        let mut x = vec![5.0; 3 * 1440];
+        for d in 0..3 {
+            for v in &mut x[d * 1440 + 600..d * 1440 + 620] {
+                *v = 50.0;
+            }
+        }
+        let b = bands(&x, &opts());
+        let at = 2 * 1440 + 610;
+        assert!(b[at].unwrap().z(50.0).abs() < 1.0, "{:?}", b[at]);
+    }
+}

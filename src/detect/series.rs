@@ -1,0 +1,238 @@
+//! Tables -> series: one value per bucket (1 minute by default) for every signal detection
+//! looks at. Empty buckets are zeros, never gaps, from the first row of any table to the last.
+//!
+//! Demand (login): `attempts`, `failures`, `failure_ratio`, `users` (distinct), `per_user`
+//! (attempts per distinct user, the retry signal), `latency_p50`, `latency_p99`.
+//! Capacity (node): `nodes_online`, `capacity`, `load`, `utilisation`, `node_churn`.
+//! Changes (change): `changes` and one `change_<kind>` per kind seen. Metrics: `metric:<name>`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use polars::prelude::*;
+
+use crate::schema::{self, Role};
+
+/// Series on a common bucket grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSet {
+    /// The first bucket's start, ms since the epoch (UTC).
+    pub start_ms: i64,
+    pub bucket_ms: i64,
+    pub len: usize,
+    pub cols: BTreeMap<String, Vec<f64>>,
+}
+
+impl SeriesSet {
+    pub fn get(&self, name: &str) -> Option<&[f64]> {
+        self.cols.get(name).map(Vec::as_slice)
+    }
+
+    /// The start of bucket `i`, ms since the epoch.
+    pub fn at(&self, i: usize) -> i64 {
+        self.start_ms + i as i64 * self.bucket_ms
+    }
+
+    /// The bucket that holds `ms`, if inside the grid.
+    pub fn index(&self, ms: i64) -> Option<usize> {
+        let i = (ms - self.start_ms).div_euclid(self.bucket_ms);
+        (0..self.len as i64).contains(&i).then_some(i as usize)
+    }
+
+    /// The series as a DataFrame (`bucket` then one column per series), for SQL and files.
+    pub fn to_frame(&self) -> PolarsResult<DataFrame> {
+        let buckets: Vec<i64> = (0..self.len).map(|i| self.at(i)).collect();
+        let mut columns = vec![
+            Int64Chunked::from_vec("bucket".into(), buckets)
+                .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+                .into_column(),
+        ];
+        for (name, v) in &self.cols {
+            columns.push(Float64Chunked::from_vec(name.as_str().into(), v.clone()).into_column());
+        }
+        DataFrame::new(self.len, columns)
+    }
+}
+
+fn ts_ms(df: &DataFrame) -> PolarsResult<Vec<i64>> {
+    Ok(df.column(schema::TS)?.datetime()?.physical().into_no_null_iter().collect())
+}
+
+fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
+    Ok(df.column(name)?.str()?.iter().map(|v| v.map(str::to_string)).collect())
+}
+
+fn nums(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<f64>>> {
+    Ok(df.column(name)?.f64()?.iter().collect())
+}
+
+/// Builds every series from the role tables on a grid of `bucket_ms`.
+pub fn build(tables: &BTreeMap<Role, DataFrame>, bucket_ms: i64) -> PolarsResult<SeriesSet> {
+    let mut lo = i64::MAX;
+    let mut hi = i64::MIN;
+    for df in tables.values() {
+        for t in ts_ms(df)? {
+            lo = lo.min(t);
+            hi = hi.max(t);
+        }
+    }
+    let bucket_ms = bucket_ms.max(1);
+    if lo > hi {
+        return Ok(SeriesSet { start_ms: 0, bucket_ms, len: 0, cols: BTreeMap::new() });
+    }
+    let start_ms = lo.div_euclid(bucket_ms) * bucket_ms;
+    let len = ((hi - start_ms) / bucket_ms + 1) as usize;
+    let mut set = SeriesSet { start_ms, bucket_ms, len, cols: BTreeMap::new() };
+    if let Some(df) = tables.get(&Role::Login) {
+        login_series(df, &mut set)?;
+    }
+    if let Some(df) = tables.get(&Role::Node) {
+        node_series(df, &mut set)?;
+    }
+    if let Some(df) = tables.get(&Role::Change) {
+        let kinds = strs(df, "kind")?;
+        let mut total = vec![0.0; len];
+        for (t, k) in ts_ms(df)?.into_iter().zip(kinds) {
+            let i = set.index(t).expect("inside the grid by construction");
+            total[i] += 1.0;
+            let name = format!("change_{}", k.unwrap_or_default().to_lowercase());
+            set.cols.entry(name).or_insert_with(|| vec![0.0; len])[i] += 1.0;
+        }
+        set.cols.insert("changes".into(), total);
+    }
+    if let Some(df) = tables.get(&Role::Metric) {
+        let series = strs(df, "series")?;
+        let values = nums(df, "value")?;
+        let mut sums: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+        for ((t, s), v) in ts_ms(df)?.into_iter().zip(series).zip(values) {
+            let (Some(s), Some(v)) = (s, v) else { continue };
+            let i = set.index(t).expect("inside the grid by construction");
+            let e = sums
+                .entry(format!("metric:{s}"))
+                .or_insert_with(|| (vec![0.0; len], vec![0.0; len]));
+            e.0[i] += v;
+            e.1[i] += 1.0;
+        }
+        // A metric's bucket holds the mean of its samples; buckets without one carry the last.
+        for (name, (sum, n)) in sums {
+            let mut out = vec![0.0; len];
+            let mut last = f64::NAN;
+            for i in 0..len {
+                if n[i] > 0.0 {
+                    last = sum[i] / n[i];
+                }
+                out[i] = if last.is_nan() { 0.0 } else { last };
+            }
+            set.cols.insert(name, out);
+        }
+    }
+    Ok(set)
+}
+
+fn login_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
+    let b = set.bucket_ms;
+    let agg = df
+        .clone()
+        .lazy()
+        .with_column(
+            ((col(schema::TS).cast(DataType::Int64) - lit(set.start_ms)) / lit(b)).alias("i"),
+        )
+        .group_by([col("i")])
+        .agg([
+            len().cast(DataType::Float64).alias("attempts"),
+            col("outcome").eq(lit("fail")).sum().cast(DataType::Float64).alias("failures"),
+            col("user").drop_nulls().n_unique().cast(DataType::Float64).alias("users"),
+            col("latency_ms").median().alias("latency_p50"),
+            col("latency_ms").quantile(lit(0.99), QuantileMethod::Linear).alias("latency_p99"),
+        ])
+        .collect()?;
+    let idx: Vec<i64> =
+        agg.column("i")?.cast(&DataType::Int64)?.i64()?.into_no_null_iter().collect();
+    for name in ["attempts", "failures", "users", "latency_p50", "latency_p99"] {
+        let vals = agg.column(name)?.f64()?.clone();
+        let mut out = vec![0.0; set.len];
+        for (i, v) in idx.iter().zip(vals.iter()) {
+            out[*i as usize] = v.unwrap_or(0.0);
+        }
+        set.cols.insert(name.into(), out);
+    }
+    let att = set.cols["attempts"].clone();
+    let fail = &set.cols["failures"];
+    let users = &set.cols["users"];
+    let ratio = att.iter().zip(fail).map(|(a, f)| if *a > 0.0 { f / a } else { 0.0 }).collect();
+    let per_user = att.iter().zip(users).map(|(a, u)| if *u > 0.0 { a / u } else { 0.0 }).collect();
+    set.cols.insert("failure_ratio".into(), ratio);
+    set.cols.insert("per_user".into(), per_user);
+    Ok(())
+}
+
+/// Nodes online per bucket: a node is online from its `join` or any sample until its
+/// `leave`/`crash`, or until it has been silent for three times its usual sample interval.
+fn node_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
+    let ts = ts_ms(df)?;
+    let nodes = strs(df, "node")?;
+    let events = strs(df, "event")?;
+    let load = nums(df, "load")?;
+    let cap = nums(df, "capacity")?;
+    // The usual gap between two rows of one node, for staleness.
+    let mut last_seen: HashMap<&str, i64> = HashMap::new();
+    let mut gaps = Vec::new();
+    for (t, n) in ts.iter().zip(&nodes) {
+        if let Some(n) = n.as_deref()
+            && let Some(prev) = last_seen.insert(n, *t)
+        {
+            gaps.push(t - prev);
+        }
+    }
+    gaps.sort_unstable();
+    let stale_ms =
+        gaps.get(gaps.len() / 2).copied().unwrap_or(set.bucket_ms).max(set.bucket_ms) * 3;
+
+    struct NodeState {
+        last: i64,
+        load: f64,
+        cap: f64,
+    }
+    let mut online: HashMap<String, NodeState> = HashMap::new();
+    let len = set.len;
+    let (mut n_online, mut cap_sum, mut load_sum, mut churn) =
+        (vec![0.0; len], vec![0.0; len], vec![0.0; len], vec![0.0; len]);
+    let mut row = 0;
+    for i in 0..len {
+        let end = set.at(i) + set.bucket_ms;
+        while row < ts.len() && ts[row] < end {
+            if let Some(n) = nodes[row].as_deref() {
+                let ev = events[row].as_deref().unwrap_or("sample");
+                if matches!(ev, "leave" | "crash") {
+                    if online.remove(n).is_some() {
+                        churn[i] += 1.0;
+                    }
+                } else {
+                    let st = online.entry(n.to_string()).or_insert_with(|| {
+                        churn[i] += f64::from(u8::from(ev == "join"));
+                        NodeState { last: ts[row], load: 0.0, cap: 0.0 }
+                    });
+                    st.last = ts[row];
+                    if let Some(l) = load[row] {
+                        st.load = l;
+                    }
+                    if let Some(c) = cap[row] {
+                        st.cap = c;
+                    }
+                }
+            }
+            row += 1;
+        }
+        online.retain(|_, s| end - s.last <= stale_ms);
+        n_online[i] = online.len() as f64;
+        cap_sum[i] = online.values().map(|s| s.cap).sum();
+        load_sum[i] = online.values().map(|s| s.load).sum();
+    }
+    let util =
+        cap_sum.iter().zip(&load_sum).map(|(c, l)| if *c > 0.0 { l / c } else { 0.0 }).collect();
+    set.cols.insert("nodes_online".into(), n_online);
+    set.cols.insert("capacity".into(), cap_sum);
+    set.cols.insert("load".into(), load_sum);
+    set.cols.insert("utilisation".into(), util);
+    set.cols.insert("node_churn".into(), churn);
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! `findings.json`: the machine-readable result of `rootline analyze`, and its wire format.
+//!
+//! Every time is RFC 3339 UTC. Top level:
+//! - `inputs`: per source, what ingest made of it (see [`crate::ingest::SourceReport`]).
+//! - `surges`, `exhaustions`, `changes` (change waves), `failures`: [`Episode`]s in time order.
+//! - `chain`: [`Link`]s of the causal story, each with its lag, lagged cross-correlation and
+//!   evidence; only links the data supports are there.
+//! - `coupling`, `feedback`: see their types.
+//! - `phases`: trigger, surge, exhaustion, degraded, recovery, with start and end.
+//! - `impact`: failed logins, users affected, duration, time to recover.
+//! - `params`: the bucket and thresholds used, so a run can be repeated.
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::detect::Episode;
+use crate::ingest::SourceReport;
+
+/// One causal link: `from` led to `to`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    /// `change`, `change_wave`, `surge`, `exhaustion`, `failures` or `recovery`.
+    pub from: String,
+    pub to: String,
+    /// When each end started, and minutes from one to the other.
+    pub from_at: String,
+    pub to_at: String,
+    pub lag_min: f64,
+    /// Pearson correlation of the two series at the best lag (in minutes, `to` after `from`);
+    /// absent when one end is not a series (a single change event).
+    pub xcorr: Option<f64>,
+    pub xcorr_lag_min: Option<f64>,
+    /// What supports the link, in words with counts and source lines.
+    pub evidence: Vec<String>,
+}
+
+/// How much of the lost capacity was lost on nodes that took the change themselves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Coupling {
+    /// Nodes that left during the exhaustion, and of them those with a reboot or install of
+    /// their own in the hour before.
+    pub nodes_lost: u64,
+    pub nodes_lost_to_change: u64,
+    pub share: f64,
+}
+
+/// Signs of a feedback loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Feedback {
+    /// Attempts per distinct user in the worst surge, against the baseline before it.
+    pub per_user_peak: f64,
+    pub per_user_baseline: f64,
+    /// Correlation of attempts per user with the failure ratio over the incident.
+    pub per_user_vs_failures: f64,
+    /// Minutes from the end of the trigger (the last change wave) to recovery: the overload
+    /// outliving its cause when this is long.
+    pub trigger_end_to_recovery_min: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Phase {
+    /// `trigger`, `surge`, `exhaustion`, `degraded` or `recovery`.
+    pub name: String,
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Impact {
+    /// Failed logins between the first episode's onset and recovery (or the data's end).
+    pub failed_logins: u64,
+    /// Distinct users with at least one failed login then.
+    pub users_affected: u64,
+    /// Minutes from the first episode's onset to recovery (or the data's end).
+    pub duration_min: f64,
+    /// Minutes from the trigger's start to recovery, when there is both.
+    pub time_to_recover_min: Option<f64>,
+}
+
+/// The whole `findings.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Findings {
+    pub inputs: Vec<SourceReport>,
+    pub surges: Vec<Episode>,
+    pub exhaustions: Vec<Episode>,
+    pub changes: Vec<Episode>,
+    pub failures: Vec<Episode>,
+    /// When demand and failures were back in their bands after the last episode.
+    pub recovery: Option<String>,
+    pub chain: Vec<Link>,
+    pub coupling: Option<Coupling>,
+    pub feedback: Option<Feedback>,
+    pub phases: Vec<Phase>,
+    pub impact: Option<Impact>,
+    pub params: serde_json::Value,
+}

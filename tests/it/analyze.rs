@@ -1,0 +1,178 @@
+//! Detection and correlation, judged against the simulator's truth and real logs.
+
+use rootline::config::IncidentConfig;
+use rootline::correlate::{self, AnalyzeOptions};
+use rootline::findings::{Episode, Findings};
+use rootline::ingest::{self, IngestOptions, MemorySink, Registry, SourceSpec};
+use rootline::simulate::{self, Scenario, SimFormat, SimOutput, SimParams, Truth};
+
+use crate::common::{shared, temp_dir};
+
+fn analyze_specs(specs: &[SourceSpec]) -> Findings {
+    let mut sink = MemorySink::default();
+    let report = ingest::ingest(
+        specs,
+        &IngestOptions::default(),
+        &Registry::builtin(),
+        &mut sink,
+        &|_, _| {},
+    )
+    .unwrap();
+    correlate::analyze(&sink.tables, report.sources, &AnalyzeOptions::default()).unwrap()
+}
+
+fn simulate_and_analyze(scenario: Scenario, clients: usize, name: &str) -> (Truth, Findings) {
+    let dir = temp_dir(name);
+    let params = SimParams::new(scenario).with_clients(clients);
+    let out = SimOutput { dir: dir.clone(), format: SimFormat::Text, gzip: false };
+    let truth = simulate::simulate(&params, &out, &|_| {}).unwrap().truth;
+    let specs = IncidentConfig::load(&dir.join("incident.toml")).unwrap().specs(&dir).unwrap();
+    (truth, analyze_specs(&specs))
+}
+
+fn ms(t: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(t).unwrap().timestamp_millis()
+}
+
+fn covers(e: &Episode, t: &str) -> bool {
+    ms(&e.onset) <= ms(t) && ms(t) <= ms(&e.end)
+}
+
+fn links(f: &Findings) -> Vec<(String, String)> {
+    f.chain.iter().map(|l| (l.from.clone(), l.to.clone())).collect()
+}
+
+fn has(f: &Findings, from: &str, to: &str) -> bool {
+    links(f).contains(&(from.to_string(), to.to_string()))
+}
+
+#[test]
+fn skype_2007_is_told_as_the_skype_story() {
+    let (truth, f) = simulate_and_analyze(Scenario::Skype2007, 5000, "an-skype");
+    let surge = truth.surge.as_ref().unwrap();
+    assert!(
+        f.surges.iter().any(|e| covers(e, &surge.peak)),
+        "no surge at {}: {:?}",
+        surge.peak,
+        f.surges
+    );
+    let exh = truth.exhaustion.as_ref().unwrap();
+    assert!(
+        f.exhaustions.iter().any(|e| covers(e, &exh.min_at)),
+        "no exhaustion at {}",
+        exh.min_at
+    );
+    let wave = truth.restart_wave.as_ref().unwrap();
+    assert!(f.changes.iter().any(|e| covers(e, &wave.peak)), "no change wave at {}", wave.peak);
+    assert!(has(&f, "change", "change_wave"), "{:?}", links(&f));
+    let l =
+        f.chain.iter().find(|l| l.from == "change_wave" && l.to == "surge").expect("wave -> surge");
+    assert!(l.lag_min >= 0.0, "the wave comes before the surge: {l:?}");
+    assert!(has(&f, "change_wave", "exhaustion"), "{:?}", links(&f));
+    let c = f.coupling.as_ref().unwrap();
+    assert!(c.share > 0.5, "supernodes lost were mostly PCs that restarted: {c:?}");
+    let (got, want) = (ms(f.recovery.as_deref().unwrap()), ms(truth.recovery.as_deref().unwrap()));
+    assert!(
+        (got - want).abs() <= 6 * 3_600_000,
+        "recovery {} vs truth {}",
+        f.recovery.as_deref().unwrap(),
+        truth.recovery.as_deref().unwrap()
+    );
+}
+
+#[test]
+fn a_quiet_week_has_no_story() {
+    let (_, f) = simulate_and_analyze(Scenario::Quiet, 5000, "an-quiet");
+    assert!(
+        f.surges.is_empty() && f.exhaustions.is_empty() && f.chain.is_empty(),
+        "{:?} {:?} {:?}",
+        f.surges,
+        f.exhaustions,
+        links(&f)
+    );
+}
+
+#[test]
+fn a_bad_deploy_is_blamed_for_failures_without_a_surge() {
+    let (truth, f) = simulate_and_analyze(Scenario::BadDeploy, 20_000, "an-deploy");
+    assert!(f.surges.is_empty(), "{:?}", f.surges);
+    let fail = truth.failures.as_ref().unwrap();
+    assert!(f.failures.iter().any(|e| covers(e, &fail.peak)), "{:?}", f.failures);
+    let l = f
+        .chain
+        .iter()
+        .find(|l| l.from == "change" && l.to == "failures")
+        .expect("deploy -> failures");
+    assert_eq!(l.from_at, truth.deploy.clone().unwrap());
+    assert!(l.evidence[0].starts_with("deploy of login-eu"), "{:?}", l.evidence);
+}
+
+#[test]
+fn a_flash_crowd_blames_no_change() {
+    let (truth, f) = simulate_and_analyze(Scenario::FlashCrowd, 5000, "an-crowd");
+    let surge = truth.surge.as_ref().unwrap();
+    assert!(f.surges.iter().any(|e| covers(e, &surge.peak)), "{:?}", f.surges);
+    assert!(
+        f.chain.iter().all(|l| l.from != "change" && l.from != "change_wave"),
+        "{:?}",
+        links(&f)
+    );
+}
+
+fn real(rel: &str, year: i32) -> Option<Findings> {
+    let path = shared(rel)?;
+    Some(analyze_specs(&[SourceSpec { path, year: Some(year), ..Default::default() }]))
+}
+
+#[test]
+fn openssh_brute_force_bursts_are_found_and_nothing_else() {
+    let Some(f) = real("loghub/OpenSSH/OpenSSH_2k.log", 2016) else { return };
+    assert_eq!(f.surges.len(), 2, "{:?}", f.surges);
+    assert!(covers(&f.surges[0], "2016-12-10T09:12:00Z"), "{:?}", f.surges[0]);
+    let second = ms(&f.surges[1].onset);
+    assert!(
+        (ms("2016-12-10T10:50:00Z")..=ms("2016-12-10T11:00:00Z")).contains(&second),
+        "{:?}",
+        f.surges[1]
+    );
+    for e in f.failures.iter().chain(&f.exhaustions).chain(&f.changes) {
+        assert!(f.surges.iter().any(|s| covers(s, &e.peak)), "claimed elsewhere: {e:?}");
+    }
+}
+
+#[test]
+fn linux_auth_failure_burst_is_found_and_nothing_else() {
+    let Some(f) = real("loghub/Linux/Linux_2k.log", 2005) else { return };
+    assert_eq!(f.surges.len(), 1, "{:?}", f.surges);
+    let s = &f.surges[0];
+    assert!(
+        ms(&s.onset) >= ms("2005-07-10T16:00:00Z") && ms(&s.end) <= ms("2005-07-10T16:04:00Z"),
+        "{s:?}"
+    );
+    for e in f.failures.iter().chain(&f.exhaustions).chain(&f.changes) {
+        assert!(covers(s, &e.peak), "claimed elsewhere: {e:?}");
+    }
+}
+
+#[test]
+fn findings_json_parses_back_into_its_type() {
+    let Some(f) = real("loghub/Linux/Linux_2k.log", 2005) else { return };
+    let text = serde_json::to_string_pretty(&f).unwrap();
+    let back: Findings = serde_json::from_str(&text).unwrap();
+    assert_eq!(serde_json::to_value(&back).unwrap(), serde_json::to_value(&f).unwrap());
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    for k in [
+        "inputs",
+        "surges",
+        "exhaustions",
+        "changes",
+        "failures",
+        "chain",
+        "phases",
+        "impact",
+        "params",
+    ] {
+        assert!(keys.contains(&k), "{k} missing from {keys:?}");
+    }
+}
