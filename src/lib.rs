@@ -12,6 +12,7 @@ pub mod config;
 pub mod correlate;
 pub mod detect;
 pub mod error;
+pub mod eval;
 pub mod findings;
 pub mod ingest;
 pub mod schema;

@@ -2,6 +2,7 @@
 //! No logic lives here that a test could not reach through the library.
 
 mod analyze;
+mod eval;
 mod formats;
 mod ingest;
 mod simulate;
@@ -30,6 +31,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Analyze(Box<analyze::AnalyzeArgs>),
+    Eval(eval::EvalArgs),
     Ingest(Box<ingest::IngestArgs>),
     Formats(formats::FormatsArgs),
     Simulate(Box<simulate::SimulateArgs>),
@@ -39,6 +41,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => analyze::run(*args),
+        Command::Eval(args) => eval::run(args),
         Command::Ingest(args) => ingest::run(*args),
         Command::Formats(args) => formats::run(args),
         Command::Simulate(args) => simulate::run(*args),

@@ -176,3 +176,14 @@ fn findings_json_parses_back_into_its_type() {
         assert!(keys.contains(&k), "{k} missing from {keys:?}");
     }
 }
+
+/// A regression guard on NAB, not a target: the score measured when this was written is
+/// 37.6 (standard profile); Twitter ADVec's published 47.1 is still ahead.
+#[test]
+fn nab_score_does_not_regress() {
+    let Some(dir) = shared("nab") else { return };
+    let r = rootline::eval::nab(&dir, &rootline::eval::NabOptions::default()).unwrap();
+    assert!(r.files.len() >= 50, "{} files scored", r.files.len());
+    assert!(r.overall.standard >= 35.0, "NAB standard score fell to {}", r.overall.standard);
+    assert!(r.overall.standard <= 100.0);
+}
