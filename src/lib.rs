@@ -2,7 +2,7 @@
 //!
 //! The pipeline: [`ingest`] (files -> typed role tables, every line accounted for) ->
 //! [`detect`] (tables -> per-bucket series -> episodes) -> [`correlate`] (episodes -> the
-//! causal chain, written as [`findings`]) -> report. Each stage is a library call with no clock and no printing;
+//! causal chain, written as [`findings`]) -> [`report`] (HTML, chart, postmortem). Each stage is a library call with no clock and no printing;
 //! the `cli` module only wires arguments to these calls.
 //!
 //! Tables and their columns are described in [`schema`]; `incident.toml` in [`config`].
@@ -15,5 +15,6 @@ pub mod error;
 pub mod eval;
 pub mod findings;
 pub mod ingest;
+pub mod report;
 pub mod schema;
 pub mod simulate;

@@ -9,6 +9,8 @@ use polars::prelude::{ChunkCompareIneq, DataFrame, ParquetReader, SerReader, Sor
 
 use super::ingest::{SourceArgs, specs};
 use crate::correlate::{self, AnalyzeOptions};
+use crate::detect::SeriesSet;
+use crate::findings::Findings;
 use crate::ingest::{self, IngestOptions, MemorySink, Registry};
 use crate::schema::{self, Role};
 
@@ -98,8 +100,10 @@ pub fn read_tables(dir: &Path) -> anyhow::Result<BTreeMap<Role, DataFrame>> {
     Ok(out)
 }
 
-pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    let bucket_ms = parse_duration(&args.bucket)?;
+/// Loads the tables (from logs or an ingest directory), cut at `--as-of`.
+fn load(
+    args: &AnalyzeArgs,
+) -> anyhow::Result<(BTreeMap<Role, DataFrame>, Vec<ingest::SourceReport>)> {
     let (mut tables, inputs) = match &args.tables {
         Some(dir) => (read_tables(dir)?, vec![]),
         None => {
@@ -125,8 +129,21 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             *df = df.filter(&keep)?;
         }
     }
+    Ok((tables, inputs))
+}
+
+/// Loads, builds series and analyzes.
+pub fn findings(args: &AnalyzeArgs) -> anyhow::Result<(Findings, SeriesSet)> {
+    let bucket_ms = parse_duration(&args.bucket)?;
+    let (tables, inputs) = load(args)?;
     let opts = AnalyzeOptions { bucket_ms, ..Default::default() };
-    let findings = correlate::analyze(&tables, inputs, &opts)?;
+    let series = crate::detect::series::build(&tables, bucket_ms)?;
+    let findings = correlate::analyze_series(&series, &tables, inputs, &opts)?;
+    Ok((findings, series))
+}
+
+pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let (findings, _) = findings(&args)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let path = args.out.join("findings.json");

@@ -5,6 +5,7 @@ mod analyze;
 mod eval;
 mod formats;
 mod ingest;
+mod report;
 mod simulate;
 
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ use clap::{Parser, Subcommand};
     about,
     after_help = "\
 Examples:
+  rootline report --config sample-data/skype-2007/incident.toml --out reports/skype-2007
   rootline ingest --config incident.toml --out tables/
   rootline ingest /var/log/auth.log --year 2024 --out tables/
   rootline formats"
@@ -34,6 +36,7 @@ pub enum Command {
     Eval(eval::EvalArgs),
     Ingest(Box<ingest::IngestArgs>),
     Formats(formats::FormatsArgs),
+    Report(Box<report::ReportArgs>),
     Simulate(Box<simulate::SimulateArgs>),
 }
 
@@ -44,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(args),
         Command::Ingest(args) => ingest::run(*args),
         Command::Formats(args) => formats::run(args),
+        Command::Report(args) => report::run(*args),
         Command::Simulate(args) => simulate::run(*args),
     }
 }

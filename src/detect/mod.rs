@@ -94,6 +94,11 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The baseline options detection uses for count series of `s`.
+pub fn baseline_options(s: &SeriesSet, o: &DetectOptions) -> BaselineOptions {
+    base_opts(s, o, true, 1.0)
+}
+
 fn base_opts(s: &SeriesSet, o: &DetectOptions, counts: bool, min_scale: f64) -> BaselineOptions {
     let day = (86_400_000 / s.bucket_ms.max(1)) as usize;
     BaselineOptions {
@@ -176,7 +181,7 @@ fn episode(
         }
     } else {
         format!(
-            "{series} down to {:.0}% of the baseline ({base:.1} -> {:.1}) for {minutes:.0} min; {what}",
+            "{series} down to {:.0}% of the baseline ({base:.1} to {:.1}) for {minutes:.0} min; {what}",
             100.0 * ratio,
             x[pk]
         )

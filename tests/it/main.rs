@@ -5,5 +5,6 @@ mod bad_input;
 mod cli;
 mod common;
 mod parquet_out;
+mod report;
 mod shared_data;
 mod simulate;

@@ -1,0 +1,194 @@
+//! The timeline chart (plotters): stacked panels on one UTC time axis — demand (attempts,
+//! failures, the baseline), capacity (nodes online) and changes (reboots, installs, other) —
+//! with phases shaded and key moments marked. The same drawing goes to SVG and to PNG, with
+//! an embedded font so it looks the same on a machine with no fonts installed.
+
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+pub const SIZE: (u32, u32) = (1600, 900);
+const FONT: &str = "sans-serif";
+
+/// One line of a panel.
+pub struct Line {
+    pub label: String,
+    pub color: RGBColor,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A panel: a title, a unit and its lines.
+pub struct Panel {
+    pub title: String,
+    pub unit: String,
+    pub lines: Vec<Line>,
+}
+
+/// Everything the chart shows. x is in `unit_ms` since `origin_ms` (midnight or the hour
+/// before the data), so the axis' round numbers fall on days or hours.
+pub struct Timeline {
+    pub title: String,
+    pub origin_ms: i64,
+    pub unit_ms: i64,
+    pub x_min: f64,
+    pub x_max: f64,
+    pub panels: Vec<Panel>,
+    /// (name, from, to) in x units.
+    pub phases: Vec<(String, f64, f64)>,
+    /// (label, at) in x units.
+    pub marks: Vec<(String, f64)>,
+}
+
+fn register_font() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        // DejaVu Sans (free licence, see fonts/DejaVu-LICENSE.txt), so PNGs need no system font.
+        let bytes: &'static [u8] = include_bytes!("fonts/DejaVuSans.ttf");
+        plotters::style::register_font(FONT, FontStyle::Normal, bytes)
+            .unwrap_or_else(|_| panic!("the embedded font is a valid TTF"));
+    });
+}
+
+fn phase_color(name: &str) -> RGBColor {
+    match name {
+        "trigger" => RGBColor(120, 144, 156),
+        "surge" => RGBColor(255, 152, 0),
+        "exhaustion" => RGBColor(229, 57, 53),
+        "degraded" => RGBColor(171, 71, 188),
+        _ => RGBColor(67, 160, 71),
+    }
+}
+
+fn fmt_time(t: &Timeline, x: f64) -> String {
+    let ms = t.origin_ms + (x * t.unit_ms as f64).round() as i64;
+    let d = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
+    let span_h = (t.x_max - t.x_min) * t.unit_ms as f64 / 3_600_000.0;
+    if span_h > 72.0 {
+        d.format("%b %d").to_string()
+    } else if span_h > 20.0 {
+        d.format("%b %d %H:%M").to_string()
+    } else {
+        d.format("%H:%M").to_string()
+    }
+}
+
+/// Draws the timeline on any plotters backend.
+pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> Result<(), String> {
+    register_font();
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let (head, body) = root.split_vertically(56);
+    head.draw(&Text::new(t.title.clone(), (24, 14), (FONT, 30).into_font().color(&BLACK)))
+        .map_err(e)?;
+    // The phase legend, right-aligned in the header.
+    let mut x = SIZE.0 as i32 - 24;
+    for (name, _, _) in t.phases.iter().rev() {
+        let w = 14 + 11 * name.len() as i32;
+        x -= w + 24;
+        head.draw(&Rectangle::new([(x, 22), (x + 16, 38)], phase_color(name).mix(0.35).filled()))
+            .map_err(e)?;
+        head.draw(&Text::new(name.clone(), (x + 22, 20), (FONT, 20).into_font().color(&BLACK)))
+            .map_err(e)?;
+    }
+    let n = t.panels.len().max(1);
+    let areas = body.split_evenly((n, 1));
+    for (k, (area, panel)) in areas.iter().zip(&t.panels).enumerate() {
+        let ymax = panel
+            .lines
+            .iter()
+            .flat_map(|l| l.points.iter().map(|p| p.1))
+            .fold(0.0f64, f64::max)
+            .max(1.0)
+            * 1.12;
+        let last = k + 1 == n;
+        let mut chart = ChartBuilder::on(area)
+            .margin_left(16)
+            .margin_right(32)
+            .margin_top(8)
+            .x_label_area_size(if last { 44 } else { 8 })
+            .y_label_area_size(96)
+            .build_cartesian_2d(t.x_min..t.x_max.max(t.x_min + 1e-3), 0.0..ymax)
+            .map_err(e)?;
+        let formatter = |x: &f64| fmt_time(t, *x);
+        let mut mesh = chart.configure_mesh();
+        mesh.x_labels(if last { 9 } else { 0 })
+            .y_labels(4)
+            .x_label_formatter(&formatter)
+            .y_desc(panel.unit.clone())
+            .label_style((FONT, 18))
+            .axis_desc_style((FONT, 18))
+            .light_line_style(RGBColor(238, 238, 238));
+        mesh.draw().map_err(e)?;
+        for (name, a, b) in &t.phases {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(*a, 0.0), (b.max(*a + (t.x_max - t.x_min) / 400.0), ymax)],
+                    phase_color(name).mix(0.16).filled(),
+                )))
+                .map_err(e)?;
+        }
+        for (label, at) in &t.marks {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(*at, 0.0), (*at, ymax)],
+                    BLACK.mix(0.5),
+                )))
+                .map_err(e)?;
+            let _ = label;
+        }
+        for line in &panel.lines {
+            let color = line.color;
+            chart
+                .draw_series(LineSeries::new(line.points.iter().copied(), color.stroke_width(2)))
+                .map_err(e)?
+                .label(line.label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .label_font((FONT, 18))
+            .draw()
+            .map_err(e)?;
+    }
+    // Key moments, labelled once along the top panel, staggered so labels do not overlap.
+    if let Some(top) = areas.first() {
+        let (w, _) = top.dim_in_pixel();
+        let plot_w = w as f64 - 96.0 - 16.0 - 32.0;
+        let mut last_x = [-1000i32; 3];
+        for (label, at) in &t.marks {
+            let px = (16.0 + 96.0 + plot_w * (at - t.x_min) / (t.x_max - t.x_min).max(1e-3)) as i32;
+            let row = (0..3).find(|r| px - last_x[*r] > 10 * label.len() as i32 + 24).unwrap_or(0);
+            last_x[row] = px;
+            top.draw(&Text::new(
+                format!("▏{label}"),
+                (px - 4, 12 + 24 * row as i32),
+                (FONT, 18).into_font().color(&BLACK),
+            ))
+            .map_err(e)?;
+        }
+    }
+    root.present().map_err(e)
+}
+
+/// The chart as SVG text.
+pub fn svg(t: &Timeline) -> Result<String, String> {
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+        draw(&root, t)?;
+    }
+    Ok(out)
+}
+
+/// The chart as a PNG file.
+pub fn png(t: &Timeline, path: &std::path::Path) -> Result<(), String> {
+    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    draw(&root, t)
+}

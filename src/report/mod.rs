@@ -1,0 +1,201 @@
+//! Report: findings -> what people read. Writes `report.html` (one self-contained file:
+//! inline CSS and SVG, no network), `timeline.svg` and `timeline.png`, `summary.md` (the usual
+//! postmortem template) and `findings.json`. Every string that came from a log or a config is
+//! escaped where it is rendered; every lesson cites the numbers it stands on.
+
+pub mod chart;
+mod story;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use plotters::style::RGBColor;
+
+use crate::detect::SeriesSet;
+use crate::detect::baseline::bands;
+use crate::findings::Findings;
+pub use story::Story;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn ms(t: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(t).map(|d| d.timestamp_millis()).unwrap_or(0)
+}
+
+/// Sums (or averages) a series into about `points` display buckets: (x, value per minute),
+/// x in the timeline's units.
+fn display(s: &SeriesSet, x: &[f64], points: usize, mean: bool, axis: &Axis) -> Vec<(f64, f64)> {
+    let step = (s.len / points.max(1)).max(1);
+    let per_min = s.bucket_ms as f64 / 60_000.0;
+    x.chunks(step)
+        .enumerate()
+        .map(|(k, c)| {
+            let v = c.iter().sum::<f64>() / c.len() as f64;
+            (axis.x(s.at(k * step)), if mean { v } else { v / per_min })
+        })
+        .collect()
+}
+
+/// The time axis: whole days for spans over three days, else hours.
+struct Axis {
+    origin_ms: i64,
+    unit_ms: i64,
+}
+
+impl Axis {
+    fn for_span(start_ms: i64, end_ms: i64) -> Axis {
+        let unit_ms = if end_ms - start_ms > 3 * 86_400_000 { 86_400_000 } else { 3_600_000 };
+        Axis { origin_ms: start_ms.div_euclid(unit_ms) * unit_ms, unit_ms }
+    }
+    fn x(&self, ms: i64) -> f64 {
+        (ms - self.origin_ms) as f64 / self.unit_ms as f64
+    }
+}
+
+/// Builds the timeline chart's data from the series and findings.
+pub fn timeline(s: &SeriesSet, f: &Findings, title: &str) -> chart::Timeline {
+    let end_ms = s.at(s.len);
+    let axis = Axis::for_span(s.start_ms, end_ms);
+    let hours_of = |t: &str| axis.x(ms(t));
+    let mut panels = Vec::new();
+    if let (Some(a), Some(fl)) = (s.get("attempts"), s.get("failures")) {
+        let base: Vec<f64> =
+            bands(a, &crate::detect::baseline_options(s, &crate::detect::DetectOptions::default()))
+                .iter()
+                .zip(a)
+                .map(|(b, v)| b.map_or(*v, |b| b.median))
+                .collect();
+        panels.push(chart::Panel {
+            title: "demand".into(),
+            unit: "logins / min".into(),
+            lines: vec![
+                chart::Line {
+                    label: "attempts".into(),
+                    color: RGBColor(30, 100, 200),
+                    points: display(s, a, 700, false, &axis),
+                },
+                chart::Line {
+                    label: "failures".into(),
+                    color: RGBColor(211, 47, 47),
+                    points: display(s, fl, 700, false, &axis),
+                },
+                chart::Line {
+                    label: "baseline".into(),
+                    color: RGBColor(120, 120, 120),
+                    points: display(s, &base, 700, false, &axis),
+                },
+            ],
+        });
+    }
+    if let Some(n) = s.get("nodes_online") {
+        panels.push(chart::Panel {
+            title: "capacity".into(),
+            unit: "nodes online".into(),
+            lines: vec![chart::Line {
+                label: "nodes online".into(),
+                color: RGBColor(46, 125, 50),
+                points: display(s, n, 700, true, &axis),
+            }],
+        });
+    }
+    let mut change_lines = Vec::new();
+    for (name, color) in
+        [("change_reboot", RGBColor(230, 81, 0)), ("change_install", RGBColor(94, 53, 177))]
+    {
+        if let Some(x) = s.get(name) {
+            change_lines.push(chart::Line {
+                label: name.trim_start_matches("change_").to_string() + "s",
+                color,
+                points: display(s, x, 700, false, &axis),
+            });
+        }
+    }
+    if change_lines.is_empty()
+        && let Some(x) = s.get("changes")
+    {
+        change_lines.push(chart::Line {
+            label: "changes".into(),
+            color: RGBColor(94, 53, 177),
+            points: display(s, x, 700, false, &axis),
+        });
+    }
+    if !change_lines.is_empty() {
+        panels.push(chart::Panel {
+            title: "changes".into(),
+            unit: "per min".into(),
+            lines: change_lines,
+        });
+    }
+    let phases =
+        f.phases.iter().map(|p| (p.name.clone(), hours_of(&p.start), hours_of(&p.end))).collect();
+    let mut marks: Vec<(String, f64)> = Vec::new();
+    for l in &f.chain {
+        if l.from == "change" {
+            // The evidence starts with the change's kind: "release KB936782 at ...".
+            let kind =
+                l.evidence.first().and_then(|e| e.split_whitespace().next()).unwrap_or("change");
+            marks.push((kind.to_string(), hours_of(&l.from_at)));
+        }
+    }
+    if let Some(w) = f.changes.iter().max_by(|a, b| a.score.total_cmp(&b.score)) {
+        marks.push(("restart wave".into(), hours_of(&w.onset)));
+    }
+    if let Some(e) = f.surges.iter().max_by(|a, b| a.score.total_cmp(&b.score)) {
+        marks.push(("surge".into(), hours_of(&e.onset)));
+    }
+    if let Some(x) = f.exhaustions.first() {
+        marks.push(("exhaustion".into(), hours_of(&x.onset)));
+    }
+    if let Some(r) = &f.recovery {
+        marks.push(("recovery".into(), hours_of(r)));
+    }
+    marks.sort_by(|a, b| a.1.total_cmp(&b.1));
+    chart::Timeline {
+        title: title.to_string(),
+        origin_ms: axis.origin_ms,
+        unit_ms: axis.unit_ms,
+        x_min: axis.x(s.start_ms),
+        x_max: axis.x(end_ms),
+        panels,
+        phases,
+        marks,
+    }
+}
+
+/// Writes every report file into `dir`; returns their paths.
+pub fn write(f: &Findings, s: &SeriesSet, title: &str, dir: &Path) -> io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let t = timeline(s, f, title);
+    let svg = chart::svg(&t).map_err(io::Error::other)?;
+    let story = Story::tell(f, title);
+    let files = [
+        ("findings.json", serde_json::to_string_pretty(f).map_err(io::Error::other)? + "\n"),
+        ("timeline.svg", svg.clone()),
+        ("summary.md", story.markdown()),
+        ("report.html", story.html(&svg)),
+    ];
+    let mut out = Vec::new();
+    for (name, text) in files {
+        let p = dir.join(name);
+        std::fs::write(&p, text)?;
+        out.push(p);
+    }
+    let png = dir.join("timeline.png");
+    chart::png(&t, &png).map_err(io::Error::other)?;
+    out.push(png);
+    Ok(out)
+}

@@ -1,0 +1,449 @@
+//! The story in words: three sentences, key numbers, the timeline with evidence, the chain,
+//! lessons and action items — each derived from the findings and citing their numbers; where
+//! the data cannot support a section, it says so. Rendered as Markdown and as HTML.
+
+use std::fmt::Write as _;
+
+use super::escape;
+use crate::findings::{Episode, Findings, Link};
+
+/// A report's text, before it is rendered.
+pub struct Story {
+    pub title: String,
+    pub sentences: Vec<String>,
+    pub numbers: Vec<(String, String)>,
+    /// (time, what, evidence)
+    pub timeline: Vec<(String, String, String)>,
+    pub chain: Vec<String>,
+    pub trigger: String,
+    pub root_causes: Vec<String>,
+    pub detection: String,
+    pub resolution: String,
+    pub went_well: Vec<String>,
+    pub went_wrong: Vec<String>,
+    pub lucky: Vec<String>,
+    pub actions: Vec<String>,
+    /// (source, role, format, lines, rows, skipped, rejected)
+    pub quality: Vec<[String; 7]>,
+}
+
+fn strongest(e: &[Episode]) -> Option<&Episode> {
+    e.iter().max_by(|a, b| a.score.total_cmp(&b.score))
+}
+
+/// `2007-08-16T02:13:00Z` -> `2007-08-16 02:13Z`.
+fn hm(t: &str) -> String {
+    let t = t.trim_end_matches('Z');
+    let t = t.strip_suffix(":00").unwrap_or(t);
+    t.replace('T', " ") + "Z"
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn hours(min: f64) -> String {
+    if min >= 120.0 { format!("{:.1} h", min / 60.0) } else { format!("{min:.0} min") }
+}
+
+fn link_text(l: &Link) -> String {
+    let x = match (l.xcorr, l.xcorr_lag_min) {
+        (Some(r), Some(lag)) => format!("; cross-correlation {r:.2} at {lag:.0} min"),
+        _ => String::new(),
+    };
+    format!(
+        "{} → {}: {} after {}{x}",
+        l.from.replace('_', " "),
+        l.to.replace('_', " "),
+        hours(l.lag_min),
+        hm(&l.from_at)
+    )
+}
+
+impl Story {
+    pub fn tell(f: &Findings, title: &str) -> Story {
+        let trigger_link = f.chain.iter().find(|l| l.from == "change");
+        let surge = strongest(&f.surges);
+        let exh =
+            f.exhaustions.iter().find(|e| e.series == "nodes_online").or(f.exhaustions.first());
+        let wave = f.chain.iter().find(|l| l.to == "change_wave");
+        let mut sentences = Vec::new();
+        match (trigger_link, wave) {
+            (Some(t), Some(w)) => sentences.push(format!(
+                "{} was followed {} later by a burst of changes: {}.",
+                capitalise(&t.evidence.first().cloned().unwrap_or_default()),
+                hours(w.lag_min),
+                w.evidence.get(1).cloned().unwrap_or_default()
+            )),
+            (Some(t), None) => sentences.push(format!(
+                "{} came {} before logins began to fail.",
+                capitalise(&t.evidence.first().cloned().unwrap_or_default()),
+                hours(t.lag_min)
+            )),
+            _ => sentences.push("No change in the logs explains what followed.".to_string()),
+        }
+        let mut second = Vec::new();
+        if let Some(e) = surge {
+            second.push(format!(
+                "login attempts rose to {:.1}x their baseline ({} against {}/min) between {} and {}",
+                e.ratio,
+                e.peak_value,
+                e.baseline,
+                hm(&e.onset),
+                hm(&e.end)
+            ));
+        }
+        if let Some(x) = exh {
+            second.push(format!(
+                "{} fell to {:.0}% of baseline ({} to {}) from {}",
+                x.series.replace('_', " "),
+                100.0 * x.ratio,
+                x.baseline,
+                x.peak_value,
+                hm(&x.onset)
+            ));
+        }
+        if second.is_empty() {
+            sentences.push("Demand did not surge and capacity did not run out.".into());
+        } else {
+            let s = second.join(", while ");
+            sentences.push(format!("{}{}.", s[..1].to_uppercase(), &s[1..]));
+        }
+        match (&f.impact, &f.recovery) {
+            (Some(i), Some(r)) => sentences.push(format!(
+                "{} logins failed for {} users; demand and failures were back in their bands at {}{}.",
+                i.failed_logins,
+                i.users_affected,
+                hm(r),
+                i.time_to_recover_min.map(|m| format!(", {} after it began", hours(m))).unwrap_or_default()
+            )),
+            (Some(i), None) => sentences.push(format!(
+                "{} logins failed for {} users, and the logs end before demand and failures were back to normal.",
+                i.failed_logins, i.users_affected
+            )),
+            _ => sentences.push("No episode was found, so there is no impact to report.".into()),
+        }
+
+        let mut numbers = Vec::new();
+        if let Some(e) = surge {
+            numbers.push(("peak demand".into(), format!("{:.1}x baseline", e.ratio)));
+        }
+        if let Some(x) = exh {
+            numbers.push(("capacity lost".into(), format!("{:.0}%", 100.0 * (1.0 - x.ratio))));
+        }
+        if let Some(i) = &f.impact {
+            numbers.push(("failed logins".into(), i.failed_logins.to_string()));
+            numbers.push(("users affected".into(), i.users_affected.to_string()));
+            numbers.push(("duration".into(), hours(i.duration_min)));
+            if let Some(t) = i.time_to_recover_min {
+                numbers.push(("time to recover".into(), hours(t)));
+            }
+        }
+
+        let mut timeline: Vec<(String, String, String)> = Vec::new();
+        for l in &f.chain {
+            if l.from == "change" {
+                timeline.push((
+                    l.from_at.clone(),
+                    "change".into(),
+                    l.evidence.first().cloned().unwrap_or_default(),
+                ));
+            }
+        }
+        for e in f.changes.iter().chain(&f.surges).chain(&f.exhaustions).chain(&f.failures) {
+            timeline.push((
+                e.onset.clone(),
+                format!("{} begins ({})", e.kind.replace('_', " "), e.series),
+                e.reason.clone(),
+            ));
+        }
+        if let Some(r) = &f.recovery {
+            timeline.push((
+                r.clone(),
+                "recovery".into(),
+                "attempts and failures back in their bands".into(),
+            ));
+        }
+        timeline.sort();
+
+        let chain: Vec<String> = f.chain.iter().map(link_text).collect();
+        let mut went_wrong = Vec::new();
+        let mut actions = Vec::new();
+        let mut root_causes = Vec::new();
+        if let Some(c) = &f.coupling
+            && c.share >= 0.5
+        {
+            let s = format!(
+                "{:.0}% of the capacity nodes lost ({} of {}) had restarted for the change themselves: the change took capacity away as it created demand.",
+                100.0 * c.share,
+                c.nodes_lost_to_change,
+                c.nodes_lost
+            );
+            root_causes.push(s.clone());
+            went_wrong.push(s);
+            actions.push(format!(
+                "Keep capacity nodes out of the clients' restart wave: stagger their restarts, since {} of them went down with it.",
+                c.nodes_lost_to_change
+            ));
+        }
+        if let Some(fb) = &f.feedback {
+            if fb.per_user_baseline > 0.0 && fb.per_user_peak >= 1.2 * fb.per_user_baseline {
+                let s = format!(
+                    "Retries fed the load: attempts per user reached {:.2} against {:.2} before the surge (correlation with the failure ratio {:.2}).",
+                    fb.per_user_peak, fb.per_user_baseline, fb.per_user_vs_failures
+                );
+                root_causes.push(s.clone());
+                went_wrong.push(s);
+                actions.push(format!(
+                    "Give clients exponential backoff with jitter and a retry budget: each user tried {:.2} times per minute at the peak.",
+                    fb.per_user_peak
+                ));
+            }
+            if let Some(m) = fb.trigger_end_to_recovery_min
+                && m >= 360.0
+            {
+                let s = format!(
+                    "The overload outlived its trigger: recovery came {} after the burst of changes ended.",
+                    hours(m)
+                );
+                root_causes.push(s.clone());
+                went_wrong.push(s);
+                actions.push(format!(
+                    "Make self-healing (adding capacity) work under load; it stalled for {} here. Test it with `rootline simulate` at a larger restart wave.",
+                    hours(m)
+                ));
+            }
+        }
+        if let Some(l) = f.chain.iter().find(|l| l.from == "change" && l.to == "failures") {
+            let s = format!(
+                "{}; logins began failing {} later.",
+                l.evidence.first().cloned().unwrap_or_default(),
+                hours(l.lag_min)
+            );
+            root_causes.push(s.clone());
+            went_wrong.push(s);
+            actions.push(format!(
+                "Canary such changes and roll back automatically when the failure ratio leaves its band: it took {} to show here.",
+                hours(l.lag_min)
+            ));
+        }
+        if let (Some(e), None) = (surge, trigger_link) {
+            went_wrong.push(format!(
+                "Demand rose {:.1}x with no change in the logs behind it ({}).",
+                e.ratio,
+                hm(&e.onset)
+            ));
+            actions.push(format!(
+                "Alert on demand itself and keep headroom for {:.1}x the usual load at this hour.",
+                e.ratio
+            ));
+        }
+        let mut went_well = Vec::new();
+        if let (Some(r), Some(i)) = (&f.recovery, &f.impact) {
+            went_well.push(format!("The service recovered at {} and stayed in band afterwards ({} of disruption in all).", hm(r), hours(i.duration_min)));
+        }
+        if let Some(e) = surge
+            && exh.is_none()
+            && f.failures.is_empty()
+        {
+            went_well.push(format!(
+                "Capacity absorbed a {:.1}x surge without failures piling up.",
+                e.ratio
+            ));
+        }
+        let mut lucky = Vec::new();
+        if let Some(x) = exh
+            && x.ratio >= 0.3
+        {
+            lucky.push(format!("Capacity never fell below {:.0}% of its baseline, so logins degraded rather than stopped.", 100.0 * x.ratio));
+        }
+        for v in [&mut went_well, &mut went_wrong, &mut lucky, &mut actions, &mut root_causes] {
+            if v.is_empty() {
+                v.push("The data does not show anything to say here.".into());
+            }
+        }
+        let detection = match f
+            .surges
+            .iter()
+            .chain(&f.exhaustions)
+            .chain(&f.failures)
+            .map(|e| e.onset.as_str())
+            .min()
+        {
+            Some(t) => format!(
+                "The first episode in the logs begins at {}; rootline found {} surge(s), {} exhaustion(s), {} failure episode(s) and {} change wave(s).",
+                hm(t),
+                f.surges.len(),
+                f.exhaustions.len(),
+                f.failures.len(),
+                f.changes.len()
+            ),
+            None => "No episode was found in the logs.".into(),
+        };
+        let resolution = match &f.recovery {
+            Some(r) => format!("Demand and failures were back in their bands from {} on.", hm(r)),
+            None => "The logs do not show a recovery.".into(),
+        };
+        let trigger = match trigger_link {
+            Some(t) => t.evidence.join("; "),
+            None => "No change in the logs comes before the episodes closely enough to be called their trigger.".into(),
+        };
+        let quality = f
+            .inputs
+            .iter()
+            .map(|s| {
+                [
+                    s.path.clone(),
+                    s.role.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+                    s.format.clone().unwrap_or_default(),
+                    s.lines.to_string(),
+                    s.rows.to_string(),
+                    s.skipped.to_string(),
+                    s.rejected.to_string(),
+                ]
+            })
+            .collect();
+        Story {
+            title: title.to_string(),
+            sentences,
+            numbers,
+            timeline,
+            chain,
+            trigger,
+            root_causes,
+            detection,
+            resolution,
+            went_well,
+            went_wrong,
+            lucky,
+            actions,
+            quality,
+        }
+    }
+
+    /// The postmortem template in Markdown. Log strings are kept as text in code spans or
+    /// plain text; Markdown renderers escape HTML in them.
+    pub fn markdown(&self) -> String {
+        // Text from logs stays text: no HTML tag can open in a Markdown renderer.
+        let md = |s: &str| s.replace('<', "&lt;");
+        let mut o = String::new();
+        let _ = writeln!(o, "# Postmortem: {}\n", md(&self.title));
+        let _ = writeln!(o, "## Summary\n\n{}\n", md(&self.sentences.join(" ")));
+        let _ = writeln!(o, "## Impact\n");
+        for (k, v) in &self.numbers {
+            let _ = writeln!(o, "- {k}: {v}");
+        }
+        if self.numbers.is_empty() {
+            let _ = writeln!(o, "The data shows no impact.");
+        }
+        let _ = writeln!(o, "\n## Trigger\n\n{}\n", md(&self.trigger));
+        let _ = writeln!(o, "## Root causes\n");
+        for r in &self.root_causes {
+            let _ = writeln!(o, "- {}", md(r));
+        }
+        let _ = writeln!(o, "\n## Detection\n\n{}\n", md(&self.detection));
+        let _ = writeln!(o, "## Resolution\n\n{}\n", md(&self.resolution));
+        let _ = writeln!(o, "## Timeline (UTC)\n\n| time | what | evidence |\n|---|---|---|");
+        for (t, w, e) in &self.timeline {
+            let _ = writeln!(o, "| {} | {} | {} |", hm(t), md(w), md(e).replace('|', "\\|"));
+        }
+        let _ = writeln!(o, "\n## Causal chain\n");
+        for c in &self.chain {
+            let _ = writeln!(o, "- {}", md(c));
+        }
+        if self.chain.is_empty() {
+            let _ = writeln!(o, "The data supports no causal link.");
+        }
+        let _ = writeln!(o, "\n## Lessons learned\n\n### What went well\n");
+        for l in &self.went_well {
+            let _ = writeln!(o, "- {}", md(l));
+        }
+        let _ = writeln!(o, "\n### What went wrong\n");
+        for l in &self.went_wrong {
+            let _ = writeln!(o, "- {}", md(l));
+        }
+        let _ = writeln!(o, "\n### Where we got lucky\n");
+        for l in &self.lucky {
+            let _ = writeln!(o, "- {}", md(l));
+        }
+        let _ = writeln!(o, "\n## Action items\n");
+        for a in &self.actions {
+            let _ = writeln!(o, "- [ ] {}", md(a));
+        }
+        o
+    }
+
+    /// One self-contained HTML page: inline CSS, the inline SVG chart, no network.
+    pub fn html(&self, svg: &str) -> String {
+        let e = escape;
+        let list =
+            |v: &[String]| v.iter().map(|s| format!("<li>{}</li>", e(s))).collect::<String>();
+        let mut o = String::new();
+        let _ = write!(
+            o,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{t}</title><style>{css}</style></head><body><main>\
+<h1>{t}</h1><section class=\"story\"><p>{s}</p></section>",
+            t = e(&self.title),
+            css = CSS,
+            s = self.sentences.iter().map(|s| e(s)).collect::<Vec<_>>().join(" ")
+        );
+        o += "<section class=\"numbers\">";
+        for (k, v) in &self.numbers {
+            let _ = write!(o, "<div class=\"num\"><b>{}</b><span>{}</span></div>", e(v), e(k));
+        }
+        o += "</section><section><h2>Timeline</h2><figure class=\"chart\">";
+        // The SVG is plotters' output, which escapes its text itself.
+        o += svg.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+        o += "</figure><table><thead><tr><th>time (UTC)</th><th>what</th><th>evidence</th></tr></thead><tbody>";
+        for (t, w, ev) in &self.timeline {
+            let _ = write!(o, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", e(&hm(t)), e(w), e(ev));
+        }
+        o += "</tbody></table></section><section><h2>Causal chain</h2><ol>";
+        o += &list(&self.chain);
+        if self.chain.is_empty() {
+            o += "<li>The data supports no causal link.</li>";
+        }
+        let _ = write!(
+            o,
+            "</ol></section><section><h2>Lessons learned</h2><h3>What went well</h3><ul>{}</ul>\
+<h3>What went wrong</h3><ul>{}</ul><h3>Where we got lucky</h3><ul>{}</ul>\
+<h2>Action items</h2><ul>{}</ul></section>",
+            list(&self.went_well),
+            list(&self.went_wrong),
+            list(&self.lucky),
+            list(&self.actions)
+        );
+        o += "<section><h2>Data quality</h2><table><thead><tr><th>source</th><th>role</th><th>format</th>\
+<th>lines</th><th>rows</th><th>skipped</th><th>rejected</th></tr></thead><tbody>";
+        for row in &self.quality {
+            o += "<tr>";
+            for (i, c) in row.iter().enumerate() {
+                let class = if i >= 3 { " class=\"n\"" } else { "" };
+                let _ = write!(o, "<td{class}>{}</td>", e(c));
+            }
+            o += "</tr>";
+        }
+        if self.quality.is_empty() {
+            o += "<tr><td colspan=\"7\">read from tables; see ingest.json of that run</td></tr>";
+        }
+        o += "</tbody></table></section><footer>Made by rootline from the logs alone.</footer></main></body></html>\n";
+        o
+    }
+}
+
+const CSS: &str = "body{font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;color:#222;margin:0;background:#fafafa}\
+main{max-width:1200px;margin:0 auto;padding:24px 32px;background:#fff}\
+h1{font-size:28px;margin:0 0 8px}h2{font-size:21px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}\
+h3{font-size:17px;margin-bottom:4px}.story p{font-size:18px}\
+.numbers{display:flex;flex-wrap:wrap;gap:12px}.num{border:1px solid #ddd;border-radius:6px;padding:10px 16px;min-width:140px}\
+.num b{display:block;font-size:24px}.num span{color:#666;font-size:14px}\
+figure.chart{margin:16px 0}figure.chart svg{width:100%;height:auto}\
+table{border-collapse:collapse;width:100%;font-size:14px}th,td{border-bottom:1px solid #eee;padding:4px 8px;text-align:left;vertical-align:top}\
+td.n{text-align:right;font-variant-numeric:tabular-nums}footer{color:#888;font-size:13px;margin-top:32px}\
+@media print{body{background:#fff}main{padding:0}figure.chart{break-inside:avoid}}";

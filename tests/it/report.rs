@@ -1,0 +1,162 @@
+//! The report: the committed example is what the code makes, strings from logs are escaped,
+//! and the PNG is a real picture.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::temp_dir;
+
+fn rootline() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rootline"))
+}
+
+/// `reports/skype-2007/` is the report of `sample-data/skype-2007`, regenerated here and
+/// compared file by file (findings.json as structure, the text files as text). When the code
+/// changes the report on purpose, `UPDATE_GOLDEN=1 cargo test report` rewrites it; review
+/// the diff like code.
+#[test]
+fn committed_report_is_up_to_date() {
+    let out = temp_dir("report-golden");
+    let o = rootline()
+        .args(["report", "--config", "sample-data/skype-2007/incident.toml", "-q", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let golden = Path::new("reports/skype-2007");
+    if std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1") {
+        std::fs::create_dir_all(golden).unwrap();
+        for f in ["findings.json", "summary.md", "timeline.svg", "report.html", "timeline.png"] {
+            std::fs::copy(out.join(f), golden.join(f)).unwrap();
+        }
+    }
+    let read = |dir: &Path, f: &str| {
+        std::fs::read_to_string(dir.join(f)).unwrap_or_else(|_| {
+            panic!("{} missing: run UPDATE_GOLDEN=1 cargo test report", dir.join(f).display())
+        })
+    };
+    let want: serde_json::Value = serde_json::from_str(&read(golden, "findings.json")).unwrap();
+    let got: serde_json::Value = serde_json::from_str(&read(&out, "findings.json")).unwrap();
+    assert!(
+        want == got,
+        "findings.json differs from reports/skype-2007: run UPDATE_GOLDEN=1 cargo test report and review the diff"
+    );
+    for f in ["summary.md", "timeline.svg", "report.html"] {
+        assert!(
+            read(golden, f) == read(&out, f),
+            "{f} differs from reports/skype-2007: run UPDATE_GOLDEN=1 cargo test report"
+        );
+    }
+}
+
+#[test]
+fn the_png_is_a_picture_of_the_right_size() {
+    let png = std::fs::read("reports/skype-2007/timeline.png").expect("committed PNG");
+    assert_eq!(&png[1..4], b"PNG");
+    let (w, h) = (
+        u32::from_be_bytes(png[16..20].try_into().unwrap()),
+        u32::from_be_bytes(png[20..24].try_into().unwrap()),
+    );
+    assert_eq!((w, h), (1600, 900));
+    assert!(
+        png.len() > 30_000,
+        "a near-blank PNG compresses to almost nothing: {} bytes",
+        png.len()
+    );
+}
+
+#[test]
+fn strings_from_logs_and_config_are_escaped() {
+    let dir = temp_dir("report-escape");
+    let mut logins = String::new();
+    for m in 0..240 {
+        // Steady demand; from 03:00 to 03:20 every login fails, 5 min after a deploy.
+        for k in 0..10 {
+            let outcome = if (180..200).contains(&m) { "fail" } else { "ok" };
+            logins += &format!(
+                "ts=2024-01-01T{:02}:{:02}:{:02}Z outcome={outcome} user=<script>alert({k})</script>\n",
+                m / 60,
+                m % 60,
+                k
+            );
+        }
+    }
+    std::fs::write(dir.join("logins.log"), logins).unwrap();
+    std::fs::write(
+        dir.join("changes.log"),
+        "ts=2024-01-01T02:55:00Z kind=deploy target=\"<img src=x onerror=alert(1)>\" item=\"<script>alert(2)</script>\"\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = rootline()
+        .args(["report", "--title", "<b>bold</b> & co", "-q", "--out"])
+        .arg(&out)
+        .arg(dir.join("logins.log"))
+        .arg(dir.join("changes.log"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        !html.contains("<script") && !html.contains("<img") && !html.contains("<b>bold"),
+        "unescaped markup in report.html"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(2)&lt;/script&gt;"),
+        "the deploy's item should be shown as text"
+    );
+    assert!(html.contains("&lt;b&gt;bold&lt;/b&gt; &amp; co"));
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(!md.contains("<script"), "{md}");
+}
+
+/// Headless Chromium opens the committed report with every host unresolvable: no console
+/// errors, and a screenshot that is not blank. Skips when Chromium is absent, unless
+/// `ROOTLINE_REQUIRE_BROWSER=1` (as in CI, whose script installs it).
+#[test]
+fn report_renders_offline_in_headless_chromium() {
+    let found = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()));
+    let Some(browser) = found else {
+        if std::env::var("ROOTLINE_REQUIRE_BROWSER").as_deref() == Ok("1") {
+            panic!("chromium is not installed and ROOTLINE_REQUIRE_BROWSER=1");
+        }
+        eprintln!("skipped: chromium is not installed");
+        return;
+    };
+    let html = std::fs::canonicalize("reports/skype-2007/report.html").expect("committed report");
+    let text = std::fs::read_to_string(&html).unwrap();
+    for needle in ["src=\"http", "href=\"http", "@import", "url(http"] {
+        assert!(!text.contains(needle), "report.html loads something from the network: {needle}");
+    }
+    let dir = temp_dir("chromium");
+    let shot = dir.join("shot.png");
+    let o = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1400,2400",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let console: Vec<&str> =
+        stderr.lines().filter(|l| l.contains("CONSOLE") || l.contains("Uncaught")).collect();
+    assert!(console.is_empty(), "console messages: {console:?}");
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(png.len() > 50_000, "the screenshot looks blank: {} bytes", png.len());
+}
