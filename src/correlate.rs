@@ -329,16 +329,14 @@ pub fn analyze_series(
     {
         phases.push(phase("trigger", w.onset_i, w.end_i));
     }
-    if let Some(e) = main_surge {
+    for e in &surges {
         phases.push(phase("surge", e.onset_i, e.end_i));
     }
-    if let Some(x) = exhaustions.first() {
+    for x in &exhaustions {
         phases.push(phase("exhaustion", x.onset_i, x.end_i));
     }
-    if let (Some(a), Some(b)) =
-        (failures.iter().map(|f| f.onset_i).min(), failures.iter().map(|f| f.end_i).max())
-    {
-        phases.push(phase("degraded", a, b));
+    for f in &failures {
+        phases.push(phase("degraded", f.onset_i, f.end_i));
     }
     if let Some(r) = rec {
         phases.push(phase("recovery", r, (r + d.recovery_len).min(s.len.saturating_sub(1))));

@@ -58,7 +58,8 @@ pub struct Feedback {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Phase {
-    /// `trigger`, `surge`, `exhaustion`, `degraded` or `recovery`.
+    /// `trigger` (the main change wave), `surge`, `exhaustion` and `degraded` (one per
+    /// episode) or `recovery`.
     pub name: String,
     pub start: String,
     pub end: String,

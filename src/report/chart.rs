@@ -84,12 +84,18 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> 
         .map_err(e)?;
     // The phase legend, right-aligned in the header.
     let mut x = SIZE.0 as i32 - 24;
-    for (name, _, _) in t.phases.iter().rev() {
+    let mut names: Vec<&str> = Vec::new();
+    for (name, _, _) in &t.phases {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    for name in names.into_iter().rev() {
         let w = 14 + 11 * name.len() as i32;
         x -= w + 24;
         head.draw(&Rectangle::new([(x, 22), (x + 16, 38)], phase_color(name).mix(0.35).filled()))
             .map_err(e)?;
-        head.draw(&Text::new(name.clone(), (x + 22, 20), (FONT, 20).into_font().color(&BLACK)))
+        head.draw(&Text::new(name.to_string(), (x + 22, 20), (FONT, 20).into_font().color(&BLACK)))
             .map_err(e)?;
     }
     let n = t.panels.len().max(1);

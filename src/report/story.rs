@@ -88,11 +88,16 @@ impl Story {
         }
         let mut second = Vec::new();
         if let Some(e) = surge {
+            let how = if e.baseline > 0.0 {
+                format!(
+                    "{:.1}x their baseline ({} against {}/min)",
+                    e.ratio, e.peak_value, e.baseline
+                )
+            } else {
+                format!("{}/min from a baseline of none", e.peak_value)
+            };
             second.push(format!(
-                "login attempts rose to {:.1}x their baseline ({} against {}/min) between {} and {}",
-                e.ratio,
-                e.peak_value,
-                e.baseline,
+                "login attempts rose to {how} between {} and {}",
                 hm(&e.onset),
                 hm(&e.end)
             ));
@@ -130,7 +135,12 @@ impl Story {
 
         let mut numbers = Vec::new();
         if let Some(e) = surge {
-            numbers.push(("peak demand".into(), format!("{:.1}x baseline", e.ratio)));
+            let v = if e.baseline > 0.0 {
+                format!("{:.1}x baseline", e.ratio)
+            } else {
+                format!("{}/min", e.peak_value)
+            };
+            numbers.push(("peak demand".into(), v));
         }
         if let Some(x) = exh {
             numbers.push(("capacity lost".into(), format!("{:.0}%", 100.0 * (1.0 - x.ratio))));
