@@ -146,10 +146,17 @@ pub fn analyze_series(
     o: &AnalyzeOptions,
 ) -> PolarsResult<Findings> {
     let d = &o.detect;
-    let surges = detect::surges(s, d);
-    let exhaustions = detect::exhaustions(s, d);
-    let waves = detect::change_waves(s, d);
-    let failures = detect::failures(s, d);
+    let mut surges = detect::surges(s, d);
+    let mut exhaustions = detect::exhaustions(s, d);
+    let mut waves = detect::change_waves(s, d);
+    let mut failures = detect::failures(s, d);
+    cite(tables, Role::Login, "outcome", None, &mut surges, s)?;
+    cite(tables, Role::Login, "outcome", Some("fail"), &mut failures, s)?;
+    cite(tables, Role::Node, "event", Some("leave"), &mut exhaustions, s)?;
+    for w in &mut waves {
+        let kind = w.series.trim_start_matches("change_").to_string();
+        cite(tables, Role::Change, "kind", Some(&kind), std::slice::from_mut(w), s)?;
+    }
     let changes = change_rows(tables)?;
     let per_min = (60_000 / s.bucket_ms.max(1)).max(1) as usize;
     let max_lag = (o.max_lag_min as usize) * per_min;
@@ -356,6 +363,37 @@ pub fn analyze_series(
         impact,
         params: serde_json::to_value(o).unwrap_or_default(),
     })
+}
+
+/// Fills each episode's `first_lines` with `source:line` of the first three rows of `role`
+/// inside it whose `column` equals `value` (any row when `value` is `None`).
+fn cite(
+    tables: &BTreeMap<Role, DataFrame>,
+    role: Role,
+    column: &str,
+    value: Option<&str>,
+    episodes: &mut [Episode],
+    s: &SeriesSet,
+) -> PolarsResult<()> {
+    let Some(df) = tables.get(&role) else { return Ok(()) };
+    if episodes.is_empty() {
+        return Ok(());
+    }
+    let ts: Vec<i64> = df.column(schema::TS)?.datetime()?.physical().into_no_null_iter().collect();
+    let col = df.column(column)?.str()?.clone();
+    let source = df.column(schema::SOURCE)?.str()?.clone();
+    let line = df.column(schema::LINE)?.i64()?.clone();
+    for e in episodes {
+        let (lo, hi) = (s.at(e.onset_i), s.at(e.end_i) + s.bucket_ms);
+        let start = ts.partition_point(|t| *t < lo);
+        e.first_lines = (start..ts.len())
+            .take_while(|&i| ts[i] < hi)
+            .filter(|&i| value.is_none_or(|v| col.get(i) == Some(v)))
+            .take(3)
+            .map(|i| format!("{}:{}", source.get(i).unwrap_or("?"), line.get(i).unwrap_or(0)))
+            .collect();
+    }
+    Ok(())
 }
 
 fn parse_ms(s: &str) -> i64 {

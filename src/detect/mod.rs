@@ -80,6 +80,9 @@ pub struct Episode {
     pub duration_min: f64,
     /// One line: "attempts 14.2x the median for this time of day for 37 min".
     pub reason: String,
+    /// `source:line` of the first rows behind the episode (filled in by correlate).
+    #[serde(default)]
+    pub first_lines: Vec<String>,
     #[serde(skip)]
     pub onset_i: usize,
     #[serde(skip)]
@@ -198,6 +201,7 @@ fn episode(
         score: round(score),
         duration_min: minutes,
         reason,
+        first_lines: Vec::new(),
         onset_i: lo,
         peak_i: pk,
         end_i: hi,

@@ -165,10 +165,15 @@ impl Story {
             }
         }
         for e in f.changes.iter().chain(&f.surges).chain(&f.exhaustions).chain(&f.failures) {
+            let first = if e.first_lines.is_empty() {
+                String::new()
+            } else {
+                format!("; first lines: {}", e.first_lines.join(", "))
+            };
             timeline.push((
                 e.onset.clone(),
                 format!("{} begins ({})", e.kind.replace('_', " "), e.series),
-                e.reason.clone(),
+                format!("{}{first}", e.reason),
             ));
         }
         if let Some(r) = &f.recovery {
