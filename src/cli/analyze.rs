@@ -121,9 +121,8 @@ fn load(
         }
     };
     if let Some(a) = &args.as_of {
-        let cut = crate::simulate::parse_start(a).map_err(|_| {
-            anyhow::anyhow!("--as-of \"{a}\" is neither a date nor an RFC 3339 time")
-        })?;
+        let cut =
+            crate::ingest::time::parse_instant(a).map_err(|e| anyhow::anyhow!("--as-of {e}"))?;
         for df in tables.values_mut() {
             let keep = df.column(schema::TS)?.datetime()?.physical().lt_eq(cut);
             *df = df.filter(&keep)?;

@@ -262,6 +262,17 @@ impl TsParser {
     }
 }
 
+/// Parses an instant given on the command line (`--start`, `--as-of`): an RFC 3339 time or
+/// a bare date, meaning midnight UTC.
+pub fn parse_instant(s: &str) -> Result<i64, String> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis());
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.timestamp_millis())
+        .map_err(|_| format!("\"{s}\" is neither a date (2007-08-16) nor an RFC 3339 time"))
+}
+
 fn epoch(raw: &str, unit: Option<EpochUnit>) -> Result<i64, &'static str> {
     let (int, frac) = raw.split_once('.').unwrap_or((raw, ""));
     if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {

@@ -19,7 +19,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use serde::Serialize;
 
 use crate::error::unknown_value;
@@ -324,16 +324,6 @@ fn incident_toml(params: &SimParams, out: &SimOutput, files: &[(PathBuf, u64)]) 
         );
     }
     s
-}
-
-/// Parses `--start`: an RFC 3339 time or a bare date (midnight UTC).
-pub fn parse_start(s: &str) -> Result<i64, String> {
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis());
-    }
-    DateTime::parse_from_rfc3339(s)
-        .map(|d| d.timestamp_millis())
-        .map_err(|_| format!("--start \"{s}\" is neither a date (2007-08-12) nor an RFC 3339 time"))
 }
 
 /// The path a log of `name` gets in `dir` for this output.
