@@ -313,7 +313,7 @@ pub fn analyze_series(
             to: "recovery".into(),
             from_at: last.to_at.clone(),
             to_at: rfc3339(s.at(r)),
-            lag_min: (s.at(r) - parse_ms(&last.to_at)) as f64 / 60_000.0,
+            lag_min: (s.at(r) - detect::rfc3339_ms(&last.to_at)) as f64 / 60_000.0,
             xcorr: None,
             xcorr_lag_min: None,
             evidence: vec![format!(
@@ -394,10 +394,6 @@ fn cite(
             .collect();
     }
     Ok(())
-}
-
-fn parse_ms(s: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(s).map(|d| d.timestamp_millis()).unwrap_or(0)
 }
 
 /// Nodes that left during an exhaustion, and how many had their own reboot or install in the

@@ -91,10 +91,16 @@ pub struct Episode {
     pub end_i: usize,
 }
 
+/// Milliseconds since the epoch -> `2007-08-16T02:13:00Z`, the form of every time in findings.
 pub fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()
+}
+
+/// The inverse of [`rfc3339`] (0 for text that is not RFC 3339).
+pub fn rfc3339_ms(t: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(t).map(|d| d.timestamp_millis()).unwrap_or(0)
 }
 
 /// The baseline options detection uses for count series of `s`.

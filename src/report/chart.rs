@@ -135,14 +135,13 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> 
                 )))
                 .map_err(e)?;
         }
-        for (label, at) in &t.marks {
+        for (_, at) in &t.marks {
             chart
                 .draw_series(std::iter::once(PathElement::new(
                     vec![(*at, 0.0), (*at, ymax)],
                     BLACK.mix(0.5),
                 )))
                 .map_err(e)?;
-            let _ = label;
         }
         for line in &panel.lines {
             let color = line.color;

@@ -32,10 +32,6 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-fn ms(t: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(t).map(|d| d.timestamp_millis()).unwrap_or(0)
-}
-
 /// Sums (or averages) a series into about `points` display buckets: (x, value per minute),
 /// x in the timeline's units.
 fn display(s: &SeriesSet, x: &[f64], points: usize, mean: bool, axis: &Axis) -> Vec<(f64, f64)> {
@@ -70,7 +66,7 @@ impl Axis {
 pub fn timeline(s: &SeriesSet, f: &Findings, title: &str) -> chart::Timeline {
     let end_ms = s.at(s.len);
     let axis = Axis::for_span(s.start_ms, end_ms);
-    let hours_of = |t: &str| axis.x(ms(t));
+    let hours_of = |t: &str| axis.x(crate::detect::rfc3339_ms(t));
     let mut panels = Vec::new();
     if let (Some(a), Some(fl)) = (s.get("attempts"), s.get("failures")) {
         let base: Vec<f64> =

@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use super::model::{MinuteStats, Stats};
 use super::{Scenario, SimParams};
+use crate::detect::{rfc3339, rfc3339_ms};
 
 pub const SURGE_RATIO: f64 = 3.0;
 pub const BAND: f64 = 1.2;
@@ -110,9 +111,7 @@ pub struct Truth {
 }
 
 fn ts(p: &SimParams, minute: usize) -> String {
-    chrono::DateTime::from_timestamp_millis(p.start_ms + minute as i64 * MIN_MS)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
+    rfc3339(p.start_ms + minute as i64 * MIN_MS)
 }
 
 fn smooth(x: &[f64], half: usize) -> Vec<f64> {
@@ -244,11 +243,7 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
             }
         });
 
-    let index = |s: &str| -> usize {
-        chrono::DateTime::parse_from_rfc3339(s)
-            .map(|d| ((d.timestamp_millis() - p.start_ms) / MIN_MS) as usize)
-            .unwrap_or(0)
-    };
+    let index = |s: &str| ((rfc3339_ms(s) - p.start_ms) / MIN_MS).max(0) as usize;
     let last_end = [
         surge.as_ref().map(|s| index(&s.end)),
         exhaustion.as_ref().map(|e| e.end.as_deref().map_or(n, index)),
@@ -287,10 +282,7 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
         link("deploy", "failures", p.scenario == Scenario::BadDeploy && has_fail),
         link("crowd", "surge", p.scenario == Scenario::FlashCrowd && has_surge),
     ];
-    let iso = |t: Option<i64>| {
-        t.and_then(chrono::DateTime::from_timestamp_millis)
-            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-    };
+    let iso = |t: Option<i64>| t.map(rfc3339);
     Truth {
         scenario: p.scenario,
         seed: p.seed,
