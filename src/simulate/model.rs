@@ -383,7 +383,9 @@ impl<'a> Model<'a> {
         let region = self.clients[c as usize].region;
         let host = format!("login-{}-{}", REGIONS[region as usize], c % 4 + 1);
         let user = format!("u{c}");
-        let ip = format!("10.{}.{}.{}", (c >> 16) & 255, (c >> 8) & 255, c & 255);
+        // The client is named after its PC, as Windows' logon events name the workstation: the
+        // same name the patch log and (for supernodes) the node log use, so tables join on it.
+        let pc = format!("pc-{c}");
         let (outcome, reason, latency): (&str, &str, f64) = if self.deploy_active
             && REGIONS[region as usize] == p.deploy_region
             && self.rng.chance(p.deploy_fail_rate)
@@ -420,7 +422,7 @@ impl<'a> Model<'a> {
                     let v = [
                         V::S(&host),
                         V::S(&user),
-                        V::S(&ip),
+                        V::S(&pc),
                         V::S("fail"),
                         V::S("timeout"),
                         V::N(10_000),
@@ -451,7 +453,7 @@ impl<'a> Model<'a> {
         let v = [
             V::S(&host),
             V::S(&user),
-            V::S(&ip),
+            V::S(&pc),
             V::S(outcome),
             V::S(reason),
             V::N(latency.round() as u64),
