@@ -15,6 +15,8 @@ pub mod error;
 pub mod eval;
 pub mod findings;
 pub mod ingest;
+pub mod query;
 pub mod report;
 pub mod schema;
 pub mod simulate;
+pub mod tables;

@@ -1,18 +1,16 @@
 //! `rootline analyze`: logs (or an ingest directory) in, `findings.json` out.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use polars::prelude::{ChunkCompareIneq, DataFrame, ParquetReader, SerReader, SortMultipleOptions};
 
 use super::ingest::{SourceArgs, specs};
 use crate::correlate::{self, AnalyzeOptions};
 use crate::detect::SeriesSet;
 use crate::findings::Findings;
-use crate::ingest::{self, IngestOptions, MemorySink, Registry};
-use crate::schema::{self, Role};
+use crate::ingest::{self, time::parse_instant};
+use crate::tables::{self, Tables};
 
 /// Find surges, capacity exhaustion, change waves and failures, and the chain between them.
 ///
@@ -62,71 +60,22 @@ pub fn parse_duration(s: &str) -> anyhow::Result<i64> {
     Ok(n * ms)
 }
 
-/// Reads DIR/<role>/**/*.parquet into one frame per role.
-pub fn read_tables(dir: &Path) -> anyhow::Result<BTreeMap<Role, DataFrame>> {
-    let mut out = BTreeMap::new();
-    for role in Role::ALL {
-        let pattern = dir.join(role.as_str()).join("**").join("*.parquet");
-        let mut paths: Vec<PathBuf> =
-            glob::glob(&pattern.to_string_lossy())?.filter_map(Result::ok).collect();
-        paths.sort();
-        let mut frame: Option<DataFrame> = None;
-        for p in paths {
-            let file =
-                std::fs::File::open(&p).with_context(|| format!("cannot read {}", p.display()))?;
-            let df = ParquetReader::new(file)
-                .finish()
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            match frame.as_mut() {
-                Some(f) => {
-                    f.vstack_mut_owned(df)?;
-                }
-                None => frame = Some(df),
-            }
-        }
-        if let Some(df) = frame {
-            let df = df
-                .sort([schema::TS, schema::SOURCE, schema::LINE], SortMultipleOptions::default())?;
-            out.insert(role, df);
-        }
-    }
-    if out.is_empty() {
-        bail!(
-            "no tables under {}; make them with rootline ingest --out {}",
-            dir.display(),
-            dir.display()
-        );
-    }
-    Ok(out)
-}
-
-/// Loads the tables (from logs or an ingest directory), cut at `--as-of`.
-fn load(
-    args: &AnalyzeArgs,
-) -> anyhow::Result<(BTreeMap<Role, DataFrame>, Vec<ingest::SourceReport>)> {
-    let (mut tables, inputs) = match &args.tables {
-        Some(dir) => (read_tables(dir)?, vec![]),
+/// Loads the tables (from logs or an ingest directory), cut at `as_of`.
+pub fn load(
+    sources: &SourceArgs,
+    tables_dir: Option<&Path>,
+    as_of: Option<&str>,
+) -> anyhow::Result<(Tables, Vec<ingest::SourceReport>)> {
+    let (mut tables, inputs) = match tables_dir {
+        Some(dir) => (tables::read_dir(dir)?, vec![]),
         None => {
-            let specs = specs(&args.sources)?;
-            let mut sink = MemorySink::default();
-            let report = ingest::ingest(
-                &specs,
-                &IngestOptions::default(),
-                &Registry::builtin(),
-                &mut sink,
-                &|_, _| {},
-            )
-            .with_context(|| format!("failed to ingest {} source(s)", specs.len()))?;
-            (sink.tables, report.sources)
+            let (t, report) = tables::ingest(&specs(sources)?)?;
+            (t, report.sources)
         }
     };
-    if let Some(a) = &args.as_of {
-        let cut =
-            crate::ingest::time::parse_instant(a).map_err(|e| anyhow::anyhow!("--as-of {e}"))?;
-        for df in tables.values_mut() {
-            let keep = df.column(schema::TS)?.datetime()?.physical().lt_eq(cut);
-            *df = df.filter(&keep)?;
-        }
+    if let Some(a) = as_of {
+        let cut = parse_instant(a).map_err(|e| anyhow::anyhow!("--as-of {e}"))?;
+        tables::cut(&mut tables, cut)?;
     }
     Ok((tables, inputs))
 }
@@ -134,7 +83,7 @@ fn load(
 /// Loads, builds series and analyzes.
 pub fn findings(args: &AnalyzeArgs) -> anyhow::Result<(Findings, SeriesSet)> {
     let bucket_ms = parse_duration(&args.bucket)?;
-    let (tables, inputs) = load(args)?;
+    let (tables, inputs) = load(&args.sources, args.tables.as_deref(), args.as_of.as_deref())?;
     let opts = AnalyzeOptions { bucket_ms, ..Default::default() };
     let series = crate::detect::series::build(&tables, bucket_ms)?;
     let findings = correlate::analyze_series(&series, &tables, inputs, &opts)?;

@@ -76,6 +76,24 @@ pub struct SourceArgs {
     pub fields: Vec<String>,
 }
 
+impl SourceArgs {
+    /// Sources from a config alone, for commands that take no FILEs.
+    pub fn config_only(config: Option<PathBuf>) -> SourceArgs {
+        SourceArgs {
+            files: vec![],
+            config,
+            role: None,
+            format: None,
+            preset: None,
+            tz: None,
+            year: None,
+            pattern: None,
+            ts_format: None,
+            fields: vec![],
+        }
+    }
+}
+
 /// Builds the source list from a config or from FILEs plus flags.
 pub fn specs(args: &SourceArgs) -> anyhow::Result<Vec<SourceSpec>> {
     if let Some(cfg_path) = &args.config {

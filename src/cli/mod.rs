@@ -5,6 +5,7 @@ mod analyze;
 mod eval;
 mod formats;
 mod ingest;
+mod query;
 mod report;
 mod simulate;
 
@@ -23,6 +24,7 @@ Examples:
   rootline report --config sample-data/skype-2007/incident.toml --out reports/skype-2007
   rootline ingest --config incident.toml --out tables/
   rootline ingest /var/log/auth.log --year 2024 --out tables/
+  rootline query --config sample-data/skype-2007/incident.toml restart_wave_by_region
   rootline formats"
 )]
 pub struct Cli {
@@ -36,6 +38,7 @@ pub enum Command {
     Eval(eval::EvalArgs),
     Ingest(Box<ingest::IngestArgs>),
     Formats(formats::FormatsArgs),
+    Query(Box<query::QueryArgs>),
     Report(Box<report::ReportArgs>),
     Simulate(Box<simulate::SimulateArgs>),
 }
@@ -47,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(args),
         Command::Ingest(args) => ingest::run(*args),
         Command::Formats(args) => formats::run(args),
+        Command::Query(args) => query::run(*args),
         Command::Report(args) => report::run(*args),
         Command::Simulate(args) => simulate::run(*args),
     }

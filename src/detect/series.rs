@@ -38,11 +38,12 @@ impl SeriesSet {
         (0..self.len as i64).contains(&i).then_some(i as usize)
     }
 
-    /// The series as a DataFrame (`bucket` then one column per series), for SQL and files.
+    /// The series as a DataFrame (`ts`, the bucket's start, then one column per series), for SQL
+    /// and files.
     pub fn to_frame(&self) -> PolarsResult<DataFrame> {
         let buckets: Vec<i64> = (0..self.len).map(|i| self.at(i)).collect();
         let mut columns = vec![
-            Int64Chunked::from_vec("bucket".into(), buckets)
+            Int64Chunked::from_vec(schema::TS.into(), buckets)
                 .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
                 .into_column(),
         ];

@@ -27,7 +27,7 @@ pub use truth::Truth;
 pub use write::SimFormat;
 
 /// The stories the simulator can tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scenario {
     /// Patch Tuesday's restart wave floods logins while it takes supernodes away.

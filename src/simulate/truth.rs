@@ -19,7 +19,7 @@
 //!   attempts stay under 1.5x baseline, failures within 2 points of baseline and supernodes
 //!   at 90% of baseline.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::model::{MinuteStats, Stats};
 use super::{Scenario, SimParams};
@@ -32,7 +32,7 @@ const MIN_MS: i64 = 60_000;
 const DAY_MIN: usize = 1440;
 
 /// A burst of reboots (the restart wave).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Wave {
     pub start: String,
     pub peak: String,
@@ -44,7 +44,7 @@ pub struct Wave {
 }
 
 /// Demand far above its baseline.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Surge {
     pub onset: String,
     pub peak: String,
@@ -56,7 +56,7 @@ pub struct Surge {
 }
 
 /// Capacity far below its baseline.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Exhaustion {
     pub onset: String,
     pub min_at: String,
@@ -66,7 +66,7 @@ pub struct Exhaustion {
 }
 
 /// Logins failing far more than usual.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Failures {
     pub onset: String,
     pub peak: String,
@@ -76,7 +76,7 @@ pub struct Failures {
 }
 
 /// One causal link of the story and whether the model made it happen.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Link {
     pub from: String,
     pub to: String,
@@ -84,7 +84,7 @@ pub struct Link {
 }
 
 /// The truth of one simulated run.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Truth {
     pub scenario: Scenario,
     pub seed: u64,

@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod common;
 mod parquet_out;
+mod query;
 mod report;
 mod shared_data;
 mod simulate;

@@ -1,0 +1,95 @@
+//! The role tables in memory: read back from an ingest directory, or ingested straight from
+//! logs, and cut at an instant. One frame per role, sorted by `ts`, `source`, `line`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use polars::prelude::{
+    ChunkAgg, ChunkCompareIneq, DataFrame, ParquetReader, PolarsResult, SerReader,
+    SortMultipleOptions,
+};
+
+use crate::ingest::{self, IngestOptions, IngestReport, MemorySink, Registry, SourceSpec};
+use crate::schema::{self, Role};
+
+/// Tables by role; a role with no rows has no entry.
+pub type Tables = BTreeMap<Role, DataFrame>;
+
+/// Reads DIR/<role>/**/*.parquet (as `rootline ingest` writes them) into one frame per role.
+pub fn read_dir(dir: &Path) -> anyhow::Result<Tables> {
+    let mut out = BTreeMap::new();
+    for role in Role::ALL {
+        let pattern = dir.join(role.as_str()).join("**").join("*.parquet");
+        let mut paths: Vec<PathBuf> =
+            glob::glob(&pattern.to_string_lossy())?.filter_map(Result::ok).collect();
+        paths.sort();
+        let mut frame: Option<DataFrame> = None;
+        for p in paths {
+            let file =
+                std::fs::File::open(&p).with_context(|| format!("cannot read {}", p.display()))?;
+            let df = ParquetReader::new(file)
+                .finish()
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            match frame.as_mut() {
+                Some(f) => {
+                    f.vstack_mut_owned(df)?;
+                }
+                None => frame = Some(df),
+            }
+        }
+        if let Some(df) = frame {
+            let df = df
+                .sort([schema::TS, schema::SOURCE, schema::LINE], SortMultipleOptions::default())?;
+            out.insert(role, df);
+        }
+    }
+    if out.is_empty() {
+        bail!(
+            "no tables under {}; make them with rootline ingest --out {}",
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok(out)
+}
+
+/// Ingests sources into memory: the tables and what became of every line.
+pub fn ingest(specs: &[SourceSpec]) -> anyhow::Result<(Tables, IngestReport)> {
+    let mut sink = MemorySink::default();
+    let report = ingest::ingest(
+        specs,
+        &IngestOptions::default(),
+        &Registry::builtin(),
+        &mut sink,
+        &|_, _| {},
+    )
+    .with_context(|| format!("failed to ingest {} source(s)", specs.len()))?;
+    Ok((sink.tables, report))
+}
+
+/// Keeps the rows at or before `cut_ms` (ms since the epoch, UTC).
+pub fn cut(tables: &mut Tables, cut_ms: i64) -> PolarsResult<()> {
+    for df in tables.values_mut() {
+        let keep = df.column(schema::TS)?.datetime()?.physical().lt_eq(cut_ms);
+        *df = df.filter(&keep)?;
+    }
+    Ok(())
+}
+
+/// Keeps the rows before `end_ms` (exclusive), for windows that end at a bucket boundary.
+pub fn cut_before(tables: &mut Tables, end_ms: i64) -> PolarsResult<()> {
+    cut(tables, end_ms - 1)
+}
+
+/// The earliest and latest `ts` over all tables, ms since the epoch.
+pub fn span(tables: &Tables) -> Option<(i64, i64)> {
+    let mut span: Option<(i64, i64)> = None;
+    for df in tables.values() {
+        let Ok(ts) = df.column(schema::TS).and_then(|c| c.datetime().cloned()) else { continue };
+        if let (Some(lo), Some(hi)) = (ts.physical().min(), ts.physical().max()) {
+            span = Some(span.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        }
+    }
+    span
+}

@@ -1,0 +1,383 @@
+//! The shipped queries, each run against the sample incident and checked against the same
+//! answer computed here in plain Rust from the tables (and against the simulator's truth).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::OnceLock;
+
+use polars::prelude::DataFrame;
+use rootline::config::IncidentConfig;
+use rootline::detect::SeriesSet;
+use rootline::query::{self, Cell, OutputFormat, Query, QueryError};
+use rootline::schema::Role;
+use rootline::simulate::Truth;
+use rootline::tables::{self, Tables};
+
+use crate::common::str_col;
+
+struct Sample {
+    tables: Tables,
+    series: SeriesSet,
+    frames: BTreeMap<String, DataFrame>,
+    truth: Truth,
+}
+
+fn sample() -> &'static Sample {
+    static SAMPLE: OnceLock<Sample> = OnceLock::new();
+    SAMPLE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/skype-2007");
+        let cfg = IncidentConfig::load(&dir.join("incident.toml")).unwrap();
+        let (tables, _) = tables::ingest(&cfg.specs(&dir).unwrap()).unwrap();
+        let series = rootline::detect::series::build(&tables, 60_000).unwrap();
+        let frames = query::frames(&tables, &series).unwrap();
+        let truth: Truth =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap())
+                .unwrap();
+        Sample { tables, series, frames, truth }
+    })
+}
+
+/// Runs a shipped query; returns its rows as column name -> cell maps.
+fn rows(name: &str) -> Vec<HashMap<String, Cell>> {
+    let s = sample();
+    let q = Query::resolve(name).unwrap();
+    let df = query::run(&q, &s.frames).unwrap_or_else(|e| panic!("{e}"));
+    let (header, rows) = query::cells(&df);
+    rows.into_iter().map(|r| header.iter().cloned().zip(r).collect()).collect()
+}
+
+fn int(r: &HashMap<String, Cell>, k: &str) -> i64 {
+    match &r[k] {
+        Cell::Int(i) => *i,
+        Cell::Float(f) if f.fract() == 0.0 => *f as i64,
+        other => panic!("{k} is {other:?}, not an integer"),
+    }
+}
+
+fn float(r: &HashMap<String, Cell>, k: &str) -> f64 {
+    match &r[k] {
+        Cell::Int(i) => *i as f64,
+        Cell::Float(f) => *f,
+        other => panic!("{k} is {other:?}, not a number"),
+    }
+}
+
+fn text(r: &HashMap<String, Cell>, k: &str) -> String {
+    r[k].text()
+}
+
+fn ms(df: &DataFrame) -> Vec<i64> {
+    df.column("ts").unwrap().datetime().unwrap().physical().into_no_null_iter().collect()
+}
+
+/// (day, hour) of an instant, as the queries print them.
+fn day_hour(ms: i64) -> (String, i64) {
+    let t = chrono::DateTime::from_timestamp_millis(ms).unwrap();
+    (t.format("%Y-%m-%d").to_string(), i64::from(chrono::Timelike::hour(&t)))
+}
+
+fn key(r: &HashMap<String, Cell>) -> (String, i64) {
+    (text(r, "day"), int(r, "hour"))
+}
+
+fn table(role: Role) -> &'static DataFrame {
+    &sample().tables[&role]
+}
+
+/// Login rows: (ts, user, host, client, failed).
+fn logins() -> Vec<(i64, String, String, String, bool)> {
+    let df = table(Role::Login);
+    let (ts, user, host, client, outcome) = (
+        ms(df),
+        str_col(df, "user"),
+        str_col(df, "host"),
+        str_col(df, "client"),
+        str_col(df, "outcome"),
+    );
+    (0..ts.len())
+        .map(|i| {
+            (
+                ts[i],
+                user[i].clone().unwrap(),
+                host[i].clone().unwrap(),
+                client[i].clone().unwrap(),
+                outcome[i].as_deref() == Some("fail"),
+            )
+        })
+        .collect()
+}
+
+fn region(host: &str) -> String {
+    host.split('-').nth(1).unwrap().to_string()
+}
+
+#[test]
+fn logins_vs_day_before_pairs_each_minute_with_yesterdays() {
+    let s = sample();
+    let rows = rows("logins_vs_day_before");
+    let a = s.series.get("attempts").unwrap();
+    assert_eq!(rows.len(), s.series.len - 1440, "every minute that has a day before it");
+    let peak = rootline::detect::rfc3339_ms(&s.truth.surge.as_ref().unwrap().peak);
+    let i = s.series.index(peak).unwrap();
+    let r = rows.iter().find(|r| text(r, "ts") == rootline::detect::rfc3339(peak)).unwrap();
+    assert_eq!(float(r, "attempts"), a[i]);
+    assert_eq!(float(r, "attempts_day_before"), a[i - 1440]);
+    assert!(float(r, "ratio") > 5.0, "the flood's peak is many times yesterday's: {r:?}");
+    for r in &rows {
+        let i = s.series.index(rootline::detect::rfc3339_ms(&text(r, "ts"))).unwrap();
+        assert_eq!(float(r, "attempts_day_before"), a[i - 1440]);
+    }
+}
+
+#[test]
+fn failure_reasons_per_hour_count_every_failed_login() {
+    let s = sample();
+    let rows = rows("failure_reasons_per_hour");
+    let mut want: BTreeMap<((String, i64), String), i64> = BTreeMap::new();
+    let df = table(Role::Login);
+    let reasons = str_col(df, "reason");
+    for (i, l) in logins().iter().enumerate() {
+        if l.4 {
+            *want.entry((day_hour(l.0), reasons[i].clone().unwrap())).or_default() += 1;
+        }
+    }
+    let got: BTreeMap<((String, i64), String), i64> =
+        rows.iter().map(|r| ((key(r), text(r, "reason")), int(r, "failures"))).collect();
+    assert_eq!(got, want);
+    assert_eq!(got.values().sum::<i64>() as u64, s.truth.failed);
+    // The most common reason of each hour comes first.
+    for w in rows.windows(2) {
+        if key(&w[0]) == key(&w[1]) {
+            assert!(int(&w[0], "failures") >= int(&w[1], "failures"));
+        }
+    }
+}
+
+#[test]
+fn supernode_churn_per_hour_peaks_at_the_recovery() {
+    let s = sample();
+    let rows = rows("supernode_churn_per_hour");
+    let df = table(Role::Node);
+    let (ts, event, load) = (ms(df), str_col(df, "event"), df.column("load").unwrap());
+    let load = load.f64().unwrap();
+    let mut want: BTreeMap<(String, i64), (i64, i64, i64)> = BTreeMap::new();
+    for i in 0..ts.len() {
+        let e = want.entry(day_hour(ts[i])).or_default();
+        match event[i].as_deref() {
+            Some("join") => e.0 += 1,
+            Some("leave") => {
+                e.1 += 1;
+                e.2 += i64::from(load.get(i).unwrap_or(0.0) > 0.0);
+            }
+            _ => {}
+        }
+    }
+    want.retain(|_, v| v.0 + v.1 > 0);
+    let got: BTreeMap<(String, i64), (i64, i64, i64)> = rows
+        .iter()
+        .map(|r| (key(r), (int(r, "joined"), int(r, "left_total"), int(r, "left_serving"))))
+        .collect();
+    assert_eq!(got, want);
+    for r in &rows {
+        assert_eq!(int(r, "net"), int(r, "joined") - int(r, "left_total"));
+    }
+    let busiest = rows.iter().max_by_key(|r| int(r, "joined")).unwrap();
+    let recovery = rootline::detect::rfc3339_ms(s.truth.recovery.as_deref().unwrap());
+    assert_eq!(key(busiest), day_hour(recovery), "the stalled capacity comes back at once");
+}
+
+#[test]
+fn patches_per_hour_show_the_restart_wave() {
+    let s = sample();
+    let rows = rows("patches_per_hour");
+    let df = table(Role::Change);
+    let (ts, kind, target) = (ms(df), str_col(df, "kind"), str_col(df, "target"));
+    let mut want: BTreeMap<(String, i64), (i64, i64, HashSet<String>)> = BTreeMap::new();
+    for i in 0..ts.len() {
+        let k = kind[i].as_deref().unwrap();
+        if k == "install" || k == "reboot" {
+            let e = want.entry(day_hour(ts[i])).or_default();
+            if k == "install" {
+                e.0 += 1
+            } else {
+                e.1 += 1
+            }
+            e.2.insert(target[i].clone().unwrap());
+        }
+    }
+    let want: BTreeMap<_, _> =
+        want.into_iter().map(|(k, (a, b, m))| (k, (a, b, m.len() as i64))).collect();
+    let got: BTreeMap<_, _> = rows
+        .iter()
+        .map(|r| (key(r), (int(r, "installs"), int(r, "restarts"), int(r, "machines"))))
+        .collect();
+    assert_eq!(got, want);
+    let peak = rows.iter().max_by_key(|r| int(r, "restarts")).unwrap();
+    let wave = rootline::detect::rfc3339_ms(&s.truth.restart_wave.as_ref().unwrap().peak);
+    assert_eq!(key(peak), day_hour(wave), "the busiest restart hour holds the wave's peak");
+}
+
+#[test]
+fn restart_wave_by_region_follows_the_night() {
+    let rows = rows("restart_wave_by_region");
+    let mut region_of: HashMap<String, String> = HashMap::new();
+    for l in logins() {
+        let r = region(&l.2);
+        region_of.entry(l.3).and_modify(|x| *x = x.clone().min(r.clone())).or_insert(r);
+    }
+    let df = table(Role::Change);
+    let (ts, kind, target) = (ms(df), str_col(df, "kind"), str_col(df, "target"));
+    let mut want: BTreeMap<((String, i64), String), i64> = BTreeMap::new();
+    for i in 0..ts.len() {
+        if kind[i].as_deref() == Some("reboot") {
+            let r = region_of
+                .get(target[i].as_deref().unwrap())
+                .cloned()
+                .unwrap_or_else(|| "(unknown)".into());
+            *want.entry((day_hour(ts[i]), r)).or_default() += 1;
+        }
+    }
+    let got: BTreeMap<_, _> =
+        rows.iter().map(|r| ((key(r), text(r, "region")), int(r, "restarts"))).collect();
+    assert_eq!(got, want);
+    // Each region restarts in its own night: the busiest UTC hours differ by region.
+    let mut peak: BTreeMap<String, ((String, i64), i64)> = BTreeMap::new();
+    for ((dh, r), n) in &got {
+        let e = peak.entry(r.clone()).or_insert((dh.clone(), 0));
+        if *n > e.1 {
+            *e = (dh.clone(), *n);
+        }
+    }
+    let hours: HashSet<i64> = peak.values().map(|(dh, _)| dh.1).collect();
+    assert!(peak.len() >= 3 && hours.len() == peak.len(), "{peak:?}");
+}
+
+#[test]
+fn restarted_vs_rest_splits_attempts_by_a_restart_in_the_hour_before() {
+    let s = sample();
+    let rows = rows("restarted_vs_rest");
+    let df = table(Role::Change);
+    let (ts, kind, target) = (ms(df), str_col(df, "kind"), str_col(df, "target"));
+    let mut reboots: HashMap<String, Vec<i64>> = HashMap::new();
+    for i in 0..ts.len() {
+        if kind[i].as_deref() == Some("reboot") {
+            reboots.entry(target[i].clone().unwrap()).or_default().push(ts[i]);
+        }
+    }
+    let mut want: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for (t, _, _, client, failed) in logins() {
+        let recent =
+            reboots.get(&client).is_some_and(|rs| rs.iter().any(|&r| t >= r && t < r + 3_600_000));
+        let e = want.entry(if recent { "restarted within 1h" } else { "rest" }).or_default();
+        e.0 += 1;
+        e.1 += i64::from(failed);
+    }
+    let got: BTreeMap<&str, (i64, i64)> = rows
+        .iter()
+        .map(|r| {
+            let c = if text(r, "cohort") == "rest" { "rest" } else { "restarted within 1h" };
+            (c, (int(r, "attempts"), int(r, "failures")))
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(got.values().map(|v| v.0).sum::<i64>() as u64, s.truth.attempts);
+    for r in &rows {
+        let share = int(r, "failures") as f64 / int(r, "attempts") as f64;
+        assert!((float(r, "failure_share") - share).abs() < 1e-9);
+    }
+}
+
+#[test]
+fn attempts_per_user_matches_a_count_by_hand() {
+    let rows = rows("attempts_per_user");
+    let mut per: BTreeMap<(String, i64), HashMap<String, (i64, i64)>> = BTreeMap::new();
+    for (t, user, _, _, failed) in logins() {
+        let e = per.entry(day_hour(t)).or_default().entry(user).or_default();
+        e.0 += 1;
+        e.1 += i64::from(failed);
+    }
+    assert_eq!(rows.len(), per.len());
+    for r in &rows {
+        let users = &per[&key(r)];
+        let attempts: i64 = users.values().map(|v| v.0).sum();
+        assert_eq!(int(r, "attempts"), attempts);
+        assert_eq!(int(r, "failures"), users.values().map(|v| v.1).sum::<i64>());
+        assert_eq!(int(r, "users"), users.len() as i64);
+        assert_eq!(int(r, "max_by_one_user"), users.values().map(|v| v.0).max().unwrap());
+        assert!(
+            (float(r, "attempts_per_user") - attempts as f64 / users.len() as f64).abs() < 1e-9
+        );
+    }
+}
+
+#[test]
+fn time_to_recover_per_region_spans_the_bad_hours() {
+    let s = sample();
+    let rows = rows("time_to_recover_per_region");
+    let mut hours: HashMap<(String, (String, i64)), (i64, i64)> = HashMap::new();
+    let all = logins();
+    for (t, _, host, _, failed) in &all {
+        let e = hours.entry((region(host), day_hour(*t))).or_default();
+        e.0 += 1;
+        e.1 += i64::from(*failed);
+    }
+    let mut want: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
+    for (t, _, host, _, failed) in &all {
+        let h = hours[&(region(host), day_hour(*t))];
+        if *failed && h.1 >= 10 && h.1 as f64 >= 0.05 * h.0 as f64 {
+            let e = want.entry(region(host)).or_insert((0, i64::MAX, i64::MIN));
+            *e = (e.0 + 1, e.1.min(*t), e.2.max(*t));
+        }
+    }
+    assert_eq!(rows.len(), want.len());
+    for r in &rows {
+        let (n, first, last) = want[&text(r, "region")];
+        assert_eq!(int(r, "failures_in_bad_hours"), n);
+        assert_eq!(rootline::detect::rfc3339_ms(&text(r, "first_failure")), first);
+        assert_eq!(rootline::detect::rfc3339_ms(&text(r, "last_failure")), last);
+        assert!((float(r, "minutes_to_recover") - (last - first) as f64 / 60_000.0).abs() < 0.01);
+    }
+    // The bad hours sit around the simulated failure episode, and the service recovered.
+    let fail = rootline::detect::rfc3339_ms(&s.truth.failures.as_ref().unwrap().onset);
+    for (_, first, last) in want.values() {
+        assert!((first - fail).abs() < 3 * 3_600_000 && last > first);
+        assert!(*last < rootline::detect::rfc3339_ms(s.truth.recovery.as_deref().unwrap()));
+    }
+}
+
+#[test]
+fn bad_queries_say_where_and_what_there_is() {
+    let s = sample();
+    let bad = Query::parse("SELECT * FROM logins", "mine.sql");
+    let e = query::run(&bad, &s.frames).unwrap_err().to_string();
+    assert!(e.starts_with("mine.sql: "), "{e}");
+    assert!(e.contains("the tables are: change, login, metric, node, series"), "{e}");
+    let bad = Query::parse("SELECT nope FROM login", "q2.sql");
+    let e = query::run(&bad, &s.frames).unwrap_err().to_string();
+    assert!(e.contains("q2.sql") && e.contains("nope") && e.contains("login(ts, outcome"), "{e}");
+    let bad = Query::parse("SELEC 1", "q3.sql");
+    assert!(matches!(query::run(&bad, &s.frames), Err(QueryError::Sql { .. })));
+    let e = Query::resolve("no_such_query").unwrap_err().to_string();
+    assert!(e.contains("patches_per_hour"), "{e}");
+}
+
+#[test]
+fn results_print_as_table_csv_and_json() {
+    let s = sample();
+    let q = Query::parse(
+        "SELECT kind, COUNT(*) AS n, MIN(ts) AS first FROM change GROUP BY kind ORDER BY kind",
+        "k.sql",
+    );
+    let df = query::run(&q, &s.frames).unwrap();
+    let csv = query::render(&df, OutputFormat::Csv, 0);
+    assert_eq!(csv.lines().next(), Some("kind,n,first"));
+    assert!(csv.contains("\nrelease,1,2007-08-14T17:00:00Z\n"), "{csv}");
+    let json: serde_json::Value =
+        serde_json::from_str(&query::render(&df, OutputFormat::Json, 0)).unwrap();
+    assert_eq!(json[2]["kind"], "release");
+    assert_eq!(json[2]["n"], 1);
+    let table = query::render(&df, OutputFormat::Table, 1);
+    assert!(table.starts_with("kind         n  first\n-------  -----  ---"), "{table}");
+    assert!(table.contains("install  12021  2007-08-15T13:28:23.680Z\n"), "{table}");
+    assert!(table.contains("2 more row(s)") && table.ends_with("(3 row(s))\n"), "{table}");
+}
