@@ -12,6 +12,13 @@
 //! pattern = '^(?P<ts>\S+) (?P<user>\S+)'  # a regex with named groups, for other layouts
 //! ts-format = "%d/%b/%Y:%H:%M:%S %z"
 //! fields = { username = "user" }   # raw field name -> table column
+//!
+//! [check]                          # settings of `rootline check`; the command line wins
+//! window = "24h"                   # the span judged each run
+//! state = "state/"                 # relative to this file
+//! max-rejected = 0.05              # more rejected lines than this share -> UNKNOWN
+//! min-history = "6h"               # less history before the window -> UNKNOWN
+//! bucket = "1m"
 //! ```
 //! Unknown keys and values are errors that name the valid ones.
 
@@ -31,6 +38,19 @@ pub struct IncidentConfig {
     pub title: Option<String>,
     #[serde(default)]
     pub source: Vec<SourceConfig>,
+    /// Settings of the nightly check.
+    pub check: Option<CheckConfig>,
+}
+
+/// `[check]`: defaults for `rootline check` (see [`crate::check::CheckOptions`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CheckConfig {
+    pub window: Option<String>,
+    pub state: Option<String>,
+    pub max_rejected: Option<f64>,
+    pub min_history: Option<String>,
+    pub bucket: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +81,27 @@ impl IncidentConfig {
             path: path.to_path_buf(),
             message: describe_toml_error(&e, text),
         })?;
+        if let Some(c) = &cfg.check {
+            let bad = |key: &str, message: String| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!("check.{key}: {message}"),
+            };
+            for (key, v) in
+                [("window", &c.window), ("min-history", &c.min_history), ("bucket", &c.bucket)]
+            {
+                if let Some(v) = v {
+                    parse_duration(v).map_err(|m| bad(key, m))?;
+                }
+            }
+            if let Some(r) = c.max_rejected
+                && !(0.0..=1.0).contains(&r)
+            {
+                return Err(bad(
+                    "max-rejected",
+                    format!("{r} is not a share; use 0.0 to 1.0, e.g. 0.05"),
+                ));
+            }
+        }
         if cfg.source.is_empty() {
             return Err(ConfigError::Parse {
                 path: path.to_path_buf(),
@@ -115,6 +156,24 @@ impl IncidentConfig {
     }
 }
 
+/// A duration as people write it, `30s`, `1m`, `5m`, `1h`, `2d`, in milliseconds.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 =
+        num.parse().map_err(|_| format!("bad duration \"{s}\"; use e.g. 30s, 1m, 5m, 1h"))?;
+    let ms = match unit {
+        "s" => 1_000,
+        "m" | "" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("bad duration unit in \"{s}\"; use s, m, h or d")),
+    };
+    if n <= 0 || n > 1_000_000 {
+        return Err(format!("duration \"{s}\" must be positive and at most 1000000 units"));
+    }
+    Ok(n * ms)
+}
+
 /// toml's message plus the line it points at.
 fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
     match e.span() {
@@ -151,6 +210,24 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("logins") && err.contains("login"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_check_setting_names_its_key() {
+        let err = IncidentConfig::parse(
+            "[[source]]\npath = \"a\"\n[check]\nwindow = \"1 day\"\n",
+            Path::new("n.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("check.window") && err.contains("1h"), "{err}");
+        let err = IncidentConfig::parse(
+            "[[source]]\npath = \"a\"\n[check]\nmax-rejected = 5\n",
+            Path::new("n.toml"),
+        );
+        assert!(err.is_err(), "a share of 5 is refused");
+        assert_eq!(parse_duration("90s"), Ok(90_000));
+        assert_eq!(parse_duration("2d"), Ok(172_800_000));
     }
 
     #[test]

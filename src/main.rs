@@ -1,9 +1,10 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = rootline::cli::Cli::parse();
+    let cli = match rootline::cli::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     match rootline::cli::run(cli) {
         Ok(code) => code,
         Err(err) => {

@@ -10,7 +10,7 @@ use polars::prelude::{
     SortMultipleOptions,
 };
 
-use crate::ingest::{self, IngestOptions, IngestReport, MemorySink, Registry, SourceSpec};
+use crate::ingest::{self, IngestOptions, IngestReport, MemorySink, Registry, Reject, SourceSpec};
 use crate::schema::{self, Role};
 
 /// Tables by role; a role with no rows has no entry.
@@ -54,8 +54,17 @@ pub fn read_dir(dir: &Path) -> anyhow::Result<Tables> {
     Ok(out)
 }
 
-/// Ingests sources into memory: the tables and what became of every line.
-pub fn ingest(specs: &[SourceSpec]) -> anyhow::Result<(Tables, IngestReport)> {
+/// Sources ingested into memory.
+pub struct Ingested {
+    pub tables: Tables,
+    /// What became of every line, per source.
+    pub report: IngestReport,
+    /// The lines not understood, with file, line number and reason.
+    pub rejects: Vec<Reject>,
+}
+
+/// Ingests sources into memory.
+pub fn ingest(specs: &[SourceSpec]) -> anyhow::Result<Ingested> {
     let mut sink = MemorySink::default();
     let report = ingest::ingest(
         specs,
@@ -65,7 +74,7 @@ pub fn ingest(specs: &[SourceSpec]) -> anyhow::Result<(Tables, IngestReport)> {
         &|_, _| {},
     )
     .with_context(|| format!("failed to ingest {} source(s)", specs.len()))?;
-    Ok((sink.tables, report))
+    Ok(Ingested { tables: sink.tables, report, rejects: sink.rejects })
 }
 
 /// Keeps the rows at or before `cut_ms` (ms since the epoch, UTC).

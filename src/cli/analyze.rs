@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 use super::ingest::{SourceArgs, specs};
 use crate::correlate::{self, AnalyzeOptions};
@@ -44,20 +44,7 @@ pub struct AnalyzeArgs {
 
 /// `30s`, `1m`, `5m`, `1h` -> milliseconds.
 pub fn parse_duration(s: &str) -> anyhow::Result<i64> {
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 =
-        num.parse().with_context(|| format!("bad duration \"{s}\"; use e.g. 30s, 1m, 5m, 1h"))?;
-    let ms = match unit {
-        "s" => 1_000,
-        "m" | "" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => bail!("bad duration unit in \"{s}\"; use s, m, h or d"),
-    };
-    if n <= 0 {
-        bail!("duration \"{s}\" must be positive");
-    }
-    Ok(n * ms)
+    crate::config::parse_duration(s).map_err(anyhow::Error::msg)
 }
 
 /// Loads the tables (from logs or an ingest directory), cut at `as_of`.
@@ -69,8 +56,8 @@ pub fn load(
     let (mut tables, inputs) = match tables_dir {
         Some(dir) => (tables::read_dir(dir)?, vec![]),
         None => {
-            let (t, report) = tables::ingest(&specs(sources)?)?;
-            (t, report.sources)
+            let got = tables::ingest(&specs(sources)?)?;
+            (got.tables, got.report.sources)
         }
     };
     if let Some(a) = as_of {

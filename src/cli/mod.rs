@@ -2,6 +2,7 @@
 //! No logic lives here that a test could not reach through the library.
 
 mod analyze;
+mod check;
 mod eval;
 mod formats;
 mod ingest;
@@ -25,6 +26,7 @@ Examples:
   rootline ingest --config incident.toml --out tables/
   rootline ingest /var/log/auth.log --year 2024 --out tables/
   rootline query --config sample-data/skype-2007/incident.toml restart_wave_by_region
+  rootline check --config nightly.toml --state /var/lib/rootline   # exit 0/1/2/3
   rootline formats"
 )]
 pub struct Cli {
@@ -35,6 +37,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Analyze(Box<analyze::AnalyzeArgs>),
+    Check(Box<check::CheckArgs>),
     Eval(eval::EvalArgs),
     Ingest(Box<ingest::IngestArgs>),
     Formats(formats::FormatsArgs),
@@ -43,10 +46,35 @@ pub enum Command {
     Simulate(Box<simulate::SimulateArgs>),
 }
 
-/// Runs a parsed command line; the exit code says how it went (0 ok, 2 error).
+/// Parses the command line. A usage error of `rootline check` is UNKNOWN (exit 3, with a
+/// status line), as monitoring systems expect; other commands exit 2 as clap does.
+pub fn parse() -> Result<Cli, ExitCode> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    match Cli::try_parse_from(&args) {
+        Ok(cli) => Ok(cli),
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let is_check = args.get(1).is_some_and(|a| a == "check");
+            let informational =
+                matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+            if is_check && !informational {
+                let first = e.to_string();
+                let first = first.lines().next().unwrap_or("").trim_start_matches("error: ");
+                println!("ROOTLINE UNKNOWN - usage: {first} (see rootline check --help)");
+                let _ = e.print();
+                return Err(ExitCode::from(3));
+            }
+            e.exit()
+        }
+    }
+}
+
+/// Runs a parsed command line; the exit code says how it went (0 ok, 2 error; `check` has its
+/// own codes).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => analyze::run(*args),
+        Command::Check(args) => check::run(*args),
         Command::Eval(args) => eval::run(args),
         Command::Ingest(args) => ingest::run(*args),
         Command::Formats(args) => formats::run(args),

@@ -2,6 +2,7 @@
 
 mod analyze;
 mod bad_input;
+mod check;
 mod cli;
 mod common;
 mod parquet_out;

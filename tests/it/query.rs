@@ -27,7 +27,7 @@ fn sample() -> &'static Sample {
     SAMPLE.get_or_init(|| {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/skype-2007");
         let cfg = IncidentConfig::load(&dir.join("incident.toml")).unwrap();
-        let (tables, _) = tables::ingest(&cfg.specs(&dir).unwrap()).unwrap();
+        let tables = tables::ingest(&cfg.specs(&dir).unwrap()).unwrap().tables;
         let series = rootline::detect::series::build(&tables, 60_000).unwrap();
         let frames = query::frames(&tables, &series).unwrap();
         let truth: Truth =

@@ -1,0 +1,301 @@
+//! The nightly check: a week of quiet nights then the incident, exit codes, the lock, and a
+//! killed run that must leave no half-written state.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use polars::prelude::SerReader;
+use rootline::check::{self, CheckOptions, CheckResult, Status};
+use rootline::config::IncidentConfig;
+use rootline::ingest::SourceSpec;
+use rootline::simulate::{self, Scenario, SimFormat, SimOutput, SimParams};
+
+use crate::common::temp_dir;
+
+const DAY_MS: i64 = 86_400_000;
+const LOGS: [&str; 3] = ["login.log", "supernodes.log", "patches.log"];
+const REPORT_FILES: [&str; 6] =
+    ["findings.json", "report.html", "status.json", "summary.md", "timeline.png", "timeline.svg"];
+
+fn rootline() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rootline"))
+}
+
+fn sample_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/skype-2007/incident.toml")
+}
+
+fn specs(config: &Path) -> Vec<SourceSpec> {
+    IncidentConfig::load(config).unwrap().specs(config.parent().unwrap()).unwrap()
+}
+
+fn day(ms: i64) -> String {
+    rootline::detect::rfc3339(ms)[..10].to_string()
+}
+
+/// Copies the lines of `days` from each simulated log into `dir`, as a nightly export would
+/// leave yesterday's and today's logs there.
+fn export_days(sim: &Path, dir: &Path, days: &[String]) {
+    for name in LOGS {
+        let text = fs::read_to_string(sim.join(name)).unwrap();
+        let kept: String = text
+            .lines()
+            .filter(|l| days.iter().any(|d| l.starts_with(d.as_str())))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        fs::write(dir.join(name), kept).unwrap();
+    }
+}
+
+/// Every run directory and stored series in the state is whole.
+fn assert_state_whole(state: &Path) -> usize {
+    let mut whole = 0;
+    if let Ok(rd) = fs::read_dir(state.join("runs")) {
+        for e in rd.map(Result::unwrap) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            for f in REPORT_FILES {
+                let p = e.path().join(f);
+                assert!(p.is_file(), "{} is missing: a run directory is half-written", p.display());
+            }
+            let status: CheckResult =
+                serde_json::from_slice(&fs::read(e.path().join("status.json")).unwrap()).unwrap();
+            assert_eq!(status.night.as_deref(), Some(name.as_str()));
+            whole += 1;
+        }
+    }
+    for p in glob::glob(&format!("{}/baseline/*/*.parquet", state.display())).unwrap() {
+        let p = p.unwrap();
+        let f = fs::File::open(&p).unwrap();
+        let df = polars::prelude::ParquetReader::new(f).finish();
+        assert!(df.is_ok_and(|d| d.height() > 0), "{} does not read back", p.display());
+    }
+    if state.join("last.json").exists() {
+        let _: CheckResult =
+            serde_json::from_slice(&fs::read(state.join("last.json")).unwrap()).unwrap();
+    }
+    whole
+}
+
+fn leftovers(state: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in [state.to_path_buf(), state.join("runs"), state.join("baseline/60s")] {
+        if let Ok(rd) = fs::read_dir(dir) {
+            out.extend(
+                rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with(".tmp-") || n.starts_with(".old-")),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn seven_quiet_nights_then_the_incident() {
+    let dir = temp_dir("check-week");
+    let sim = dir.join("sim");
+    let mut params = SimParams::new(Scenario::Skype2007).with_clients(5000).with_seed(3);
+    // A week more of ordinary days before Patch Tuesday (the release stays on 14 Aug).
+    params.start_ms -= 6 * DAY_MS;
+    params.days += 6;
+    let truth = simulate::simulate(
+        &params,
+        &SimOutput { dir: sim.clone(), format: SimFormat::Text, gzip: false },
+        &|_| {},
+    )
+    .unwrap()
+    .truth;
+    let logs = dir.join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    fs::copy(sim.join("incident.toml"), logs.join("nightly.toml")).unwrap();
+    let config = logs.join("nightly.toml");
+    let state = dir.join("state");
+
+    let first = params.start_ms + DAY_MS;
+    let incident = rootline::detect::rfc3339_ms(&truth.surge.as_ref().unwrap().onset);
+    let mut nights: Vec<i64> = (0..7).map(|k| first + k * DAY_MS).collect();
+    nights.push(incident.div_euclid(DAY_MS) * DAY_MS);
+    let release = rootline::detect::rfc3339_ms(truth.release.as_ref().unwrap());
+    assert!(nights[6] + DAY_MS <= release, "the quiet nights end before the patch");
+    let mut codes = Vec::new();
+    let mut results = Vec::new();
+    for &night in &nights {
+        // Each night the export holds the day before and the day itself.
+        export_days(&sim, &logs, &[day(night - DAY_MS), day(night)]);
+        let mut o = CheckOptions::new(state.clone());
+        o.as_of = Some(day(night));
+        let r = check::check(&specs(&config), &o);
+        eprintln!("{} -> {}", day(night), r.status_line());
+        codes.push(r.code);
+        results.push(r);
+    }
+    assert_eq!(codes, [0, 0, 0, 0, 0, 0, 0, 2], "seven quiet nights, then the incident");
+    let last = results.last().unwrap();
+    assert_eq!(last.status, Status::Critical);
+    assert!(last.summary.contains("login surge"), "{}", last.summary);
+    assert_eq!(last.stored_runs, 7, "the incident night learned from the seven before it");
+    assert!(last.history_h >= 8.0 * 24.0, "{}", last.history_h);
+    assert_eq!(results[0].stored_runs, 0, "the first night learns from its own files");
+    assert_eq!(assert_state_whole(&state), 8);
+
+    // Re-running a night replaces it: same answer, still eight nights, none counted twice.
+    let mut o = CheckOptions::new(state.clone());
+    o.as_of = Some(day(*nights.last().unwrap()));
+    let again = check::check(&specs(&config), &o);
+    assert_eq!((again.code, again.stored_runs), (2, 7));
+    assert_eq!(again.summary, last.summary);
+    let stored: BTreeSet<String> = fs::read_dir(state.join("baseline/60s"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(stored.len(), 8, "{stored:?}");
+    assert!(leftovers(&state).is_empty());
+}
+
+#[test]
+fn a_missing_log_file_is_unknown() {
+    let dir = temp_dir("check-missing");
+    fs::write(dir.join("nightly.toml"), "[[source]]\npath = \"gone.log\"\nrole = \"login\"\n")
+        .unwrap();
+    let o = rootline()
+        .args(["check", "--config"])
+        .arg(dir.join("nightly.toml"))
+        .arg("--state")
+        .arg(dir.join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("ROOTLINE UNKNOWN - ") && out.contains("gone.log"), "{out}");
+    assert_eq!(out.lines().count(), 1, "one status line: {out}");
+}
+
+#[test]
+fn usage_errors_are_unknown_not_2() {
+    let o = rootline().args(["check", "--config", "x.toml", "--windw", "6h"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("ROOTLINE UNKNOWN - usage: ") && out.contains("--windw"), "{out}");
+    let o = rootline().args(["check", "--help"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "help is not an error");
+}
+
+#[test]
+fn too_many_rejects_or_too_little_history_are_unknown() {
+    let dir = temp_dir("check-unknown");
+    let mut text = String::new();
+    for m in 0..50 {
+        text += &format!("2024-03-01T10:{m:02}:00Z user=u{m} outcome=ok\n");
+    }
+    text += "garbage\nmore garbage\nstill garbage\n";
+    fs::write(dir.join("login.log"), &text).unwrap();
+    fs::write(
+        dir.join("nightly.toml"),
+        "[[source]]\npath = \"login.log\"\nrole = \"login\"\nformat = \"logfmt\"\n",
+    )
+    .unwrap();
+    let specs = specs(&dir.join("nightly.toml"));
+    let r = check::check(&specs, &CheckOptions::new(dir.join("state")));
+    assert_eq!(r.status, Status::Unknown);
+    assert!(r.summary.contains("3 of 53 lines rejected"), "{}", r.summary);
+    let mut o = CheckOptions::new(dir.join("state"));
+    o.max_rejected = 0.1;
+    o.as_of = Some("2024-03-01".into());
+    let r = check::check(&specs, &o);
+    assert_eq!(r.status, Status::Unknown);
+    assert!(r.summary.contains("too little history"), "{}", r.summary);
+    o.as_of = Some("2024-04-01".into());
+    let r = check::check(&specs, &o);
+    assert!(r.summary.contains("no log lines in the window"), "{}", r.summary);
+}
+
+#[test]
+fn a_second_run_while_one_holds_the_lock_is_unknown() {
+    let dir = temp_dir("check-lock");
+    let state = dir.join("state");
+    fs::create_dir_all(&state).unwrap();
+    let held = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(state.join("lock"))
+        .unwrap();
+    held.lock().unwrap();
+    let r = check::check(&specs(&sample_config()), &CheckOptions::new(state.clone()));
+    assert_eq!(r.status, Status::Unknown);
+    assert!(r.summary.contains("another rootline check is running"), "{}", r.summary);
+    assert!(!state.join("last.json").exists(), "the blocked run wrote nothing");
+    drop(held);
+    let mut o = CheckOptions::new(state);
+    o.as_of = Some("2007-08-13".into());
+    assert_eq!(check::check(&specs(&sample_config()), &o).status, Status::Ok);
+}
+
+#[test]
+fn json_is_one_object_without_log_lines() {
+    let dir = temp_dir("check-json");
+    let o = rootline()
+        .args(["check", "--as-of", "2007-08-16", "--json", "--config"])
+        .arg(sample_config())
+        .arg("--state")
+        .arg(dir.join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stdout));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.trim_end().lines().count(), 1);
+    let r: CheckResult = serde_json::from_str(&out).unwrap();
+    assert_eq!((r.status, r.night.as_deref()), (Status::Critical, Some("2007-08-16")));
+    assert!(!r.surges.is_empty() && !r.exhaustions.is_empty());
+    assert!(!out.contains("host=login") && !out.contains("outcome=ok"), "no raw lines: {out}");
+    let text = rootline()
+        .args(["check", "--as-of", "2007-08-16", "--config"])
+        .arg(sample_config())
+        .arg("--state")
+        .arg(dir.join("state"))
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&text.stdout);
+    assert!(line.starts_with("ROOTLINE CRITICAL - login surge "), "{line}");
+    assert!(line.contains(" | ") && line.contains("attempts_ratio="), "{line}");
+}
+
+#[test]
+fn a_killed_run_leaves_no_half_written_state() {
+    let dir = temp_dir("check-kill");
+    let state = dir.join("state");
+    let run = || {
+        rootline()
+            .args(["check", "--as-of", "2007-08-16", "--config"])
+            .arg(sample_config())
+            .arg("--state")
+            .arg(&state)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let t0 = Instant::now();
+    assert_eq!(run().wait().unwrap().code(), Some(2));
+    let full = t0.elapsed();
+    let mut left = 0;
+    // Kills spread over the run, most of them late, where the files are written.
+    let kills = 16;
+    for k in 0..kills {
+        let mut child = run();
+        std::thread::sleep(full.mul_f64(0.3 + 0.69 * f64::from(k) / f64::from(kills - 1)));
+        let _ = child.kill();
+        let _ = child.wait();
+        left += usize::from(!leftovers(&state).is_empty());
+        assert_state_whole(&state);
+    }
+    eprintln!("{kills} kills over a {full:?} run; {left} left .tmp-/.old- leftovers");
+    // The next run takes the lock a killed one held, clears the leftovers and answers.
+    assert_eq!(run().wait().unwrap().code(), Some(2));
+    assert!(leftovers(&state).is_empty(), "{:?}", leftovers(&state));
+    assert_eq!(assert_state_whole(&state), 1);
+}
