@@ -160,13 +160,17 @@ impl IncidentConfig {
 pub fn parse_duration(s: &str) -> Result<i64, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: i64 =
-        num.parse().map_err(|_| format!("bad duration \"{s}\"; use e.g. 30s, 1m, 5m, 1h"))?;
+        num.parse().map_err(|_| format!("bad duration \"{s}\"; write e.g. 30s, 5m, 24h, 7d"))?;
     let ms = match unit {
         "s" => 1_000,
         "m" | "" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
-        _ => return Err(format!("bad duration unit in \"{s}\"; use s, m, h or d")),
+        _ => {
+            return Err(format!(
+                "bad duration unit in \"{s}\"; write a number and s, m, h or d, e.g. 30s, 5m, 24h, 7d"
+            ));
+        }
     };
     if n <= 0 || n > 1_000_000 {
         return Err(format!("duration \"{s}\" must be positive and at most 1000000 units"));
@@ -220,7 +224,7 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("check.window") && err.contains("1h"), "{err}");
+        assert!(err.contains("check.window") && err.contains("24h"), "{err}");
         let err = IncidentConfig::parse(
             "[[source]]\npath = \"a\"\n[check]\nmax-rejected = 5\n",
             Path::new("n.toml"),
