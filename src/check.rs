@@ -101,30 +101,6 @@ impl CheckOptions {
     }
 }
 
-/// An episode in brief, as the JSON summary gives it (no log lines).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Brief {
-    pub series: String,
-    pub onset: String,
-    pub peak: String,
-    pub end: String,
-    pub baseline: f64,
-    pub peak_value: f64,
-    pub ratio: f64,
-    /// The one-line reason, in words and numbers.
-    pub reason: String,
-}
-
-/// A link of the chain in brief.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BriefLink {
-    pub from: String,
-    pub to: String,
-    pub from_at: String,
-    pub to_at: String,
-    pub lag_min: f64,
-}
-
 /// The result of a check: `--json` prints it, `status.json` and `last.json` keep it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
@@ -138,13 +114,14 @@ pub struct CheckResult {
     pub window_start: Option<String>,
     pub window_end: Option<String>,
     pub night: Option<String>,
-    /// Episodes that overlap the window.
-    pub surges: Vec<Brief>,
-    pub exhaustions: Vec<Brief>,
-    pub failures: Vec<Brief>,
-    pub changes: Vec<Brief>,
+    /// Episodes that overlap the window, as in findings.json (they cite source lines by file
+    /// and number; no log text).
+    pub surges: Vec<Episode>,
+    pub exhaustions: Vec<Episode>,
+    pub failures: Vec<Episode>,
+    pub changes: Vec<Episode>,
     /// Links of the chain that end in the window.
-    pub chain: Vec<BriefLink>,
+    pub chain: Vec<Link>,
     /// Lines read and rejected over all sources.
     pub lines: u64,
     pub rejected: u64,
@@ -549,19 +526,6 @@ pub fn within(f: &Findings, start: i64, end: i64) -> Findings {
     out
 }
 
-fn brief(e: &Episode) -> Brief {
-    Brief {
-        series: e.series.clone(),
-        onset: e.onset.clone(),
-        peak: e.peak.clone(),
-        end: e.end.clone(),
-        baseline: e.baseline,
-        peak_value: e.peak_value,
-        ratio: e.ratio,
-        reason: e.reason.clone(),
-    }
-}
-
 /// Sets status, summary and perfdata from the window's findings.
 fn classify(r: &mut CheckResult, f: &Findings, start: i64, end: i64, bucket_ms: i64) {
     let at = |t: &str| {
@@ -636,21 +600,11 @@ fn classify(r: &mut CheckResult, f: &Findings, start: i64, end: i64, bucket_ms: 
         parts.push(format!("chain {}", chain.join(", ")));
     }
     r.summary = parts.join(", ");
-    r.surges = f.surges.iter().map(brief).collect();
-    r.exhaustions = f.exhaustions.iter().map(brief).collect();
-    r.failures = f.failures.iter().map(brief).collect();
-    r.changes = f.changes.iter().map(brief).collect();
-    r.chain = f
-        .chain
-        .iter()
-        .map(|l| BriefLink {
-            from: l.from.clone(),
-            to: l.to.clone(),
-            from_at: l.from_at.clone(),
-            to_at: l.to_at.clone(),
-            lag_min: l.lag_min,
-        })
-        .collect();
+    r.surges = f.surges.clone();
+    r.exhaustions = f.exhaustions.clone();
+    r.failures = f.failures.clone();
+    r.changes = f.changes.clone();
+    r.chain = f.chain.clone();
 }
 
 fn round(v: f64, digits: i32) -> f64 {

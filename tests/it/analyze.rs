@@ -3,22 +3,14 @@
 use rootline::config::IncidentConfig;
 use rootline::correlate::{self, AnalyzeOptions};
 use rootline::findings::{Episode, Findings};
-use rootline::ingest::{self, IngestOptions, MemorySink, Registry, SourceSpec};
+use rootline::ingest::SourceSpec;
 use rootline::simulate::{self, Scenario, SimFormat, SimOutput, SimParams, Truth};
 
 use crate::common::{shared, temp_dir};
 
 fn analyze_specs(specs: &[SourceSpec]) -> Findings {
-    let mut sink = MemorySink::default();
-    let report = ingest::ingest(
-        specs,
-        &IngestOptions::default(),
-        &Registry::builtin(),
-        &mut sink,
-        &|_, _| {},
-    )
-    .unwrap();
-    correlate::analyze(&sink.tables, report.sources, &AnalyzeOptions::default()).unwrap()
+    let got = rootline::tables::ingest(specs).unwrap();
+    correlate::analyze(&got.tables, got.report.sources, &AnalyzeOptions::default()).unwrap()
 }
 
 fn simulate_and_analyze(scenario: Scenario, clients: usize, name: &str) -> (Truth, Findings) {
