@@ -5,14 +5,18 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::eval::sim::{self, RunScore, SimEvalOptions};
 use crate::eval::{self, NabOptions};
+use crate::simulate::{Scenario, SimFormat};
 
 /// Score the detector on labelled data.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
   rootline eval nab ../shared/data/nab
-  rootline eval nab ../shared/data/nab --json")]
+  rootline eval nab ../shared/data/nab --json
+  rootline eval sim
+  rootline eval sim --scenarios skype-2007 --seeds 1,2,3 --formats text,jsonl --clients 5000,20000")]
 pub struct EvalArgs {
     #[command(subcommand)]
     pub what: EvalWhat,
@@ -36,10 +40,63 @@ pub enum EvalWhat {
         #[arg(long, default_value_t = NabOptions::default().trailing)]
         trailing: usize,
     },
+    /// Simulated incidents scored against their truth.json: onset error per episode kind,
+    /// false and missed episodes, wrong and missed links.
+    Sim {
+        /// Scenarios to run.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "skype-2007,quiet,bad-deploy,flash-crowd"
+        )]
+        scenarios: Vec<Scenario>,
+        /// Seeds to run each scenario with.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+        seeds: Vec<u64>,
+        /// Log formats to write and read back.
+        #[arg(long, value_delimiter = ',', default_value = "text,jsonl")]
+        formats: Vec<SimFormat>,
+        /// Scales (simulated clients).
+        #[arg(long, value_delimiter = ',', default_value = "5000,20000")]
+        clients: Vec<usize>,
+        /// Where the simulated logs go while a run lasts [default: the system's temp dir].
+        #[arg(long)]
+        work: Option<PathBuf>,
+        /// One JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     match args.what {
+        EvalWhat::Sim { scenarios, seeds, formats, clients, work, json } => {
+            let work = work.unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("rootline-eval-sim-{}", std::process::id()))
+            });
+            let o = SimEvalOptions { scenarios, seeds, formats, clients, work: work.clone() };
+            let total = o.scenarios.len() * o.seeds.len() * o.formats.len() * o.clients.len();
+            let done = std::cell::Cell::new(0);
+            let r = sim::run(&o, &|s: &RunScore| {
+                done.set(done.get() + 1);
+                eprintln!(
+                    "[{}/{total}] {} seed {} {} {} clients",
+                    done.get(),
+                    s.scenario,
+                    s.seed,
+                    s.format,
+                    s.clients
+                );
+            });
+            let _ = std::fs::remove_dir_all(&work);
+            let r = r?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            print!("{}", sim_table(&r));
+            Ok(ExitCode::SUCCESS)
+        }
         EvalWhat::Nab { dir, json, z, quiet, trailing } => {
             let r = eval::nab(&dir, &NabOptions { z, quiet, trailing })
                 .with_context(|| format!("failed to score {}", dir.display()))?;
@@ -72,4 +129,82 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn sim_table(r: &sim::SimEval) -> String {
+    let mut s = format!(
+        "{:<12} {:>5} {:>7} {:<6} {:<12} {:>9} {:>9} {:<28} {:<22}\n",
+        "scenario",
+        "seed",
+        "clients",
+        "format",
+        "kind",
+        "onset err",
+        "ratio err",
+        "false episodes",
+        "wrong / missed links"
+    );
+    let fmt =
+        |v: Option<f64>, unit: &str| v.map_or("missed".to_string(), |x| format!("{x:+.0}{unit}"));
+    for run in &r.runs {
+        let falses: Vec<String> = run
+            .false_episodes
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let links = format!("{} / {}", run.wrong_links.join(" "), run.missed_links.join(" "));
+        let head =
+            format!("{:<12} {:>5} {:>7} {:<6}", run.scenario, run.seed, run.clients, run.format);
+        if run.matches.is_empty() {
+            s += &format!(
+                "{head} {:<12} {:>9} {:>9} {:<28} {links}\n",
+                "-",
+                "",
+                "",
+                falses.join(", ")
+            );
+        }
+        for (i, m) in run.matches.iter().enumerate() {
+            let ratio = m.peak_ratio_err_pct.map_or(String::new(), |p| format!("{p:+.0}%"));
+            let (f, l) = if i == 0 {
+                (falses.join(", "), links.clone())
+            } else {
+                (String::new(), String::new())
+            };
+            s += &format!(
+                "{head} {:<12} {:>9} {:>9} {:<28} {l}\n",
+                m.kind,
+                fmt(m.onset_err_min, " min"),
+                ratio,
+                f
+            );
+        }
+    }
+    s += &format!(
+        "\n{:<12} {:>6} {:>6} {:>10} {:>12} {:>11} {:>7}\n",
+        "kind", "truth", "found", "within 5m", "mean |err|", "max |err|", "false"
+    );
+    for (k, v) in &r.kinds {
+        s += &format!(
+            "{:<12} {:>6} {:>6} {:>10} {:>10.1} m {:>9.1} m {:>7}\n",
+            k,
+            v.truth,
+            v.found,
+            v.onset_within_5_min,
+            v.mean_abs_onset_err_min,
+            v.max_abs_onset_err_min,
+            v.false_episodes
+        );
+    }
+    s += &format!(
+        "\nsurge peak ratio within 10%: {}/{}; restart wave linked before the surge: {}/{}; wrong links: {}; missed links: {}\n",
+        r.peak_ratio_within_10pct,
+        r.surges_scored,
+        r.wave_before_surge,
+        r.wave_runs,
+        r.wrong_links,
+        r.missed_links
+    );
+    s
 }

@@ -32,8 +32,11 @@ pub struct BaselineOptions {
     /// Fewest history values needed to judge a bucket.
     pub min_history: usize,
     pub tod_halfwidth: usize,
-    /// The spread is at least this, and at least `sqrt(median)` when `counts` is set.
+    /// The spread is at least this, and at least `sqrt(median)` when `counts` is set...
     pub min_scale: f64,
+    /// ...and at least this share of the median (0 for none): for levels such as nodes online,
+    /// where a few percent of churn is normal even when the history is flat.
+    pub min_rel_scale: f64,
     pub counts: bool,
     /// A bucket this many spreads from its baseline is kept out of later baselines.
     pub clean_z: f64,
@@ -84,6 +87,7 @@ pub fn bands(x: &[f64], o: &BaselineOptions) -> Vec<Option<Band>> {
         let mut dev: Vec<f64> = hist.iter().map(|v| (v - med).abs()).collect();
         let mad = median(&mut dev) * 1.4826;
         let floor = if o.counts { med.sqrt().max(o.min_scale) } else { o.min_scale };
+        let floor = floor.max(o.min_rel_scale * med.abs());
         let band = Band { median: med, scale: mad.max(floor) };
         if band.z(x[i]).abs() >= o.clean_z {
             clean[i] = med;
@@ -104,6 +108,7 @@ mod tests {
             min_history: 10,
             tod_halfwidth: 7,
             min_scale: 1.0,
+            min_rel_scale: 0.0,
             counts: true,
             clean_z: 4.0,
         }

@@ -29,6 +29,10 @@ pub struct DetectOptions {
     pub band_z: f64,
     /// Exhaustion: capacity at most this share of its baseline...
     pub capacity_share: f64,
+    /// The spread of nodes online is at least this share of its baseline, so the band's edge
+    /// (`band_z` spreads) sits a few percent below normal: losing a node or two is churn, not
+    /// the onset of an exhaustion.
+    pub capacity_rel_spread: f64,
     /// ...or utilisation at least this for `min_len` buckets.
     pub util_ceiling: f64,
     /// Failures: the failure ratio at least this many points over its baseline.
@@ -50,6 +54,7 @@ impl Default for DetectOptions {
             gap: 2,
             band_z: 2.0,
             capacity_share: 0.8,
+            capacity_rel_spread: 0.025,
             util_ceiling: 0.95,
             failure_excess: 0.1,
             merge_min: 60,
@@ -116,6 +121,7 @@ fn base_opts(s: &SeriesSet, o: &DetectOptions, counts: bool, min_scale: f64) -> 
         min_history: o.baseline_min_history,
         tod_halfwidth: (7 * 60_000 / s.bucket_ms.max(1)).max(1) as usize,
         min_scale,
+        min_rel_scale: 0.0,
         counts,
         clean_z: o.band_z * 2.0,
     }
@@ -254,7 +260,13 @@ pub fn change_waves(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
 pub fn exhaustions(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
     let mut out = Vec::new();
     if let Some(x) = s.get("nodes_online") {
-        let b = bands(x, &base_opts(s, o, false, 1.0));
+        let b = bands(
+            x,
+            &BaselineOptions {
+                min_rel_scale: o.capacity_rel_spread,
+                ..base_opts(s, o, false, 1.0)
+            },
+        );
         let flag = |i: usize| {
             b[i].is_some_and(|b| b.z(x[i]) <= -o.z && x[i] <= o.capacity_share * b.median)
         };

@@ -179,3 +179,37 @@ fn nab_score_does_not_regress() {
     assert!(r.overall.standard >= 35.0, "NAB standard score fell to {}", r.overall.standard);
     assert!(r.overall.standard <= 100.0);
 }
+
+#[test]
+fn eval_sim_scores_findings_against_truth() {
+    use rootline::eval::sim::{self, SimEvalOptions};
+    let o = SimEvalOptions {
+        scenarios: vec![Scenario::Skype2007, Scenario::FlashCrowd],
+        seeds: vec![5],
+        formats: vec![SimFormat::Jsonl],
+        clients: vec![5000],
+        work: temp_dir("eval-sim"),
+    };
+    let r = sim::run(&o, &|_| {}).unwrap();
+    assert_eq!(r.runs.len(), 2);
+    let skype = &r.runs[0];
+    let kinds: Vec<&str> = skype.matches.iter().map(|m| m.kind.as_str()).collect();
+    assert_eq!(kinds[..3], ["change_wave", "surge", "exhaustion"]);
+    let exh = skype.matches.iter().find(|m| m.kind == "exhaustion").unwrap();
+    let err = exh.onset_err_min.expect("the exhaustion is found");
+    assert!(err.abs() <= 5.0, "exhaustion onset {err:+} min from truth");
+    assert_eq!(skype.wave_before_surge, Some(true));
+    assert!(skype.wrong_links.is_empty(), "{:?}", skype.wrong_links);
+    let crowd = &r.runs[1];
+    assert!(crowd.wrong_links.is_empty() && crowd.wave_before_surge.is_none(), "{crowd:?}");
+    let surge = r.kinds["surge"].clone();
+    assert_eq!((surge.truth, surge.found), (2, 2));
+    // The summary adds up what the runs say.
+    let within: usize = r
+        .runs
+        .iter()
+        .flat_map(|x| &x.matches)
+        .filter(|m| m.kind == "exhaustion" && m.onset_err_min.is_some_and(|e| e.abs() <= 5.0))
+        .count();
+    assert_eq!(r.kinds["exhaustion"].onset_within_5_min, within);
+}

@@ -1,4 +1,4 @@
-//! Self-evaluation on labelled data: NAB's corpus and scoring (`rootline eval nab`).
+//! NAB: the detector on NAB's corpus, scored the way NAB scores (`rootline eval nab`).
 //!
 //! The detector here is the same robust baseline as [`crate::detect`] (median/MAD, by time of
 //! day with two days of history), run two-sided on each NAB series, firing once when a value
@@ -128,6 +128,7 @@ pub fn detect(x: &[f64], step_ms: i64, o: &NabOptions) -> Vec<usize> {
             min_history: 20,
             tod_halfwidth: 2,
             min_scale: 1e-9,
+            min_rel_scale: 0.0,
             counts: false,
             clean_z: o.z,
         },

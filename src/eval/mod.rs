@@ -1,0 +1,8 @@
+//! Self-evaluation: how well detection and correlation do on labelled data.
+//! [`nab`] scores the detector on NAB's corpus as NAB does; [`sim`] compares findings with the
+//! simulator's truth over scenarios, seeds, formats and scales.
+
+pub mod nab;
+pub mod sim;
+
+pub use nab::{NabOptions, NabReport, nab};
