@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use polars::prelude::{AnyValue, DataFrame, IntoLazy, TimeUnit};
+use polars::prelude::{AnyValue, DataFrame, DataType, IntoLazy, TimeUnit};
 use polars::sql::SQLContext;
 
 use crate::detect::SeriesSet;
@@ -144,10 +144,27 @@ pub fn frames(
             Some(df) => df.clone(),
             None => DataFrame::empty_with_schema(&role.schema()),
         };
-        out.insert(role.as_str().to_string(), df);
+        out.insert(role.as_str().to_string(), naive_utc(df)?);
     }
-    out.insert(SERIES.to_string(), series.to_frame()?);
+    out.insert(SERIES.to_string(), naive_utc(series.to_frame()?)?);
     Ok(out)
+}
+
+/// Every time is UTC; SQL sees it without a zone so that `ts >= TIMESTAMP '2007-08-16
+/// 02:00:00'` and `ts >= '2007-08-16'` compare as people expect.
+fn naive_utc(mut df: DataFrame) -> polars::prelude::PolarsResult<DataFrame> {
+    let naive = DataType::Datetime(TimeUnit::Milliseconds, None);
+    let zoned: Vec<String> = df
+        .columns()
+        .iter()
+        .filter(|c| matches!(c.dtype(), DataType::Datetime(_, Some(_))))
+        .map(|c| c.name().to_string())
+        .collect();
+    for name in zoned {
+        let c = df.column(&name)?.cast(&naive)?;
+        df.with_column(c)?;
+    }
+    Ok(df)
 }
 
 /// Runs a query over the frames.

@@ -381,3 +381,19 @@ fn results_print_as_table_csv_and_json() {
     assert!(table.contains("install  12021  2007-08-15T13:28:23.680Z\n"), "{table}");
     assert!(table.contains("2 more row(s)") && table.ends_with("(3 row(s))\n"), "{table}");
 }
+
+#[test]
+fn times_compare_with_plain_literals() {
+    let s = sample();
+    let q = Query::parse(
+        "SELECT COUNT(*) AS n FROM change WHERE ts >= TIMESTAMP '2007-08-16 02:00:00' \
+         AND ts < '2007-08-16 03:00:00'",
+        "t.sql",
+    );
+    let df = query::run(&q, &s.frames).unwrap();
+    let (_, rows) = query::cells(&df);
+    let lo = rootline::detect::rfc3339_ms("2007-08-16T02:00:00Z");
+    let want = ms(table(Role::Change)).iter().filter(|t| (lo..lo + 3_600_000).contains(*t)).count();
+    assert!(want > 0);
+    assert_eq!(rows[0][0], Cell::Int(want as i64));
+}
