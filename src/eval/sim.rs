@@ -141,7 +141,10 @@ pub fn score(truth: &Truth, f: &Findings, format: &str) -> RunScore {
     let matches = truths
         .iter()
         .map(|t| {
-            let hit = t.found.iter().find(|e| covers(e, &t.peak));
+            // A restart wave is a wave of reboots; other kinds of change come second.
+            let hit = t.found.iter().filter(|e| covers(e, &t.peak)).min_by_key(|e| {
+                (t.kind == "change_wave" && e.series != "change_reboot", e.onset_i)
+            });
             Match {
                 kind: t.kind.to_string(),
                 truth_onset: t.onset.clone(),

@@ -1,20 +1,28 @@
 //! `truth.json`: what the model knows about the story it told, derived from its per-minute
 //! counters (which are exactly what the logs hold), so a detector can be scored against it.
 //!
-//! All times are RFC 3339 UTC, minute-aligned. The rules, applied to 15-minute centred means:
+//! All times are RFC 3339 UTC, minute-aligned. Episodes follow the rules detection uses: a
+//! run of minutes outside the normal band, grown to where the series re-enters it, and runs
+//! less than [`MERGE_MIN`] minutes apart are one episode. The rules:
 //! - **baseline**: for each minute of the day, the median over the whole days before the
-//!   trigger (the release, the deploy or the crowd; all days when there is none); for the
-//!   failure ratio and supernodes, the mean and median of the minutes before the trigger.
-//! - **surge**: attempts at least [`SURGE_RATIO`] times their baseline. `onset` and `end`
-//!   bound the run around the peak where attempts are above [`BAND`] times baseline (where
-//!   the series leaves and re-enters its band); `peak_ratio` is the 15-minute ratio at `peak`.
+//!   trigger (the release, the deploy or the crowd; all days when there is none), smoothed
+//!   over 15 minutes; for the failure ratio and supernodes, the mean and median of the minutes
+//!   before the trigger.
+//! - **surge**: 5-minute mean attempts at least [`SURGE_RATIO`] times their baseline.
+//!   `onset` and `end` bound the episode around the peak: runs where the 5-minute mean is
+//!   above the band (baseline + 2 sqrt(baseline), a Poisson count's two standard deviations)
+//!   that somewhere are far above it (at least [`SURGE_RATIO`] times and 6 standard
+//!   deviations over baseline), merged across gaps under [`MERGE_MIN`] minutes;
+//!   `peak_ratio` is the 5-minute ratio at `peak`.
 //! - **exhaustion**: supernodes online below [`EXHAUSTION_SHARE`] of their baseline (the
 //!   median before the trigger). `onset` is where they first fall below 95% on the way to the
 //!   minimum; `end` is the first minute after the minimum back at 90%.
 //! - **failures**: the failure ratio above 3x its baseline and 5 points over it, with at
 //!   least one failure every two minutes; bounded
 //!   where it is more than 2 points over baseline.
-//! - **restart wave**: reboots per minute; `start`/`end` where they are at 10% of the peak.
+//! - **restart wave**: reboots per minute (5-minute means) around their peak: runs above 2 per
+//!   minute (the band of a count that is normally 0) that reach 6 per minute somewhere, merged
+//!   across gaps under [`MERGE_MIN`] minutes.
 //! - **recovery**: the first minute after every episode's end from which, for an hour,
 //!   attempts stay under 1.5x baseline, failures within 2 points of baseline and supernodes
 //!   at 90% of baseline.
@@ -26,7 +34,10 @@ use super::{Scenario, SimParams};
 use crate::detect::{rfc3339, rfc3339_ms};
 
 pub const SURGE_RATIO: f64 = 3.0;
-pub const BAND: f64 = 1.2;
+/// Episodes less than this many minutes apart are one, as in detection's default.
+pub const MERGE_MIN: usize = 60;
+/// Half-width of the centred means the rules look at (5 minutes).
+const HALF: usize = 2;
 pub const EXHAUSTION_SHARE: f64 = 0.8;
 const MIN_MS: i64 = 60_000;
 const DAY_MIN: usize = 1440;
@@ -141,6 +152,36 @@ fn series(m: &[MinuteStats], f: impl Fn(&MinuteStats) -> f64) -> Vec<f64> {
     m.iter().map(f).collect()
 }
 
+/// The episode around `peak`: runs where `above` holds that reach `significant` somewhere (or
+/// hold `peak`), merged across gaps under [`MERGE_MIN`] minutes.
+fn episode_around(
+    n: usize,
+    peak: usize,
+    above: impl Fn(usize) -> bool,
+    significant: impl Fn(usize) -> bool,
+) -> (usize, usize) {
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < n {
+        if !above(i) && i != peak {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i + 1 < n && above(i + 1) {
+            i += 1;
+        }
+        if (start..=i).any(&significant) || (start..=i).contains(&peak) {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 + 1 + MERGE_MIN => last.1 = i,
+                _ => merged.push((start, i)),
+            }
+        }
+        i += 1;
+    }
+    merged.into_iter().find(|r| (r.0..=r.1).contains(&peak)).unwrap_or((peak, peak))
+}
+
 /// The run around `peak` where `inside` holds.
 fn run_around(n: usize, peak: usize, inside: impl Fn(usize) -> bool) -> (usize, usize) {
     let mut lo = peak;
@@ -165,35 +206,39 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
     let trigger_ms = [p.release_ms, p.deploy_ms, p.crowd_ms].into_iter().flatten().min();
     let trigger = trigger_ms.map_or(n, |t| ((t - p.start_ms) / MIN_MS).clamp(0, n as i64) as usize);
     let base_days = (trigger / DAY_MIN).max(1).min(n / DAY_MIN.max(1)).max(1);
-    let attempts = smooth(&series(m, |s| f64::from(s.attempts)), 7);
+    let raw_attempts = series(m, |s| f64::from(s.attempts));
+    let attempts = smooth(&raw_attempts, HALF);
     let fails = smooth(&series(m, |s| f64::from(s.failures)), 7);
     let sn = series(m, |s| f64::from(s.supernodes));
-    let reboots = smooth(&series(m, |s| f64::from(s.reboots)), 7);
+    let reboots = smooth(&series(m, |s| f64::from(s.reboots)), HALF);
 
     // Baseline attempts by minute of day, from whole days before the trigger.
     let by_minute: Vec<f64> = (0..DAY_MIN)
         .map(|k| {
-            median((0..base_days).filter_map(|d| attempts.get(d * DAY_MIN + k).copied()).collect())
+            median(
+                (0..base_days).filter_map(|d| raw_attempts.get(d * DAY_MIN + k).copied()).collect(),
+            )
         })
         .collect();
     let by_minute = {
         let mut wrapped = by_minute.clone();
         wrapped.extend_from_slice(&by_minute);
         wrapped.extend_from_slice(&by_minute);
-        smooth(&wrapped, 15)[DAY_MIN..2 * DAY_MIN].to_vec()
+        smooth(&wrapped, HALF)[DAY_MIN..2 * DAY_MIN].to_vec()
     };
     let base_at = |i: usize| by_minute[i % DAY_MIN].max(1.0);
     let ratio: Vec<f64> = (0..n).map(|i| attempts[i] / base_at(i)).collect();
+    // The failure ratio over 15 minutes: failures are sparse.
+    let attempts15 = smooth(&raw_attempts, 7);
     let fr: Vec<f64> =
-        (0..n).map(|i| if attempts[i] > 0.0 { fails[i] / attempts[i] } else { 0.0 }).collect();
+        (0..n).map(|i| if attempts15[i] > 0.0 { fails[i] / attempts15[i] } else { 0.0 }).collect();
     let base_end = (base_days * DAY_MIN).min(trigger.max(1)).min(n);
     let base_fr = fr[..base_end].iter().sum::<f64>() / base_end.max(1) as f64;
     let base_sn = median(sn[..base_end].to_vec());
     let after = trigger.min(n.saturating_sub(1));
 
-    let restart_wave = argmax(&reboots, 0).filter(|&pk| reboots[pk] > 0.0).map(|pk| {
-        let level = reboots[pk] * 0.1;
-        let (lo, hi) = run_around(n, pk, |i| reboots[i] >= level);
+    let restart_wave = argmax(&reboots, 0).filter(|&pk| reboots[pk] >= 6.0).map(|pk| {
+        let (lo, hi) = episode_around(n, pk, |i| reboots[i] > 2.0, |i| reboots[i] >= 6.0);
         Wave {
             start: ts(p, lo),
             peak: ts(p, pk),
@@ -203,8 +248,11 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
         }
     });
 
-    let surge = argmax(&ratio, after).filter(|&pk| ratio[pk] >= SURGE_RATIO).map(|pk| {
-        let (lo, hi) = run_around(n, pk, |i| ratio[i] > BAND);
+    let band = |i: usize| base_at(i) + 2.0 * base_at(i).sqrt();
+    let far =
+        |i: usize| ratio[i] >= SURGE_RATIO && attempts[i] >= base_at(i) + 6.0 * base_at(i).sqrt();
+    let surge = argmax(&ratio, after).filter(|&pk| far(pk)).map(|pk| {
+        let (lo, hi) = episode_around(n, pk, |i| attempts[i] > band(i), far);
         Surge {
             onset: ts(p, lo),
             peak: ts(p, pk),

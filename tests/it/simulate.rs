@@ -71,8 +71,9 @@ fn per_minute(df: &polars::prelude::DataFrame, keep: impl Fn(usize) -> bool) -> 
     m
 }
 
+/// The 5-minute centred mean truth.json's surge numbers are stated in.
 fn mean_around(m: &BTreeMap<i64, f64>, at: i64) -> f64 {
-    (at - 7..=at + 7).map(|k| m.get(&k).copied().unwrap_or(0.0)).sum::<f64>() / 15.0
+    (at - 2..=at + 2).map(|k| m.get(&k).copied().unwrap_or(0.0)).sum::<f64>() / 5.0
 }
 
 #[test]
