@@ -14,7 +14,9 @@
 //! renamed into place; a killed run leaves at most `.tmp-` leftovers, removed by the next run.
 //! ```text
 //! STATE/lock                            held (an OS file lock) while a run is going
-//! STATE/runs/<night>/                   the report as `rootline report` makes it + status.json
+//! STATE/runs/<night>/                   the report as `rootline report` makes it, status.json
+//!                                       and rejects.jsonl (only these two when too many lines
+//!                                       were rejected to judge)
 //! STATE/baseline/<bucket>/<night>.parquet  the window's series: the history later runs learn from
 //! STATE/last.json                       the status of the latest run
 //! ```
@@ -311,18 +313,6 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> 
     result.rejected = rejected;
     result.perfdata.insert("lines".into(), lines as f64);
     result.perfdata.insert("rejected".into(), rejected as f64);
-    if lines > 0 && rejected as f64 > o.max_rejected * lines as f64 {
-        let worst = got.report.sources.iter().max_by_key(|s| s.rejected).expect("a source");
-        result.summary = format!(
-            "{rejected} of {lines} lines rejected ({:.1}%, more than {:.1}%); the most in {} \
-             ({}): is its format right? `rootline ingest` writes them to rejects.jsonl",
-            100.0 * rejected as f64 / lines as f64,
-            100.0 * o.max_rejected,
-            worst.path,
-            worst.rejected
-        );
-        return Ok(result);
-    }
     let mut tables = got.tables;
     let Some((_, last)) = tables::span(&tables) else {
         result.summary = "no rows in the logs; nothing to judge".into();
@@ -333,6 +323,29 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> 
     result.window_start = Some(rfc3339(start));
     result.window_end = Some(rfc3339(end));
     result.night = Some(night.clone());
+    let runs = o.state.join("runs");
+    let final_dir = runs.join(&night);
+    let rejects = rejects_jsonl(&got.rejects)?;
+    if lines > 0 && rejected as f64 > o.max_rejected * lines as f64 {
+        let worst = got.report.sources.iter().max_by_key(|s| s.rejected).expect("a source");
+        result.summary = format!(
+            "{rejected} of {lines} lines rejected ({:.1}%, more than {:.1}%); the most in {} \
+             ({}): is its format right? They are in {}",
+            100.0 * rejected as f64 / lines as f64,
+            100.0 * o.max_rejected,
+            worst.path,
+            worst.rejected,
+            final_dir.join("rejects.jsonl").display()
+        );
+        // The rejected lines are kept; there is no report to go with them.
+        result.report = Some(final_dir.to_string_lossy().into_owned());
+        let tmp = runs.join(format!(".tmp-{}-{night}", std::process::id()));
+        fs::create_dir_all(&tmp)?;
+        fs::write(tmp.join("rejects.jsonl"), &rejects)?;
+        fs::write(tmp.join("status.json"), json(&result))?;
+        replace_dir(&tmp, &final_dir, &runs, &night)?;
+        return Ok(result);
+    }
     tables::cut_before(&mut tables, end)?;
     let span = tables::span(&tables);
     if span.is_none_or(|(_, hi)| hi < start) {
@@ -366,19 +379,13 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> 
     classify(&mut result, &tonight, start, end, o.bucket_ms);
 
     // The night's report and its series, each put in place whole.
-    let runs = o.state.join("runs");
     let tmp = runs.join(format!(".tmp-{}-{night}", std::process::id()));
     fs::create_dir_all(&tmp)?;
     let shown = slice(&series, end - 3 * o.window_ms.max(DAY_MS), end);
     crate::report::write(&tonight, &shown, &o.title, &tmp)?;
     if !got.rejects.is_empty() {
-        let mut text = String::new();
-        for r in &got.rejects {
-            text += &(serde_json::to_string(r)? + "\n");
-        }
-        fs::write(tmp.join("rejects.jsonl"), text)?;
+        fs::write(tmp.join("rejects.jsonl"), &rejects)?;
     }
-    let final_dir = runs.join(&night);
     result.report = Some(final_dir.to_string_lossy().into_owned());
     fs::write(tmp.join("status.json"), json(&result))?;
     replace_dir(&tmp, &final_dir, &runs, &night)?;
@@ -387,6 +394,15 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> 
     ParquetWriter::new(&mut bytes).finish(&mut window_series)?;
     write_atomic(&baseline_dir.join(format!("{night}.parquet")), &bytes)?;
     Ok(result)
+}
+
+/// The rejected lines as `rootline ingest` writes them: one JSON object per line.
+fn rejects_jsonl(rejects: &[crate::ingest::Reject]) -> serde_json::Result<String> {
+    let mut text = String::new();
+    for r in rejects {
+        text += &(serde_json::to_string(r)? + "\n");
+    }
+    Ok(text)
 }
 
 /// Puts a finished directory in place of `final_dir`: the old one moves aside, then goes.

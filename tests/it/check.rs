@@ -59,12 +59,14 @@ fn assert_state_whole(state: &Path) -> usize {
             if name.starts_with('.') {
                 continue;
             }
-            for f in REPORT_FILES {
+            let status: CheckResult =
+                serde_json::from_slice(&fs::read(e.path().join("status.json")).unwrap()).unwrap();
+            let want: &[&str] =
+                if status.status == Status::Unknown { &["rejects.jsonl"] } else { &REPORT_FILES };
+            for f in want {
                 let p = e.path().join(f);
                 assert!(p.is_file(), "{} is missing: a run directory is half-written", p.display());
             }
-            let status: CheckResult =
-                serde_json::from_slice(&fs::read(e.path().join("status.json")).unwrap()).unwrap();
             assert_eq!(status.night.as_deref(), Some(name.as_str()));
             whole += 1;
         }
@@ -203,6 +205,13 @@ fn too_many_rejects_or_too_little_history_are_unknown() {
     let r = check::check(&specs, &CheckOptions::new(dir.join("state")));
     assert_eq!(r.status, Status::Unknown);
     assert!(r.summary.contains("3 of 53 lines rejected"), "{}", r.summary);
+    // Nothing is lost: the rejected lines are kept with their file and line number.
+    let run = PathBuf::from(r.report.as_deref().expect("the run is kept"));
+    assert!(r.summary.contains(&run.join("rejects.jsonl").display().to_string()));
+    let kept = fs::read_to_string(run.join("rejects.jsonl")).unwrap();
+    assert_eq!(kept.lines().count(), 3);
+    assert!(kept.contains("\"line\":51") && kept.contains("garbage"), "{kept}");
+    assert_state_whole(&dir.join("state"));
     let mut o = CheckOptions::new(dir.join("state"));
     o.max_rejected = 0.1;
     o.as_of = Some("2024-03-01".into());
