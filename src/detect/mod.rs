@@ -76,7 +76,9 @@ pub struct Episode {
     pub onset: String,
     pub peak: String,
     pub end: String,
-    /// Baseline median at the peak, the value there, and their ratio.
+    /// Baseline median at the peak, the value there, and their ratio. For high episodes in
+    /// buckets under 5 minutes the value is the 5-minute centred mean, and the peak is where
+    /// that mean is furthest above baseline: one noisy bucket does not make the headline.
     pub baseline: f64,
     pub peak_value: f64,
     pub ratio: f64,
@@ -177,28 +179,40 @@ fn episode(
     high: bool,
     what: &str,
 ) -> Episode {
+    // High episodes are judged on 5-minute centred means (1 bucket for 5-minute buckets up).
+    let half = if high { (150_000 / s.bucket_ms.max(1)) as usize } else { 0 };
+    let v: Vec<f64> = (lo..=hi)
+        .map(|i| {
+            let (a, z) = (i.saturating_sub(half), (i + half).min(x.len() - 1));
+            x[a..=z].iter().sum::<f64>() / (z - a + 1) as f64
+        })
+        .collect();
+    let value = |i: usize| v[i - lo];
     let pk = (lo..=hi)
         .max_by(|&i, &j| {
-            let (zi, zj) = (b[i].map_or(0.0, |b| b.z(x[i])), b[j].map_or(0.0, |b| b.z(x[j])));
-            let (zi, zj) = if high { (zi, zj) } else { (-zi, -zj) };
+            let z = |k: usize| b[k].map_or(0.0, |b| b.z(value(k)));
+            let (zi, zj) = if high { (z(i), z(j)) } else { (-z(i), -z(j)) };
             zi.total_cmp(&zj).then(j.cmp(&i))
         })
         .unwrap_or(lo);
     let base = b[pk].map_or(0.0, |b| b.median);
     let score = (lo..=hi).filter_map(|i| b[i].map(|b| b.z(x[i]).abs())).fold(0.0, f64::max);
-    let ratio = if base > 0.0 { x[pk] / base } else { f64::INFINITY };
+    let ratio = if base > 0.0 { value(pk) / base } else { f64::INFINITY };
     let minutes = ((hi - lo + 1) as i64 * s.bucket_ms) as f64 / 60_000.0;
     let reason = if high {
         if ratio.is_finite() {
             format!("{series} {ratio:.1}x the baseline ({base:.1}) for {minutes:.0} min; {what}")
         } else {
-            format!("{series} {:.1} against a baseline of 0 for {minutes:.0} min; {what}", x[pk])
+            format!(
+                "{series} {:.1} against a baseline of 0 for {minutes:.0} min; {what}",
+                value(pk)
+            )
         }
     } else {
         format!(
             "{series} down to {:.0}% of the baseline ({base:.1} to {:.1}) for {minutes:.0} min; {what}",
             100.0 * ratio,
-            x[pk]
+            value(pk)
         )
     };
     Episode {
@@ -208,7 +222,7 @@ fn episode(
         peak: rfc3339(s.at(pk)),
         end: rfc3339(s.at(hi)),
         baseline: round(base),
-        peak_value: round(x[pk]),
+        peak_value: round(value(pk)),
         ratio: if ratio.is_finite() { round(ratio) } else { 0.0 },
         score: round(score),
         duration_min: minutes,

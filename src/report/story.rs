@@ -89,12 +89,15 @@ impl Story {
         let mut second = Vec::new();
         if let Some(e) = surge {
             let how = if e.baseline > 0.0 {
+                // Under 5-minute buckets the peak is a 5-minute mean (see `Episode`).
+                let bucket_ms = f.params["bucket_ms"].as_i64().unwrap_or(60_000);
+                let over = if bucket_ms < 300_000 { " over 5 minutes" } else { "" };
                 format!(
-                    "{:.1}x their baseline ({} against {}/min)",
+                    "{:.1}x their baseline ({:.0} against {:.0}/min{over})",
                     e.ratio, e.peak_value, e.baseline
                 )
             } else {
-                format!("{}/min from a baseline of none", e.peak_value)
+                format!("{:.0}/min from a baseline of none", e.peak_value)
             };
             second.push(format!(
                 "login attempts rose to {how} between {} and {}",
@@ -138,7 +141,7 @@ impl Story {
             let v = if e.baseline > 0.0 {
                 format!("{:.1}x baseline", e.ratio)
             } else {
-                format!("{}/min", e.peak_value)
+                format!("{:.0}/min", e.peak_value)
             };
             numbers.push(("peak demand".into(), v));
         }
