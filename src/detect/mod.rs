@@ -181,13 +181,8 @@ fn episode(
 ) -> Episode {
     // High episodes are judged on 5-minute centred means (1 bucket for 5-minute buckets up).
     let half = if high { (150_000 / s.bucket_ms.max(1)) as usize } else { 0 };
-    let v: Vec<f64> = (lo..=hi)
-        .map(|i| {
-            let (a, z) = (i.saturating_sub(half), (i + half).min(x.len() - 1));
-            x[a..=z].iter().sum::<f64>() / (z - a + 1) as f64
-        })
-        .collect();
-    let value = |i: usize| v[i - lo];
+    let v = centred_means(x, half);
+    let value = |i: usize| v[i];
     let pk = (lo..=hi)
         .max_by(|&i, &j| {
             let z = |k: usize| b[k].map_or(0.0, |b| b.z(value(k)));
@@ -249,10 +244,38 @@ fn highs(s: &SeriesSet, name: &str, kind: &str, o: &DetectOptions, what: &str) -
     let flag = |i: usize| {
         b[i].is_some_and(|b| b.z(x[i]) >= o.z && x[i] >= o.ratio * b.median && x[i] >= 3.0)
     };
-    let inside = |i: usize| b[i].is_none_or(|b| b.z(x[i]) < o.band_z);
+    // The edges are judged on 5-minute means, so one quiet bucket inside a flood does not end
+    // it and one noisy bucket before it does not start it. (The core stays on single buckets:
+    // a 5-minute mean would stretch a one-bucket blip into a run.)
+    let m = centred_means(x, (150_000 / s.bucket_ms.max(1)) as usize);
+    let inside = |i: usize| b[i].is_none_or(|b| b.z(m[i]) < o.band_z);
+    // ...but an episode starts and ends on a bucket that is itself out of its band.
+    let quiet = |i: usize| b[i].is_none_or(|b| b.z(x[i]) < o.band_z);
     widen(runs(x.len(), flag, o.gap, o.min_len), inside, x.len(), merge_buckets(s, o))
         .into_iter()
-        .map(|r| episode(s, kind, name, x, &b, r, true, what))
+        .map(|(mut lo, mut hi)| {
+            while lo < hi && quiet(lo) {
+                lo += 1;
+            }
+            while hi > lo && quiet(hi) {
+                hi -= 1;
+            }
+            episode(s, kind, name, x, &b, (lo, hi), true, what)
+        })
+        .collect()
+}
+
+/// The mean of `x` over `half` buckets either side of each bucket (fewer at the ends).
+fn centred_means(x: &[f64], half: usize) -> Vec<f64> {
+    let mut prefix = vec![0.0; x.len() + 1];
+    for (i, v) in x.iter().enumerate() {
+        prefix[i + 1] = prefix[i] + v;
+    }
+    (0..x.len())
+        .map(|i| {
+            let (a, z) = (i.saturating_sub(half), (i + half + 1).min(x.len()));
+            (prefix[z] - prefix[a]) / (z - a) as f64
+        })
         .collect()
 }
 
