@@ -179,8 +179,10 @@ pub fn analyze_series(
             .max_by_key(|c| c.ts);
         if let Some(c) = trigger {
             let ci = s.index(c.ts).unwrap_or(0);
+            let kind = w.series.trim_start_matches("change_");
             let wave_rows: Vec<&ChangeRow> = changes
                 .iter()
+                .filter(|r| r.kind == kind || w.series == "changes")
                 .filter(|r| s.index(r.ts).is_some_and(|i| i >= w.onset_i && i <= w.end_i))
                 .collect();
             let first: Vec<&str> = wave_rows.iter().take(3).map(|r| r.at.as_str()).collect();

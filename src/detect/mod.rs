@@ -265,17 +265,22 @@ fn highs(s: &SeriesSet, name: &str, kind: &str, o: &DetectOptions, what: &str) -
         .collect()
 }
 
-/// The mean of `x` over `half` buckets either side of each bucket (fewer at the ends).
-fn centred_means(x: &[f64], half: usize) -> Vec<f64> {
+/// The sum of `x` over `half` buckets either side of each bucket (fewer at the ends).
+fn centred_sums(x: &[f64], half: usize) -> Vec<f64> {
     let mut prefix = vec![0.0; x.len() + 1];
     for (i, v) in x.iter().enumerate() {
         prefix[i + 1] = prefix[i] + v;
     }
     (0..x.len())
-        .map(|i| {
-            let (a, z) = (i.saturating_sub(half), (i + half + 1).min(x.len()));
-            (prefix[z] - prefix[a]) / (z - a) as f64
-        })
+        .map(|i| prefix[(i + half + 1).min(x.len())] - prefix[i.saturating_sub(half)])
+        .collect()
+}
+
+/// The mean of `x` over `half` buckets either side of each bucket (fewer at the ends).
+fn centred_means(x: &[f64], half: usize) -> Vec<f64> {
+    let sums = centred_sums(x, half);
+    (0..x.len())
+        .map(|i| sums[i] / ((i + half + 1).min(x.len()) - i.saturating_sub(half)) as f64)
         .collect()
 }
 
@@ -346,16 +351,44 @@ pub fn failures(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
     let (Some(f), Some(r)) = (s.get("failures"), s.get("failure_ratio")) else { return vec![] };
     let bf = bands(f, &base_opts(s, o, true, 1.0));
     let br = bands(r, &base_opts(s, o, false, 0.02));
+    // Sparse failures (a few a minute) are also judged over 15-minute windows: the failure
+    // ratio there against its baseline, with a binomial z for the evidence.
+    let (Some(a), half) = (s.get("attempts"), (450_000 / s.bucket_ms.max(1)) as usize) else {
+        return vec![];
+    };
+    let (an, fk) = (centred_sums(a, half), centred_sums(f, half));
+    let p0 = |i: usize| br[i].map_or(0.0, |b| b.median).max(0.005);
+    let window_out = |i: usize, excess: f64| {
+        let (n, k, p) = (an[i], fk[i], p0(i));
+        // At least 10 failures of 30 attempts: a sample, not a handful of lines.
+        br[i].is_some()
+            && k >= 10.0
+            && n >= 30.0
+            && k >= n * (p + excess)
+            && (k - n * p) / (n * p * (1.0 - p)).sqrt() >= o.z
+    };
     let flag = |i: usize| {
-        bf[i].is_some_and(|b| b.z(f[i]) >= o.z && f[i] >= 3.0)
-            && br[i].is_some_and(|b| r[i] >= b.median + o.failure_excess)
+        (bf[i].is_some_and(|b| b.z(f[i]) >= o.z && f[i] >= 3.0)
+            && br[i].is_some_and(|b| r[i] >= b.median + o.failure_excess))
+            || (f[i] > 0.0 && window_out(i, o.failure_excess))
     };
     let inside = |i: usize| {
-        bf[i].is_none_or(|b| b.z(f[i]) < o.band_z)
-            || br[i].is_none_or(|b| r[i] < b.median + o.failure_excess / 2.0)
+        (bf[i].is_none_or(|b| b.z(f[i]) < o.band_z)
+            || br[i].is_none_or(|b| r[i] < b.median + o.failure_excess / 2.0))
+            && !window_out(i, o.failure_excess / 2.0)
     };
     widen(runs(f.len(), flag, o.gap, o.min_len), inside, f.len(), merge_buckets(s, o))
         .into_iter()
+        // An episode starts and ends on a bucket with failures in it.
+        .filter_map(|(mut lo, mut hi)| {
+            while lo < hi && f[lo] == 0.0 {
+                lo += 1;
+            }
+            while hi > lo && f[hi] == 0.0 {
+                hi -= 1;
+            }
+            (f[lo] > 0.0).then_some((lo, hi))
+        })
         .map(|rg| {
             episode(
                 s,
