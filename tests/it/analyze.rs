@@ -195,9 +195,15 @@ fn eval_sim_scores_findings_against_truth() {
     let skype = &r.runs[0];
     let kinds: Vec<&str> = skype.matches.iter().map(|m| m.kind.as_str()).collect();
     assert_eq!(kinds[..3], ["change_wave", "surge", "exhaustion"]);
-    let exh = skype.matches.iter().find(|m| m.kind == "exhaustion").unwrap();
-    let err = exh.onset_err_min.expect("the exhaustion is found");
-    assert!(err.abs() <= 5.0, "exhaustion onset {err:+} min from truth");
+    // Onsets within 5 minutes of truth (what eval sim measured over 12 runs: surge 10/12,
+    // exhaustion 12/12; this seed is not one of the misses).
+    for kind in ["surge", "exhaustion"] {
+        let m = skype.matches.iter().find(|m| m.kind == kind).unwrap();
+        let err = m.onset_err_min.unwrap_or_else(|| panic!("no {kind} found"));
+        assert!(err.abs() <= 5.0, "{kind} onset {err:+} min from truth");
+    }
+    let crowd_err = r.runs[1].matches[0].onset_err_min.expect("the crowd's surge is found");
+    assert!(crowd_err.abs() <= 5.0, "crowd surge onset {crowd_err:+} min from truth");
     assert_eq!(skype.wave_before_surge, Some(true));
     assert!(skype.wrong_links.is_empty(), "{:?}", skype.wrong_links);
     let crowd = &r.runs[1];
