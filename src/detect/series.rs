@@ -170,16 +170,37 @@ fn login_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
 /// `leave`/`crash`, or until it has been silent for three times its usual sample interval.
 fn node_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
     let ts = ts_ms(df)?;
-    let nodes = strs(df, "node")?;
-    let events = strs(df, "event")?;
+    // Node names become small ids and events a flag (1 leave, 2 join, 0 other), so millions of
+    // sample rows cost a few bytes each here, not an owned string.
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let node_col = df.column("node")?.str()?;
+    let nodes: Vec<Option<u32>> = node_col
+        .iter()
+        .map(|n| {
+            n.map(|n| {
+                let next = ids.len() as u32;
+                *ids.entry(n).or_insert(next)
+            })
+        })
+        .collect();
+    let events: Vec<u8> = df
+        .column("event")?
+        .str()?
+        .iter()
+        .map(|e| match e {
+            Some("leave" | "crash") => 1,
+            Some("join") => 2,
+            _ => 0,
+        })
+        .collect();
     let load = nums(df, "load")?;
     let cap = nums(df, "capacity")?;
     // The usual gap between two rows of one node, for staleness.
-    let mut last_seen: HashMap<&str, i64> = HashMap::new();
+    let mut last_seen: HashMap<u32, i64> = HashMap::new();
     let mut gaps = Vec::new();
     for (t, n) in ts.iter().zip(&nodes) {
-        if let Some(n) = n.as_deref()
-            && let Some(prev) = last_seen.insert(n, *t)
+        if let Some(n) = n
+            && let Some(prev) = last_seen.insert(*n, *t)
         {
             gaps.push(t - prev);
         }
@@ -187,13 +208,14 @@ fn node_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
     gaps.sort_unstable();
     let stale_ms =
         gaps.get(gaps.len() / 2).copied().unwrap_or(set.bucket_ms).max(set.bucket_ms) * 3;
+    drop(gaps);
 
     struct NodeState {
         last: i64,
         load: f64,
         cap: f64,
     }
-    let mut online: HashMap<String, NodeState> = HashMap::new();
+    let mut online: HashMap<u32, NodeState> = HashMap::new();
     let len = set.len;
     let (mut n_online, mut cap_sum, mut load_sum, mut churn) =
         (vec![0.0; len], vec![0.0; len], vec![0.0; len], vec![0.0; len]);
@@ -201,15 +223,15 @@ fn node_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
     for i in 0..len {
         let end = set.at(i) + set.bucket_ms;
         while row < ts.len() && ts[row] < end {
-            if let Some(n) = nodes[row].as_deref() {
-                let ev = events[row].as_deref().unwrap_or("sample");
-                if matches!(ev, "leave" | "crash") {
-                    if online.remove(n).is_some() {
+            if let Some(n) = nodes[row] {
+                let ev = events[row];
+                if ev == 1 {
+                    if online.remove(&n).is_some() {
                         churn[i] += 1.0;
                     }
                 } else {
-                    let st = online.entry(n.to_string()).or_insert_with(|| {
-                        churn[i] += f64::from(u8::from(ev == "join"));
+                    let st = online.entry(n).or_insert_with(|| {
+                        churn[i] += f64::from(u8::from(ev == 2));
                         NodeState { last: ts[row], load: 0.0, cap: 0.0 }
                     });
                     st.last = ts[row];
