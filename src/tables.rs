@@ -38,9 +38,14 @@ pub fn read_dir(dir: &Path) -> anyhow::Result<Tables> {
                 None => frame = Some(df),
             }
         }
-        if let Some(df) = frame {
-            let df = df
-                .sort([schema::TS, schema::SOURCE, schema::LINE], SortMultipleOptions::default())?;
+        if let Some(mut df) = frame {
+            // Parquet from `rootline ingest` is in order already; a sort would copy it all.
+            if !crate::ingest::sink::is_sorted(&df)? {
+                df = df.sort(
+                    [schema::TS, schema::SOURCE, schema::LINE],
+                    SortMultipleOptions::default(),
+                )?;
+            }
             out.insert(role, df);
         }
     }

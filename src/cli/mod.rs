@@ -72,6 +72,12 @@ pub fn parse() -> Result<Cli, ExitCode> {
 /// Runs a parsed command line; the exit code says how it went (0 ok, 2 error; `check` has its
 /// own codes).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if matches!(
+        cli.command,
+        Command::Analyze(_) | Command::Check(_) | Command::Query(_) | Command::Report(_)
+    ) {
+        return_freed_memory();
+    }
     match cli.command {
         Command::Analyze(args) => analyze::run(*args),
         Command::Check(args) => check::run(*args),
@@ -83,3 +89,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Simulate(args) => simulate::run(*args),
     }
 }
+
+/// Commands that hold whole tables in memory ask glibc to hand freed memory back as it goes:
+/// it kept ingest's short-lived buffers, half the peak of a large analyze (9.6M lines: 2.5 GB,
+/// 1.4 GB with this, and faster). Streaming `ingest` is left alone: there it cost 25% of the
+/// speed for memory it does not need.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_freed_memory() {
+    const M_TRIM_THRESHOLD: i32 = -1;
+    unsafe extern "C" {
+        fn mallopt(param: i32, value: i32) -> i32;
+    }
+    // SAFETY: mallopt only sets an allocator tunable, and takes the allocator's own locks.
+    unsafe {
+        mallopt(M_TRIM_THRESHOLD, 0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_freed_memory() {}

@@ -88,7 +88,7 @@ impl Sink for MemorySink {
 }
 
 /// Whether rows are already in (`ts`, `source`, `line`) order.
-fn is_sorted(df: &DataFrame) -> PolarsResult<bool> {
+pub(crate) fn is_sorted(df: &DataFrame) -> PolarsResult<bool> {
     let ts = df.column(schema::TS)?.datetime()?.physical();
     let source = df.column(schema::SOURCE)?.as_materialized_series().str()?.clone();
     let line = df.column(schema::LINE)?.i64()?;
