@@ -305,7 +305,7 @@ pub fn window(
 }
 
 fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> {
-    let got = tables::ingest(specs)?;
+    let got = tables::ingest_for_analysis(specs)?;
     let lines: u64 = got.report.sources.iter().map(|s| s.lines).sum();
     let rejected = got.report.rejected();
     let mut result = CheckResult::unknown("");

@@ -14,6 +14,13 @@ use crate::ingest::SourceReport;
 use crate::schema::{self, Role};
 
 /// Everything `analyze` needs besides the data.
+/// The role columns series building and correlation read (besides `ts`, `source`, `line`):
+/// in-memory analysis keeps only these. Change and metric tables are small and kept whole.
+pub const COLUMNS_READ: crate::ingest::sink::Columns = &[
+    (Role::Login, &["outcome", "user", "latency_ms"]),
+    (Role::Node, &["node", "event", "load", "capacity"]),
+];
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AnalyzeOptions {
     pub bucket_ms: i64,

@@ -10,6 +10,7 @@ use polars::prelude::{
     SortMultipleOptions,
 };
 
+use crate::ingest::sink::Columns;
 use crate::ingest::{self, IngestOptions, IngestReport, MemorySink, Registry, Reject, SourceSpec};
 use crate::schema::{self, Role};
 
@@ -68,9 +69,19 @@ pub struct Ingested {
     pub rejects: Vec<Reject>,
 }
 
-/// Ingests sources into memory.
+/// Ingests sources into memory, every column.
 pub fn ingest(specs: &[SourceSpec]) -> anyhow::Result<Ingested> {
-    let mut sink = MemorySink::default();
+    ingest_keeping(specs, None)
+}
+
+/// Ingests sources into memory with only the columns analysis reads
+/// ([`crate::correlate::COLUMNS_READ`]).
+pub fn ingest_for_analysis(specs: &[SourceSpec]) -> anyhow::Result<Ingested> {
+    ingest_keeping(specs, Some(crate::correlate::COLUMNS_READ))
+}
+
+fn ingest_keeping(specs: &[SourceSpec], keep: Option<Columns>) -> anyhow::Result<Ingested> {
+    let mut sink = MemorySink { keep, ..Default::default() };
     let report = ingest::ingest(
         specs,
         &IngestOptions::default(),

@@ -47,16 +47,23 @@ pub fn parse_duration(s: &str) -> anyhow::Result<i64> {
     crate::config::parse_duration(s).map_err(anyhow::Error::msg)
 }
 
-/// Loads the tables (from logs or an ingest directory), cut at `as_of`.
+/// Loads the tables (from logs or an ingest directory), cut at `as_of`; `all_columns` keeps
+/// what analysis does not read (for SQL).
 pub fn load(
     sources: &SourceArgs,
     tables_dir: Option<&Path>,
     as_of: Option<&str>,
+    all_columns: bool,
 ) -> anyhow::Result<(Tables, Vec<ingest::SourceReport>)> {
     let (mut tables, inputs) = match tables_dir {
         Some(dir) => (tables::read_dir(dir)?, vec![]),
         None => {
-            let got = tables::ingest(&specs(sources)?)?;
+            let specs = specs(sources)?;
+            let got = if all_columns {
+                tables::ingest(&specs)?
+            } else {
+                tables::ingest_for_analysis(&specs)?
+            };
             (got.tables, got.report.sources)
         }
     };
@@ -70,7 +77,8 @@ pub fn load(
 /// Loads, builds series and analyzes.
 pub fn findings(args: &AnalyzeArgs) -> anyhow::Result<(Findings, SeriesSet)> {
     let bucket_ms = parse_duration(&args.bucket)?;
-    let (tables, inputs) = load(&args.sources, args.tables.as_deref(), args.as_of.as_deref())?;
+    let (tables, inputs) =
+        load(&args.sources, args.tables.as_deref(), args.as_of.as_deref(), false)?;
     let opts = AnalyzeOptions { bucket_ms, ..Default::default() };
     let series = crate::detect::series::build(&tables, bucket_ms)?;
     let findings = correlate::analyze_series(&series, &tables, inputs, &opts)?;

@@ -68,7 +68,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let sources = SourceArgs::config_only(args.config.clone());
-    let (tables, _) = load(&sources, args.tables.as_deref(), args.as_of.as_deref())?;
+    let (tables, _) = load(&sources, args.tables.as_deref(), args.as_of.as_deref(), true)?;
     let series = crate::detect::series::build(&tables, parse_duration(&args.bucket)?)?;
     let frames = query::frames(&tables, &series)?;
     let df = query::run(&q, &frames)?;

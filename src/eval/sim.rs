@@ -265,7 +265,7 @@ pub fn run(o: &SimEvalOptions, progress: &dyn Fn(&RunScore)) -> anyhow::Result<S
                     let out = SimOutput { dir: dir.clone(), format, gzip: false };
                     let truth = simulate::simulate(&params, &out, &|_| {})?.truth;
                     let cfg = crate::config::IncidentConfig::load(&dir.join("incident.toml"))?;
-                    let got = crate::tables::ingest(&cfg.specs(&dir)?)?;
+                    let got = crate::tables::ingest_for_analysis(&cfg.specs(&dir)?)?;
                     let f = correlate::analyze(
                         &got.tables,
                         got.report.sources,

@@ -47,15 +47,28 @@ pub trait Sink: Send {
     fn finish(&mut self) -> Result<(), IngestError>;
 }
 
+/// Role columns to keep (besides `ts`, `source` and `line`); roles not listed keep all.
+pub type Columns = &'static [(Role, &'static [&'static str])];
+
 /// Keeps everything in memory: one frame per role, and the rejects.
 #[derive(Default)]
 pub struct MemorySink {
     pub tables: BTreeMap<Role, DataFrame>,
     pub rejects: Vec<Reject>,
+    /// When set, only these columns are kept: memory for what a caller reads.
+    pub keep: Option<Columns>,
 }
 
 impl Sink for MemorySink {
     fn rows(&mut self, role: Role, _source: usize, df: DataFrame) -> Result<(), IngestError> {
+        let df = match self.keep.and_then(|k| k.iter().find(|(r, _)| *r == role)) {
+            Some((_, cols)) => {
+                let names =
+                    [schema::TS].iter().chain(cols.iter()).chain(&[schema::SOURCE, schema::LINE]);
+                df.select(names.copied())?
+            }
+            None => df,
+        };
         match self.tables.get_mut(&role) {
             Some(t) => {
                 t.vstack_mut_owned(df)?;
