@@ -19,6 +19,15 @@ pub type Tables = BTreeMap<Role, DataFrame>;
 
 /// Reads DIR/<role>/**/*.parquet (as `rootline ingest` writes them) into one frame per role.
 pub fn read_dir(dir: &Path) -> anyhow::Result<Tables> {
+    read_dir_keeping(dir, None)
+}
+
+/// [`read_dir`] with only the columns analysis reads ([`crate::correlate::COLUMNS_READ`]).
+pub fn read_dir_for_analysis(dir: &Path) -> anyhow::Result<Tables> {
+    read_dir_keeping(dir, Some(crate::correlate::COLUMNS_READ))
+}
+
+fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> anyhow::Result<Tables> {
     let mut out = BTreeMap::new();
     for role in Role::ALL {
         let pattern = dir.join(role.as_str()).join("**").join("*.parquet");
@@ -29,7 +38,14 @@ pub fn read_dir(dir: &Path) -> anyhow::Result<Tables> {
         for p in paths {
             let file =
                 std::fs::File::open(&p).with_context(|| format!("cannot read {}", p.display()))?;
+            let columns = keep.and_then(|k| k.iter().find(|(r, _)| *r == role)).map(|(_, cols)| {
+                let mut v = vec![schema::TS.to_string()];
+                v.extend(cols.iter().map(|c| c.to_string()));
+                v.extend([schema::SOURCE.to_string(), schema::LINE.to_string()]);
+                v
+            });
             let df = ParquetReader::new(file)
+                .with_columns(columns)
                 .finish()
                 .with_context(|| format!("cannot read {}", p.display()))?;
             match frame.as_mut() {

@@ -56,7 +56,8 @@ pub fn load(
     all_columns: bool,
 ) -> anyhow::Result<(Tables, Vec<ingest::SourceReport>)> {
     let (mut tables, inputs) = match tables_dir {
-        Some(dir) => (tables::read_dir(dir)?, vec![]),
+        Some(dir) if all_columns => (tables::read_dir(dir)?, vec![]),
+        Some(dir) => (tables::read_dir_for_analysis(dir)?, vec![]),
         None => {
             let specs = specs(sources)?;
             let got = if all_columns {
