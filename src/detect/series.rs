@@ -169,42 +169,22 @@ fn login_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
 /// Nodes online per bucket: a node is online from its `join` or any sample until its
 /// `leave`/`crash`, or until it has been silent for three times its usual sample interval.
 fn node_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
-    let ts = ts_ms(df)?;
-    // Node names become small ids and events a flag (1 leave, 2 join, 0 other), so millions of
-    // sample rows cost a few bytes each here, not an owned string.
-    let mut ids: HashMap<&str, u32> = HashMap::new();
-    let node_col = df.column("node")?.str()?;
-    let nodes: Vec<Option<u32>> = node_col
-        .iter()
-        .map(|n| {
-            n.map(|n| {
-                let next = ids.len() as u32;
-                *ids.entry(n).or_insert(next)
-            })
-        })
-        .collect();
-    let events: Vec<u8> = df
-        .column("event")?
-        .str()?
-        .iter()
-        .map(|e| match e {
-            Some("leave" | "crash") => 1,
-            Some("join") => 2,
-            _ => 0,
-        })
-        .collect();
-    let load = nums(df, "load")?;
-    let cap = nums(df, "capacity")?;
+    // Millions of sample rows are streamed from the columns, never copied out of them.
+    let ts = df.column(schema::TS)?.datetime()?.physical();
+    let nodes = df.column("node")?.str()?;
+    let events = df.column("event")?.str()?;
+    let (load, cap) = (df.column("load")?.f64()?, df.column("capacity")?.f64()?);
     // The usual gap between two rows of one node, for staleness.
-    let mut last_seen: HashMap<u32, i64> = HashMap::new();
+    let mut last_seen: HashMap<&str, i64> = HashMap::new();
     let mut gaps = Vec::new();
-    for (t, n) in ts.iter().zip(&nodes) {
-        if let Some(n) = n
-            && let Some(prev) = last_seen.insert(*n, *t)
+    for (t, n) in ts.iter().zip(nodes.iter()) {
+        if let (Some(t), Some(n)) = (t, n)
+            && let Some(prev) = last_seen.insert(n, t)
         {
             gaps.push(t - prev);
         }
     }
+    drop(last_seen);
     gaps.sort_unstable();
     let stale_ms =
         gaps.get(gaps.len() / 2).copied().unwrap_or(set.bucket_ms).max(set.bucket_ms) * 3;
@@ -215,35 +195,42 @@ fn node_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
         load: f64,
         cap: f64,
     }
-    let mut online: HashMap<u32, NodeState> = HashMap::new();
+    let mut online: HashMap<&str, NodeState> = HashMap::new();
     let len = set.len;
     let (mut n_online, mut cap_sum, mut load_sum, mut churn) =
         (vec![0.0; len], vec![0.0; len], vec![0.0; len], vec![0.0; len]);
-    let mut row = 0;
+    let mut rows = ts
+        .iter()
+        .zip(nodes.iter())
+        .zip(events.iter())
+        .zip(load.iter().zip(cap.iter()))
+        .map(|(((t, n), e), (l, c))| (t.unwrap_or(i64::MIN), n, e, l, c))
+        .peekable();
     for i in 0..len {
         let end = set.at(i) + set.bucket_ms;
-        while row < ts.len() && ts[row] < end {
-            if let Some(n) = nodes[row] {
-                let ev = events[row];
-                if ev == 1 {
-                    if online.remove(&n).is_some() {
-                        churn[i] += 1.0;
-                    }
-                } else {
-                    let st = online.entry(n).or_insert_with(|| {
-                        churn[i] += f64::from(u8::from(ev == 2));
-                        NodeState { last: ts[row], load: 0.0, cap: 0.0 }
-                    });
-                    st.last = ts[row];
-                    if let Some(l) = load[row] {
-                        st.load = l;
-                    }
-                    if let Some(c) = cap[row] {
-                        st.cap = c;
-                    }
-                }
+        while let Some(&(t, n, ev, l, c)) = rows.peek() {
+            if t >= end {
+                break;
             }
-            row += 1;
+            rows.next();
+            let Some(n) = n else { continue };
+            if matches!(ev, Some("leave" | "crash")) {
+                if online.remove(n).is_some() {
+                    churn[i] += 1.0;
+                }
+                continue;
+            }
+            let st = online.entry(n).or_insert_with(|| {
+                churn[i] += f64::from(u8::from(ev == Some("join")));
+                NodeState { last: t, load: 0.0, cap: 0.0 }
+            });
+            st.last = t;
+            if let Some(l) = l {
+                st.load = l;
+            }
+            if let Some(c) = c {
+                st.cap = c;
+            }
         }
         online.retain(|_, s| end - s.last <= stale_ms);
         n_online[i] = online.len() as f64;
