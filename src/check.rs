@@ -138,11 +138,7 @@ pub struct CheckResult {
 
 impl CheckResult {
     /// An UNKNOWN result with its reason.
-    pub fn unknown_because(summary: impl Into<String>) -> CheckResult {
-        CheckResult::unknown(summary)
-    }
-
-    fn unknown(summary: impl Into<String>) -> CheckResult {
+    pub fn unknown(summary: impl Into<String>) -> CheckResult {
         CheckResult {
             status: Status::Unknown,
             code: Status::Unknown.code(),

@@ -59,7 +59,7 @@ pub struct CheckArgs {
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let result = match options(&args) {
         Ok((specs, opts)) => check::check(&specs, &opts),
-        Err(e) => CheckResult::unknown_because(format!("{e:#}")),
+        Err(e) => CheckResult::unknown(format!("{e:#}")),
     };
     if args.json {
         println!("{}", serde_json::to_string(&result)?);
