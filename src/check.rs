@@ -377,7 +377,7 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> 
     // The night's report and its series, each put in place whole.
     let tmp = runs.join(format!(".tmp-{}-{night}", std::process::id()));
     fs::create_dir_all(&tmp)?;
-    let shown = slice(&series, end - 3 * o.window_ms.max(DAY_MS), end);
+    let shown = series.slice(end - 3 * o.window_ms.max(DAY_MS), end);
     crate::report::write(&tonight, &shown, &o.title, &tmp)?;
     if !got.rejects.is_empty() {
         fs::write(tmp.join("rejects.jsonl"), &rejects)?;
@@ -385,7 +385,7 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> 
     result.report = Some(final_dir.to_string_lossy().into_owned());
     fs::write(tmp.join("status.json"), json(&result))?;
     replace_dir(&tmp, &final_dir, &runs, &night)?;
-    let mut window_series = slice(&series, start, end).to_frame()?;
+    let mut window_series = series.slice(start, end).to_frame()?;
     let mut bytes = Vec::new();
     ParquetWriter::new(&mut bytes).finish(&mut window_series)?;
     write_atomic(&baseline_dir.join(format!("{night}.parquet")), &bytes)?;
@@ -499,27 +499,11 @@ fn merge(history: &History, files: SeriesSet) -> SeriesSet {
     SeriesSet { start_ms: start, bucket_ms: b, len, cols }
 }
 
-/// The buckets of `s` in `[from, to)`.
-fn slice(s: &SeriesSet, from: i64, to: i64) -> SeriesSet {
-    let lo = ((from - s.start_ms).div_euclid(s.bucket_ms)).clamp(0, s.len as i64) as usize;
-    let hi = ((to - s.start_ms).div_euclid(s.bucket_ms)).clamp(lo as i64, s.len as i64) as usize;
-    SeriesSet {
-        start_ms: s.at(lo),
-        bucket_ms: s.bucket_ms,
-        len: hi - lo,
-        cols: s.cols.iter().map(|(k, v)| (k.clone(), v[lo..hi].to_vec())).collect(),
-    }
-}
-
-fn overlaps(e: &Episode, start: i64, end: i64) -> bool {
-    rfc3339_ms(&e.onset) < end && rfc3339_ms(&e.end) >= start
-}
-
 /// The findings about the window: episodes that overlap it, links that end in it, phases that
 /// touch it. Inputs, params, coupling, feedback and impact stay as the analysis made them.
 pub fn within(f: &Findings, start: i64, end: i64) -> Findings {
     let keep = |v: &[Episode]| -> Vec<Episode> {
-        v.iter().filter(|e| overlaps(e, start, end)).cloned().collect()
+        v.iter().filter(|e| e.overlaps(start, end - 1)).cloned().collect()
     };
     let in_window = |t: &str| (start..end).contains(&rfc3339_ms(t));
     let mut out = f.clone();

@@ -98,6 +98,18 @@ pub struct Episode {
     pub end_i: usize,
 }
 
+impl Episode {
+    /// Whether the episode (onset to end, both included) holds the instant `ms`.
+    pub fn covers(&self, ms: i64) -> bool {
+        (rfc3339_ms(&self.onset)..=rfc3339_ms(&self.end)).contains(&ms)
+    }
+
+    /// Whether the episode meets the span from `from_ms` to `to_ms` (both included).
+    pub fn overlaps(&self, from_ms: i64, to_ms: i64) -> bool {
+        rfc3339_ms(&self.onset) <= to_ms && rfc3339_ms(&self.end) >= from_ms
+    }
+}
+
 /// Milliseconds since the epoch -> `2007-08-16T02:13:00Z`, the form of every time in findings.
 pub fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)

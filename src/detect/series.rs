@@ -38,6 +38,19 @@ impl SeriesSet {
         (0..self.len as i64).contains(&i).then_some(i as usize)
     }
 
+    /// The buckets in `[from_ms, to_ms)`, as a set of their own.
+    pub fn slice(&self, from_ms: i64, to_ms: i64) -> SeriesSet {
+        let at = |ms: i64| (ms - self.start_ms).div_euclid(self.bucket_ms);
+        let lo = at(from_ms).clamp(0, self.len as i64) as usize;
+        let hi = at(to_ms).clamp(lo as i64, self.len as i64) as usize;
+        SeriesSet {
+            start_ms: self.at(lo),
+            bucket_ms: self.bucket_ms,
+            len: hi - lo,
+            cols: self.cols.iter().map(|(k, v)| (k.clone(), v[lo..hi].to_vec())).collect(),
+        }
+    }
+
     /// The series as a DataFrame (`ts`, the bucket's start, then one column per series), for SQL
     /// and files.
     pub fn to_frame(&self) -> PolarsResult<DataFrame> {

@@ -87,14 +87,6 @@ fn minutes(a: &str, b: &str) -> f64 {
     (rfc3339_ms(a) - rfc3339_ms(b)) as f64 / 60_000.0
 }
 
-fn covers(e: &Episode, t: &str) -> bool {
-    (rfc3339_ms(&e.onset)..=rfc3339_ms(&e.end)).contains(&rfc3339_ms(t))
-}
-
-fn overlaps(e: &Episode, lo: &str, hi: &str) -> bool {
-    rfc3339_ms(&e.onset) <= rfc3339_ms(hi) && rfc3339_ms(&e.end) >= rfc3339_ms(lo)
-}
-
 /// One episode of the truth, with the findings of its kind.
 struct TruthEpisode<'a> {
     kind: &'static str,
@@ -142,7 +134,7 @@ pub fn score(truth: &Truth, f: &Findings, format: &str) -> RunScore {
         .iter()
         .map(|t| {
             // A restart wave is a wave of reboots; other kinds of change come second.
-            let hit = t.found.iter().filter(|e| covers(e, &t.peak)).min_by_key(|e| {
+            let hit = t.found.iter().filter(|e| e.covers(rfc3339_ms(&t.peak))).min_by_key(|e| {
                 (t.kind == "change_wave" && e.series != "change_reboot", e.onset_i)
             });
             Match {
@@ -166,8 +158,10 @@ pub fn score(truth: &Truth, f: &Findings, format: &str) -> RunScore {
         ("failures", &f.failures),
     ] {
         let spans: Vec<_> = truths.iter().filter(|t| t.kind == kind).collect();
-        let n =
-            found.iter().filter(|e| !spans.iter().any(|t| overlaps(e, &t.onset, &t.end))).count();
+        let n = found
+            .iter()
+            .filter(|e| !spans.iter().any(|t| e.overlaps(rfc3339_ms(&t.onset), rfc3339_ms(&t.end))))
+            .count();
         false_episodes.insert(kind.to_string(), n);
     }
     let name = |n: &str| match n {

@@ -27,7 +27,7 @@ fn ms(t: &str) -> i64 {
 }
 
 fn covers(e: &Episode, t: &str) -> bool {
-    ms(&e.onset) <= ms(t) && ms(t) <= ms(&e.end)
+    e.covers(ms(t))
 }
 
 fn links(f: &Findings) -> Vec<(String, String)> {
