@@ -320,7 +320,6 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> 
     result.window_end = Some(rfc3339(end));
     result.night = Some(night.clone());
     let runs = o.state.join("runs");
-    let final_dir = runs.join(&night);
     let rejects = rejects_jsonl(&got.rejects)?;
     if lines > 0 && rejected as f64 > o.max_rejected * lines as f64 {
         let worst = got.report.sources.iter().max_by_key(|s| s.rejected).expect("a source");
@@ -331,15 +330,12 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> 
             100.0 * o.max_rejected,
             worst.path,
             worst.rejected,
-            final_dir.join("rejects.jsonl").display()
+            runs.join(&night).join("rejects.jsonl").display()
         );
         // The rejected lines are kept; there is no report to go with them.
-        result.report = Some(final_dir.to_string_lossy().into_owned());
-        let tmp = runs.join(format!(".tmp-{}-{night}", std::process::id()));
-        fs::create_dir_all(&tmp)?;
-        fs::write(tmp.join("rejects.jsonl"), &rejects)?;
-        fs::write(tmp.join("status.json"), json(&result))?;
-        replace_dir(&tmp, &final_dir, &runs, &night)?;
+        keep_run(&runs, &night, &mut result, |dir| {
+            Ok(fs::write(dir.join("rejects.jsonl"), &rejects)?)
+        })?;
         return Ok(result);
     }
     tables::cut_before(&mut tables, end)?;
@@ -375,16 +371,14 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> 
     classify(&mut result, &tonight, start, end, o.bucket_ms);
 
     // The night's report and its series, each put in place whole.
-    let tmp = runs.join(format!(".tmp-{}-{night}", std::process::id()));
-    fs::create_dir_all(&tmp)?;
     let shown = series.slice(end - 3 * o.window_ms.max(DAY_MS), end);
-    crate::report::write(&tonight, &shown, &o.title, &tmp)?;
-    if !got.rejects.is_empty() {
-        fs::write(tmp.join("rejects.jsonl"), &rejects)?;
-    }
-    result.report = Some(final_dir.to_string_lossy().into_owned());
-    fs::write(tmp.join("status.json"), json(&result))?;
-    replace_dir(&tmp, &final_dir, &runs, &night)?;
+    keep_run(&runs, &night, &mut result, |dir| {
+        crate::report::write(&tonight, &shown, &o.title, dir)?;
+        if !got.rejects.is_empty() {
+            fs::write(dir.join("rejects.jsonl"), &rejects)?;
+        }
+        Ok(())
+    })?;
     let mut window_series = series.slice(start, end).to_frame()?;
     let mut bytes = Vec::new();
     ParquetWriter::new(&mut bytes).finish(&mut window_series)?;
@@ -401,16 +395,30 @@ fn rejects_jsonl(rejects: &[crate::ingest::Reject]) -> serde_json::Result<String
     Ok(text)
 }
 
-/// Puts a finished directory in place of `final_dir`: the old one moves aside, then goes.
-fn replace_dir(tmp: &Path, final_dir: &Path, runs: &Path, night: &str) -> io::Result<()> {
+/// Puts RUNS/<night>/ in place whole: `fill` writes the files into a temporary directory,
+/// status.json (naming the directory) goes in last, and the directory replaces the night's:
+/// the old one moves aside, the new one takes its name, then the old one goes.
+fn keep_run(
+    runs: &Path,
+    night: &str,
+    result: &mut CheckResult,
+    fill: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let final_dir = runs.join(night);
+    let tmp = runs.join(format!(".tmp-{}-{night}", std::process::id()));
+    fs::create_dir_all(&tmp)?;
+    fill(&tmp)?;
+    result.report = Some(final_dir.to_string_lossy().into_owned());
+    fs::write(tmp.join("status.json"), json(result))?;
     if final_dir.exists() {
         let old = runs.join(format!(".old-{}-{night}", std::process::id()));
-        fs::rename(final_dir, &old)?;
-        fs::rename(tmp, final_dir)?;
-        fs::remove_dir_all(&old)
+        fs::rename(&final_dir, &old)?;
+        fs::rename(&tmp, &final_dir)?;
+        fs::remove_dir_all(&old)?;
     } else {
-        fs::rename(tmp, final_dir)
+        fs::rename(&tmp, &final_dir)?;
     }
+    Ok(())
 }
 
 /// Stored series of earlier runs whose window ends by `start` (and not long before it), as
