@@ -34,9 +34,10 @@ use polars::prelude::{ParquetReader, ParquetWriter, SerReader};
 use serde::{Deserialize, Serialize};
 
 use crate::correlate::{self, AnalyzeOptions};
-use crate::detect::{Episode, SeriesSet, rfc3339, rfc3339_ms};
+use crate::detect::{Episode, SeriesSet, rfc3339, rfc3339_ms, round_to};
 use crate::findings::{Findings, Link};
 use crate::ingest::SourceSpec;
+use crate::report::short_number;
 use crate::tables;
 
 const DAY_MS: i64 = 86_400_000;
@@ -166,19 +167,10 @@ impl CheckResult {
         if !self.perfdata.is_empty() {
             s.push_str(" |");
             for (k, v) in &self.perfdata {
-                s.push_str(&format!(" {k}={}", num(*v)));
+                s.push_str(&format!(" {k}={}", short_number(*v, 3)));
             }
         }
         s
-    }
-}
-
-fn num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        let s = format!("{v:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 
@@ -546,18 +538,18 @@ fn classify(r: &mut CheckResult, f: &Findings, start: i64, end: i64, bucket_ms: 
     if let Some(s) = top(&f.surges) {
         let what = if s.series == "attempts" { "login".to_string() } else { s.series.clone() };
         parts.push(format!("{what} surge {:.1}x at {}", s.ratio, at(&s.peak)));
-        r.perfdata.insert(format!("{}_ratio", s.series), round(s.ratio, 2));
+        r.perfdata.insert(format!("{}_ratio", s.series), round_to(s.ratio, 2));
     }
     if let Some(x) = top(&f.exhaustions) {
         if x.series == "utilisation" {
             parts.push(format!("utilisation {:.0}% at {}", 100.0 * x.peak_value, at(&x.peak)));
-            r.perfdata.insert("utilisation".into(), round(x.peak_value, 3));
+            r.perfdata.insert("utilisation".into(), round_to(x.peak_value, 3));
         } else {
             let drop =
                 if x.baseline > 0.0 { 100.0 * (1.0 - x.peak_value / x.baseline) } else { 0.0 };
             let what = x.series.replace('_', " ");
             parts.push(format!("{what} -{drop:.0}% at {}", at(&x.peak)));
-            r.perfdata.insert(format!("{}_drop_pct", x.series), round(drop, 1));
+            r.perfdata.insert(format!("{}_drop_pct", x.series), round_to(drop, 1));
         }
     }
     if let Some(x) = top(&f.failures) {
@@ -565,11 +557,11 @@ fn classify(r: &mut CheckResult, f: &Findings, start: i64, end: i64, bucket_ms: 
             if bucket_ms == 60_000 { "min".to_string() } else { format!("{}s", bucket_ms / 1000) };
         parts.push(format!(
             "failed logins {}/{per} at {} (usually {})",
-            num(round(x.peak_value, 1)),
+            short_number(round_to(x.peak_value, 1), 3),
             at(&x.peak),
-            num(round(x.baseline, 1))
+            short_number(round_to(x.baseline, 1), 3)
         ));
-        r.perfdata.insert("failed_logins_peak".into(), round(x.peak_value, 2));
+        r.perfdata.insert("failed_logins_peak".into(), round_to(x.peak_value, 2));
     }
     r.status = if !f.failures.is_empty() || (!f.surges.is_empty() && !f.exhaustions.is_empty()) {
         Status::Critical
@@ -609,11 +601,6 @@ fn classify(r: &mut CheckResult, f: &Findings, start: i64, end: i64, bucket_ms: 
     r.failures = f.failures.clone();
     r.changes = f.changes.clone();
     r.chain = f.chain.clone();
-}
-
-fn round(v: f64, digits: i32) -> f64 {
-    let p = 10f64.powi(digits);
-    (v * p).round() / p
 }
 
 #[cfg(test)]

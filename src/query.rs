@@ -17,6 +17,7 @@ use polars::prelude::{AnyValue, DataFrame, DataType, IntoLazy, TimeUnit};
 use polars::sql::SQLContext;
 
 use crate::detect::SeriesSet;
+use crate::report::short_number;
 use crate::schema::Role;
 use crate::tables::Tables;
 
@@ -278,7 +279,7 @@ impl Cell {
             Cell::Null => String::new(),
             Cell::Bool(b) => b.to_string(),
             Cell::Int(i) => i.to_string(),
-            Cell::Float(f) => fmt_float(*f),
+            Cell::Float(f) => short_number(*f, 4),
             Cell::Text(s) => s.clone(),
         }
     }
@@ -293,17 +294,6 @@ impl Cell {
             }
             Cell::Text(s) => s.clone().into(),
         }
-    }
-}
-
-fn fmt_float(f: f64) -> String {
-    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 {
-        format!("{f:.0}")
-    } else if f.is_finite() {
-        let s = format!("{f:.4}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        f.to_string()
     }
 }
 
@@ -437,9 +427,9 @@ mod tests {
 
     #[test]
     fn floats_print_short_and_csv_quotes() {
-        assert_eq!(fmt_float(3.0), "3");
-        assert_eq!(fmt_float(0.125), "0.125");
-        assert_eq!(fmt_float(1.0 / 3.0), "0.3333");
+        assert_eq!(short_number(3.0, 4), "3");
+        assert_eq!(short_number(0.125, 4), "0.125");
+        assert_eq!(short_number(1.0 / 3.0, 4), "0.3333");
         assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
     }
 }

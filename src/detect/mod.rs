@@ -228,10 +228,10 @@ fn episode(
         onset: rfc3339(s.at(lo)),
         peak: rfc3339(s.at(pk)),
         end: rfc3339(s.at(hi)),
-        baseline: round(base),
-        peak_value: round(value(pk)),
-        ratio: if ratio.is_finite() { round(ratio) } else { 0.0 },
-        score: round(score),
+        baseline: round_to(base, 2),
+        peak_value: round_to(value(pk), 2),
+        ratio: if ratio.is_finite() { round_to(ratio, 2) } else { 0.0 },
+        score: round_to(score, 2),
         duration_min: minutes,
         reason,
         first_lines: Vec::new(),
@@ -245,8 +245,10 @@ fn merge_buckets(s: &SeriesSet, o: &DetectOptions) -> usize {
     (o.merge_min as i64 * 60_000 / s.bucket_ms.max(1)) as usize
 }
 
-fn round(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
+/// `x` rounded to `digits` decimals, as findings, truth.json and status lines state numbers.
+pub fn round_to(x: f64, digits: i32) -> f64 {
+    let p = 10f64.powi(digits);
+    (x * p).round() / p
 }
 
 /// High-side episodes of a count series.

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{MinuteStats, Stats};
 use super::{Scenario, SimParams};
-use crate::detect::{rfc3339, rfc3339_ms};
+use crate::detect::{rfc3339, rfc3339_ms, round_to};
 
 pub const SURGE_RATIO: f64 = 3.0;
 /// Episodes less than this many minutes apart are one, as in detection's default.
@@ -243,7 +243,7 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
             start: ts(p, lo),
             peak: ts(p, pk),
             end: ts(p, hi),
-            peak_per_min: round2(reboots[pk]),
+            peak_per_min: round_to(reboots[pk], 2),
             total: m[lo..=hi].iter().map(|s| u64::from(s.reboots)).sum(),
         }
     });
@@ -257,9 +257,9 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
             onset: ts(p, lo),
             peak: ts(p, pk),
             end: ts(p, hi),
-            baseline_per_min: round2(base_at(pk)),
-            peak_per_min: round2(attempts[pk]),
-            peak_ratio: round2(ratio[pk]),
+            baseline_per_min: round_to(base_at(pk), 2),
+            peak_per_min: round_to(attempts[pk], 2),
+            peak_ratio: round_to(ratio[pk], 2),
         }
     });
 
@@ -273,7 +273,7 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
                 onset: ts(p, lo),
                 min_at: ts(p, min_at),
                 end: end.map(|e| ts(p, e)),
-                baseline_supernodes: round2(base_sn),
+                baseline_supernodes: round_to(base_sn, 2),
                 min_supernodes: sn[min_at] as u32,
             }
         });
@@ -286,8 +286,8 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
                 onset: ts(p, lo),
                 peak: ts(p, pk),
                 end: (hi + 1 < n).then(|| ts(p, hi)),
-                baseline_ratio: round4(base_fr),
-                peak_ratio: round4(fr[pk]),
+                baseline_ratio: round_to(base_fr, 4),
+                peak_ratio: round_to(fr[pk], 4),
             }
         });
 
@@ -311,7 +311,7 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
             let (lo, hi) = (a.min(b), a.max(b));
             let reboot: u32 = m[lo..=hi].iter().map(|s| s.sn_lost_reboot).sum();
             let over: u32 = m[lo..=hi].iter().map(|s| s.sn_lost_overload).sum();
-            (reboot + over > 0).then(|| round2(f64::from(reboot) / f64::from(reboot + over)))
+            (reboot + over > 0).then(|| round_to(f64::from(reboot) / f64::from(reboot + over), 2))
         }
         _ => None,
     };
@@ -351,12 +351,4 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
         failed: m.iter().map(|s| u64::from(s.failures)).sum(),
         links,
     }
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
-fn round4(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
 }
