@@ -362,14 +362,16 @@ pub fn exhaustions(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
 /// Failure episodes: failed logins far above their baseline, with the failure ratio well
 /// above its own.
 pub fn failures(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
-    let (Some(f), Some(r)) = (s.get("failures"), s.get("failure_ratio")) else { return vec![] };
+    let (Some(a), Some(f), Some(r)) =
+        (s.get("attempts"), s.get("failures"), s.get("failure_ratio"))
+    else {
+        return vec![];
+    };
     let bf = bands(f, &base_opts(s, o, true, 1.0));
     let br = bands(r, &base_opts(s, o, false, 0.02));
     // Sparse failures (a few a minute) are also judged over 15-minute windows: the failure
     // ratio there against its baseline, with a binomial z for the evidence.
-    let (Some(a), half) = (s.get("attempts"), (450_000 / s.bucket_ms.max(1)) as usize) else {
-        return vec![];
-    };
+    let half = (450_000 / s.bucket_ms.max(1)) as usize;
     let (an, fk) = (centred_sums(a, half), centred_sums(f, half));
     let p0 = |i: usize| br[i].map_or(0.0, |b| b.median).max(0.005);
     let window_out = |i: usize, excess: f64| {
