@@ -120,7 +120,7 @@ pub(crate) fn is_sorted(df: &DataFrame) -> PolarsResult<bool> {
 
 struct Part {
     path: PathBuf,
-    writer: polars::io::parquet::write::BatchedWriter<File>,
+    writer: polars::io::parquet::write::BatchedWriter<BufWriter<File>>,
     last_ts: i64,
     sorted: bool,
 }
@@ -176,7 +176,9 @@ impl ParquetSink {
             }
             let file = File::create(&path).map_err(io_err(&path))?;
             // Snappy: read by every engine, and several times faster to write than zstd.
-            let writer = ParquetWriter::new(file)
+            // Buffered: the writer emits each page header and page as its own small write
+            // (about 10000 a block); the footer's flush writes out the rest.
+            let writer = ParquetWriter::new(BufWriter::with_capacity(1 << 20, file))
                 .with_compression(ParquetCompression::Snappy)
                 .batched(&role.schema())?;
             self.files.push(rel);
@@ -233,7 +235,7 @@ impl Sink for ParquetSink {
                     SortMultipleOptions::default().with_maintain_order(true),
                 )?;
                 let file = File::create(&part.path).map_err(io_err(&part.path))?;
-                ParquetWriter::new(file)
+                ParquetWriter::new(BufWriter::with_capacity(1 << 20, file))
                     .with_compression(ParquetCompression::Snappy)
                     .finish(&mut df)?;
             }
