@@ -78,6 +78,15 @@ const CHANGE: &[Column] = &[
 const METRIC: &[Column] =
     &[col("series", Str, true, &["metric", "name"]), col("value", Num, true, &["val", "v"])];
 
+/// No role has more columns than this (checked when compiling), so a row fits in an array.
+pub const MAX_COLUMNS: usize = 16;
+const _: () = assert!(
+    LOGIN.len() <= MAX_COLUMNS
+        && NODE.len() <= MAX_COLUMNS
+        && CHANGE.len() <= MAX_COLUMNS
+        && METRIC.len() <= MAX_COLUMNS
+);
+
 /// Raw field names tried, in order, for the timestamp when a source names none.
 pub const TS_ALIASES: &[&str] =
     &["ts", "timestamp", "time", "@timestamp", "datetime", "date", "t", "__REALTIME_TIMESTAMP"];

@@ -161,7 +161,10 @@ fn parse_lines(
     let mut fields_buf: Vec<(&str, Cow<str>)> = Vec::new();
     let mut vals_buf: Vec<Option<Cow<str>>> = Vec::new();
     let mut last_ts = i64::MIN;
-    for (i, raw) in read::lines(data).enumerate() {
+    // One UTF-8 check for the whole piece instead of one per line (nearly every log is valid).
+    let valid = std::str::from_utf8(data).ok();
+    for (i, range) in read::line_ranges(data).enumerate() {
+        let raw = &data[range.clone()];
         let line_no = first_line + i as u64;
         out.counts.lines += 1;
         if (line_no == 1 && plan.parser.has_header) || raw.iter().all(u8::is_ascii_whitespace) {
@@ -178,9 +181,9 @@ fn parse_lines(
             ));
             continue;
         }
-        let text = match std::str::from_utf8(raw) {
-            Ok(s) => Cow::Borrowed(s),
-            Err(_) => String::from_utf8_lossy(raw),
+        let text = match valid {
+            Some(s) => Cow::Borrowed(&s[range]),
+            None => String::from_utf8_lossy(raw),
         };
         let mut rec = Record { fields: recycle(std::mem::take(&mut fields_buf)) };
         let mut vals = recycle(std::mem::take(&mut vals_buf));

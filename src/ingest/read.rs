@@ -131,9 +131,27 @@ impl BlockReader {
 
 /// The lines of a block without their `\n` or `\r\n`.
 pub fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let body = data.strip_suffix(b"\n").unwrap_or(data);
-    let empty = data.is_empty();
-    body.split(|b| *b == b'\n').filter(move |_| !empty).map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+    line_ranges(data).map(move |r| &data[r])
+}
+
+/// Where the lines of a block are (without their `\n` or `\r\n`), found with memchr.
+pub fn line_ranges(data: &[u8]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let end = data.len() - usize::from(data.last() == Some(&b'\n'));
+    let mut start = (!data.is_empty()).then_some(0);
+    std::iter::from_fn(move || {
+        let s = start?;
+        let e = match memchr::memchr(b'\n', &data[s..end]) {
+            Some(i) => {
+                start = Some(s + i + 1);
+                s + i
+            }
+            None => {
+                start = None;
+                end
+            }
+        };
+        Some(s..e - usize::from(e > s && data[e - 1] == b'\r'))
+    })
 }
 
 /// Splits a block into about `parts` pieces at line boundaries: (byte range, first line).
@@ -195,6 +213,13 @@ mod tests {
         assert_eq!(l, vec![&b"a"[..], b"", b"b"]);
         assert_eq!(lines(b"").count(), 0);
         assert_eq!(lines(b"\n").count(), 1);
+        // The same lines as splitting on every byte.
+        for text in [&b"a\nb\n"[..], b"\r\n", b"\n\n", b"x\ry\r\r\nz\r", b"\r", b"one"] {
+            let body = text.strip_suffix(b"\n").unwrap_or(text);
+            let split: Vec<&[u8]> =
+                body.split(|b| *b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l)).collect();
+            assert_eq!(lines(text).collect::<Vec<_>>(), split, "{text:?}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use polars::prelude::*;
 
-use crate::schema::{self, ColKind, Role};
+use crate::schema::{self, ColKind, MAX_COLUMNS, Role};
 
 enum ColBuf {
     Str(StringChunkedBuilder),
@@ -21,6 +21,8 @@ pub struct TableBuilder {
     line: Vec<i64>,
     cols: Vec<ColBuf>,
     nums: Vec<Option<f64>>,
+    /// The login `outcome` column, whose values are normalised to ok/fail.
+    outcome: Option<usize>,
 }
 
 /// `success`, `Accepted`, `true` -> ok; `failure`, `denied`, `false` -> fail.
@@ -61,8 +63,12 @@ impl TableBuilder {
                 ColKind::Num => ColBuf::Num(Vec::with_capacity(capacity)),
             })
             .collect();
+        let outcome = (role == Role::Login)
+            .then(|| role.columns().iter().position(|c| c.name == "outcome"))
+            .flatten();
         TableBuilder {
             role,
+            outcome,
             ts: Vec::with_capacity(capacity),
             line: Vec::with_capacity(capacity),
             cols,
@@ -91,6 +97,8 @@ impl TableBuilder {
         count: usize,
     ) -> Result<(), String> {
         let columns = self.role.columns();
+        // Each value is checked (and trimmed, parsed, normalised) once, then taken.
+        let mut checked: [Option<&str>; MAX_COLUMNS] = [None; MAX_COLUMNS];
         self.nums.clear();
         for (i, c) in columns.iter().enumerate() {
             let v = values.get(i).and_then(|v| v.as_deref()).map(trim).filter(|v| !v.is_empty());
@@ -101,32 +109,21 @@ impl TableBuilder {
                     _ => return Err(format!("{} \"{}\" is not a number", c.name, clip(v))),
                 },
                 (None, ColKind::Num) => self.nums.push(None),
-                (Some(v), _)
-                    if self.role == Role::Login
-                        && c.name == "outcome"
-                        && normalise_outcome(v).is_none() =>
-                {
-                    return Err(format!("outcome \"{}\" is neither ok nor fail", clip(v)));
-                }
-                _ => {}
+                (Some(v), ColKind::Str) if Some(i) == self.outcome => match normalise_outcome(v) {
+                    Some(o) => checked[i] = Some(o),
+                    None => return Err(format!("outcome \"{}\" is neither ok nor fail", clip(v))),
+                },
+                (v, ColKind::Str) => checked[i] = v,
             }
         }
         for _ in 0..count {
             self.ts.push(ts);
             self.line.push(line);
             let mut nums = self.nums.iter();
-            for (i, (c, buf)) in columns.iter().zip(&mut self.cols).enumerate() {
-                let v =
-                    values.get(i).and_then(|v| v.as_deref()).map(trim).filter(|v| !v.is_empty());
+            for (buf, v) in self.cols.iter_mut().zip(checked) {
                 match buf {
                     ColBuf::Num(b) => b.push(nums.next().copied().flatten()),
-                    ColBuf::Str(b) => match v {
-                        Some(v) if self.role == Role::Login && c.name == "outcome" => {
-                            b.append_value(normalise_outcome(v).unwrap_or(v))
-                        }
-                        Some(v) => b.append_value(v),
-                        None => b.append_null(),
-                    },
+                    ColBuf::Str(b) => b.append_option(v),
                 }
             }
         }
