@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::detect::shape::ShapeOptions;
 use crate::eval::sim::{self, RunScore, SimEvalOptions};
-use crate::eval::{self, NabOptions};
+use crate::eval::{self, NabDetector, NabOptions};
 use crate::simulate::{Scenario, SimFormat};
 
 /// Score the detector on labelled data.
@@ -15,6 +16,7 @@ use crate::simulate::{Scenario, SimFormat};
 Examples:
   rootline eval nab ../shared/data/nab
   rootline eval nab ../shared/data/nab --json
+  rootline eval nab ../shared/data/nab --detector band --z 8
   rootline eval sim
   rootline eval sim --scenarios skype-2007 --seeds 1,2,3 --formats text,jsonl --clients 5000,20000")]
 pub struct EvalArgs {
@@ -30,13 +32,22 @@ pub enum EvalWhat {
         /// One JSON object instead of tables.
         #[arg(long)]
         json: bool,
-        /// Robust z a value must reach to fire.
+        /// The detector to score.
+        #[arg(long, value_enum, default_value = "shape")]
+        detector: NabDetector,
+        /// shape: bins the value range is cut into.
+        #[arg(long, default_value_t = NabOptions::default().shape.bins)]
+        bins: usize,
+        /// shape: points per window.
+        #[arg(long, default_value_t = NabOptions::default().shape.window)]
+        window: usize,
+        /// band: robust z a value must reach to fire.
         #[arg(long, default_value_t = NabOptions::default().z)]
         z: f64,
-        /// Rows to stay quiet after firing.
+        /// band: rows to stay quiet after firing.
         #[arg(long, default_value_t = NabOptions::default().quiet)]
         quiet: usize,
-        /// Rows of trailing history before two days exist.
+        /// band: rows of trailing history before two days exist.
         #[arg(long, default_value_t = NabOptions::default().trailing)]
         trailing: usize,
     },
@@ -97,8 +108,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             print!("{}", sim_table(&r));
             Ok(ExitCode::SUCCESS)
         }
-        EvalWhat::Nab { dir, json, z, quiet, trailing } => {
-            let r = eval::nab(&dir, &NabOptions { z, quiet, trailing })
+        EvalWhat::Nab { dir, json, detector, bins, window, z, quiet, trailing } => {
+            let shape = ShapeOptions { bins, window, ..Default::default() };
+            let r = eval::nab(&dir, &NabOptions { detector, shape, z, quiet, trailing })
                 .with_context(|| format!("failed to score {}", dir.display()))?;
             if json {
                 println!("{}", serde_json::to_string(&r)?);

@@ -8,6 +8,7 @@
 
 pub mod baseline;
 pub mod series;
+pub mod shape;
 
 use serde::{Deserialize, Serialize};
 

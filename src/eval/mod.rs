@@ -5,4 +5,4 @@
 pub mod nab;
 pub mod sim;
 
-pub use nab::{NabOptions, NabReport, nab};
+pub use nab::{NabDetector, NabOptions, NabReport, nab};
