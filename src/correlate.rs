@@ -164,6 +164,7 @@ pub fn analyze_series(
         let kind = w.series.trim_start_matches("change_").to_string();
         cite(tables, Role::Change, "kind", Some(&kind), std::slice::from_mut(w), s)?;
     }
+    let metrics = metric_shifts(tables, s, d)?;
     let changes = change_rows(tables)?;
     let per_min = (60_000 / s.bucket_ms.max(1)).max(1) as usize;
     let max_lag = (o.max_lag_min as usize) * per_min;
@@ -364,6 +365,7 @@ pub fn analyze_series(
         exhaustions,
         changes: waves,
         failures,
+        metrics,
         recovery: rec.map(|r| rfc3339(s.at(r))),
         chain,
         coupling,
@@ -372,6 +374,34 @@ pub fn analyze_series(
         impact,
         params: serde_json::to_value(o).unwrap_or_default(),
     })
+}
+
+/// `metric_shift` episodes of every metric series, in onset order, with their first lines.
+fn metric_shifts(
+    tables: &BTreeMap<Role, DataFrame>,
+    s: &SeriesSet,
+    d: &detect::DetectOptions,
+) -> PolarsResult<Vec<Episode>> {
+    let Some(df) = tables.get(&Role::Metric) else { return Ok(Vec::new()) };
+    let ts: Vec<Option<i64>> = df.column(schema::TS)?.datetime()?.physical().iter().collect();
+    let names = df.column("series")?.str()?;
+    let values = df.column("value")?.f64()?;
+    let mut by_series: BTreeMap<&str, (Vec<i64>, Vec<f64>)> = BTreeMap::new();
+    for ((t, n), v) in ts.iter().zip(names.iter()).zip(values.iter()) {
+        if let (Some(t), Some(n), Some(v)) = (t, n, v) {
+            let e = by_series.entry(n).or_default();
+            e.0.push(*t);
+            e.1.push(v);
+        }
+    }
+    let mut out = Vec::new();
+    for (name, (t, v)) in &by_series {
+        let mut found = detect::shape::episodes(name, t, v, s, &d.shape);
+        cite(tables, Role::Metric, "series", Some(name), &mut found, s)?;
+        out.extend(found);
+    }
+    out.sort_by(|a, b| (&a.onset, &a.series).cmp(&(&b.onset, &b.series)));
+    Ok(out)
 }
 
 /// Fills each episode's `first_lines` with `source:line` of the first three rows of `role`

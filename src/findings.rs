@@ -2,7 +2,8 @@
 //!
 //! Every time is RFC 3339 UTC. Top level:
 //! - `inputs`: per source, what ingest made of it (see [`crate::ingest::SourceReport`]).
-//! - `surges`, `exhaustions`, `changes` (change waves), `failures`: [`Episode`]s in time order.
+//! - `surges`, `exhaustions`, `changes` (change waves), `failures`: [`Episode`]s in time order;
+//!   `metrics`: `metric_shift` episodes of plain metrics.
 //! - `chain`: [`Link`]s of the causal story, each with its lag, lagged cross-correlation and
 //!   evidence; only links the data supports are there.
 //! - `coupling`, `feedback`: see their types.
@@ -85,6 +86,10 @@ pub struct Findings {
     pub exhaustions: Vec<Episode>,
     pub changes: Vec<Episode>,
     pub failures: Vec<Episode>,
+    /// Plain metrics (role `metric`) that took a shape not seen before in them, per series
+    /// (`metric:<name>`); told, never linked into the chain.
+    #[serde(default)]
+    pub metrics: Vec<Episode>,
     /// When demand and failures were back in their bands after the last episode.
     pub recovery: Option<String>,
     pub chain: Vec<Link>,

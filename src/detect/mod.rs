@@ -1,7 +1,8 @@
 //! Detect: series -> episodes. A *surge* is demand far above its baseline for several buckets
 //! in a row; an *exhaustion* is capacity far below its baseline (or utilisation pinned near
 //! its ceiling); a *change wave* is a burst of change events of one kind; a *failure*
-//! episode is failed logins far above their baseline while attempts are not what surged.
+//! episode is failed logins far above their baseline while attempts are not what surged; a
+//! *metric shift* is a plain metric taking a shape it has not had before ([`shape`]).
 //! Onsets are refined back to where the series left its band, ends to where it came back.
 //!
 //! No clock, no I/O: series and options in, episodes out.
@@ -44,6 +45,8 @@ pub struct DetectOptions {
     pub recovery_len: usize,
     pub baseline_trailing: usize,
     pub baseline_min_history: usize,
+    /// Metric series: the shape detector's knobs.
+    pub shape: shape::ShapeOptions,
 }
 
 impl Default for DetectOptions {
@@ -62,6 +65,7 @@ impl Default for DetectOptions {
             recovery_len: 30,
             baseline_trailing: 60,
             baseline_min_history: 10,
+            shape: shape::ShapeOptions::default(),
         }
     }
 }
@@ -69,7 +73,7 @@ impl Default for DetectOptions {
 /// One episode, with everything a reader needs to judge it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Episode {
-    /// `surge`, `exhaustion`, `change_wave` or `failures`.
+    /// `surge`, `exhaustion`, `change_wave`, `failures` or `metric_shift`.
     pub kind: String,
     /// The series it was found in (`attempts`, `nodes_online`, `change_reboot`, ...).
     pub series: String,

@@ -9,9 +9,12 @@
 //! model of the level, so it suits metrics of any unit; it reads the whole series' range
 //! first, which a postmortem tool can (the logs are already exported).
 //!
-//! No clock, no I/O: values in, anomalous indices out.
+//! [`episodes`] turns the anomalous points of one metric into `metric_shift` episodes for
+//! findings. No clock, no I/O: values in, anomalous indices (or episodes) out.
 
 use serde::Serialize;
+
+use super::{Episode, SeriesSet, rfc3339, round_to};
 
 /// Knobs of the shape detector, with the defaults of the method's authors.
 #[derive(Debug, Clone, Serialize)]
@@ -42,7 +45,7 @@ pub fn anomalies(x: &[f64], o: &ShapeOptions) -> Vec<usize> {
         finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     let bins = o.bins.max(2);
     let window = o.window.max(2);
-    if !(hi > lo) || x.len() < window {
+    if hi <= lo || x.len() < window {
         return Vec::new(); // a flat (or empty) series has no shape to change
     }
     let step = (hi - lo) / bins as f64;
@@ -92,6 +95,96 @@ pub fn anomalies(x: &[f64], o: &ShapeOptions) -> Vec<usize> {
     out
 }
 
+/// The `metric_shift` episodes of one metric series (`ts` in ms, ascending, one per value):
+/// anomalous points less than a window apart are one episode. Its onset is the first point of
+/// the triggering window outside the range of the window before it (where the metric left
+/// what it had been doing), the baseline that earlier window's median, the peak the point
+/// furthest from it.
+pub fn episodes(
+    name: &str,
+    ts: &[i64],
+    x: &[f64],
+    grid: &SeriesSet,
+    o: &ShapeOptions,
+) -> Vec<Episode> {
+    let window = o.window.max(2);
+    let found = anomalies(x, o);
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for i in found {
+        match runs.last_mut() {
+            Some((_, last)) if i - *last < window => *last = i,
+            _ => runs.push((i, i)),
+        }
+    }
+    let bucket = |i: usize| {
+        grid.index(ts[i]).unwrap_or(if ts[i] < grid.start_ms {
+            0
+        } else {
+            grid.len.saturating_sub(1)
+        })
+    };
+    runs.into_iter()
+        .map(|(first, last)| {
+            // `first` >= window: the first window only seeds the hypotheses.
+            let b = first + 1 - window;
+            let prior: Vec<f64> =
+                x[b.saturating_sub(window)..b].iter().copied().filter(|v| v.is_finite()).collect();
+            let (lo, hi) = prior
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, c), v| (a.min(*v), c.max(*v)));
+            let med = median(prior.clone());
+            let mad = 1.4826 * median(prior.iter().map(|v| (v - med).abs()).collect());
+            let onset = (b..=first).find(|&i| x[i] < lo || x[i] > hi).unwrap_or(first);
+            let dist = |i: usize| if x[i].is_finite() { (x[i] - med).abs() } else { 0.0 };
+            let peak = (onset..=last).max_by(|&i, &j| dist(i).total_cmp(&dist(j))).unwrap_or(first);
+            let scale = mad.max(1e-9 * med.abs().max(1.0));
+            let ratio = if med != 0.0 { x[peak] / med } else { 0.0 };
+            let duration_min = (ts[last] - ts[onset]) as f64 / 60_000.0;
+            let series = format!("metric:{name}");
+            let reason = format!(
+                "{name} {} {} against a median of {} before{}, a pattern not seen before in it, for {} min",
+                if x[peak] >= med { "rose to" } else { "fell to" },
+                short(x[peak]),
+                short(med),
+                if ratio > 0.0 && ratio.is_finite() { format!(" ({:.1}x)", ratio) } else { String::new() },
+                duration_min.round()
+            );
+            Episode {
+                kind: "metric_shift".into(),
+                series,
+                onset: rfc3339(ts[onset]),
+                peak: rfc3339(ts[peak]),
+                end: rfc3339(ts[last]),
+                baseline: round_to(med, 2),
+                peak_value: round_to(x[peak], 2),
+                ratio: if ratio.is_finite() { round_to(ratio, 2) } else { 0.0 },
+                score: round_to((dist(peak) / scale).min(1e6), 1),
+                duration_min: round_to(duration_min, 1),
+                reason,
+                first_lines: Vec::new(),
+                onset_i: bucket(onset),
+                peak_i: bucket(peak),
+                end_i: bucket(last),
+            }
+        })
+        .collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_unstable_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 }
+}
+
+/// A value for a sentence: at most 4 significant digits, no trailing zeros.
+fn short(v: f64) -> String {
+    let r = if v.abs() >= 1000.0 { v.round() } else { round_to(v, 2) };
+    format!("{r}")
+}
+
 /// Kullback-Leibler divergence D(p || q) in nats; infinite when p has mass where q has none.
 fn relative_entropy(p: &[f64], q: &[f64]) -> f64 {
     p.iter()
@@ -114,6 +207,24 @@ mod tests {
         assert!(!found.is_empty());
         assert!(found.iter().all(|&i| i >= 400), "{found:?}");
         assert!(found[0] < 420, "{found:?}");
+    }
+
+    #[test]
+    fn an_episode_starts_where_the_metric_left_its_range() {
+        let mut x: Vec<f64> = (0..300).map(|i| 10.0 + (i % 5) as f64).collect();
+        x.extend((0..100).map(|i| 40.0 + (i % 5) as f64));
+        let ts: Vec<i64> = (0..x.len() as i64).map(|i| i * 300_000).collect();
+        let grid =
+            SeriesSet { start_ms: 0, bucket_ms: 60_000, len: 2000, cols: Default::default() };
+        let e = episodes("cpu", &ts, &x, &grid, &ShapeOptions::default());
+        assert_eq!(e.len(), 1, "{e:?}");
+        let e = &e[0];
+        assert_eq!((e.kind.as_str(), e.series.as_str()), ("metric_shift", "metric:cpu"));
+        assert_eq!(e.onset, rfc3339(300 * 300_000));
+        assert_eq!(e.onset_i, 1500);
+        assert_eq!(e.baseline, 12.0);
+        assert!(e.peak_value >= 40.0 && e.ratio > 3.0, "{e:?}");
+        assert!(e.reason.starts_with("cpu rose to 4"), "{}", e.reason);
     }
 
     #[test]

@@ -167,7 +167,8 @@ impl Story {
                 ));
             }
         }
-        for e in f.changes.iter().chain(&f.surges).chain(&f.exhaustions).chain(&f.failures) {
+        let episodes = f.changes.iter().chain(&f.surges).chain(&f.exhaustions).chain(&f.failures);
+        for e in episodes.chain(&f.metrics) {
             let first = if e.first_lines.is_empty() {
                 String::new()
             } else {
@@ -300,7 +301,19 @@ impl Story {
                 f.failures.len(),
                 f.changes.len()
             ),
-            None => "No episode was found in the logs.".into(),
+            None => "No surge, exhaustion or failure episode was found in the logs.".into(),
+        };
+        let detection = match f.metrics.len() {
+            0 => detection,
+            n => {
+                let series: std::collections::BTreeSet<&str> =
+                    f.metrics.iter().map(|e| e.series.trim_start_matches("metric:")).collect();
+                let series: Vec<&str> = series.into_iter().collect();
+                format!(
+                    "{detection} Plain metrics changed shape {n} time(s) ({}); they are in the timeline but not in the chain.",
+                    series.join(", ")
+                )
+            }
         };
         let resolution = match &f.recovery {
             Some(r) => format!("Demand and failures were back in their bands from {} on.", hm(r)),

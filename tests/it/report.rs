@@ -87,12 +87,20 @@ fn strings_from_logs_and_config_are_escaped() {
         "ts=2024-01-01T02:55:00Z kind=deploy target=\"<img src=x onerror=alert(1)>\" item=\"<script>alert(2)</script>\"\n",
     )
     .unwrap();
+    // A plain metric named by its file, which steps up at 03:00: its shift is in the timeline.
+    let mut metric = String::from("timestamp,value\n");
+    for m in 0..240 {
+        let v = if m < 180 { 10 + m % 3 } else { 90 + m % 3 };
+        metric += &format!("2024-01-01 {:02}:{:02}:00,{v}\n", m / 60, m % 60);
+    }
+    std::fs::write(dir.join("<i>queue.csv"), metric).unwrap();
     let out = dir.join("out");
     let o = rootline()
         .args(["report", "--title", "<b>bold</b> & co", "-q", "--out"])
         .arg(&out)
         .arg(dir.join("logins.log"))
         .arg(dir.join("changes.log"))
+        .arg(dir.join("<i>queue.csv"))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -106,6 +114,8 @@ fn strings_from_logs_and_config_are_escaped() {
         "the deploy's item should be shown as text"
     );
     assert!(html.contains("&lt;b&gt;bold&lt;/b&gt; &amp; co"));
+    assert!(!html.contains("<i>queue"), "unescaped metric name in report.html");
+    assert!(html.contains("metric:&lt;i&gt;queue"), "the metric's shift should be in the timeline");
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(!md.contains("<script"), "{md}");
 }
