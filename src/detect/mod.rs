@@ -200,11 +200,23 @@ fn episode(
     let half = if high { (150_000 / s.bucket_ms.max(1)) as usize } else { 0 };
     let v = centred_means(x, half);
     let value = |i: usize| v[i];
+    // The peak is where the value is furthest from baseline as a ratio (the headline's
+    // number), or in spreads where the baseline is 0. Spreads alone would move the peak to
+    // wherever history happened to be noisy.
+    let far = |k: usize| -> (f64, f64) {
+        let Some(band) = b[k] else { return (0.0, 0.0) };
+        let z = band.z(value(k));
+        match (band.median > 0.0, high) {
+            (true, true) => (value(k) / band.median, z),
+            (true, false) => (band.median / value(k).max(1e-9), -z),
+            (false, true) => (f64::INFINITY, z),
+            (false, false) => (0.0, -z),
+        }
+    };
     let pk = (lo..=hi)
         .max_by(|&i, &j| {
-            let z = |k: usize| b[k].map_or(0.0, |b| b.z(value(k)));
-            let (zi, zj) = if high { (z(i), z(j)) } else { (-z(i), -z(j)) };
-            zi.total_cmp(&zj).then(j.cmp(&i))
+            let (a, c) = (far(i), far(j));
+            a.0.total_cmp(&c.0).then(a.1.total_cmp(&c.1)).then(j.cmp(&i))
         })
         .unwrap_or(lo);
     let base = b[pk].map_or(0.0, |b| b.median);
