@@ -107,6 +107,9 @@ fn xcorr(
     best
 }
 
+/// How far an episode's refined onset may come before the change blamed for it.
+const ONSET_SLACK_MS: i64 = 5 * 60_000;
+
 fn minutes(s: &SeriesSet, a: usize, b: usize) -> f64 {
     (b as f64 - a as f64) * s.bucket_ms as f64 / 60_000.0
 }
@@ -278,9 +281,11 @@ pub fn analyze_series(
             break;
         }
     }
-    // A deploy or config change shortly before failures that no surge explains.
+    // A deploy or config change shortly before failures that no surge explains. The onset is
+    // read back to the band's edge, where a chance failure or two can put it a few minutes
+    // before the change that set them off: those few minutes are allowed.
     for f in &failures {
-        let start = s.at(f.onset_i);
+        let start = s.at(f.onset_i) + ONSET_SLACK_MS;
         let window = (o.change_to_failure_min * 60_000.0) as i64;
         let explained =
             surges.iter().any(|e| e.onset_i <= f.onset_i && e.end_i + per_min >= f.onset_i);

@@ -25,6 +25,7 @@ pub struct Link {
     /// When each end started, and minutes from one to the other.
     pub from_at: String,
     pub to_at: String,
+    /// Negative when `to`'s onset, read back to its band's edge, came a few minutes first.
     pub lag_min: f64,
     /// Pearson correlation of the two series at the best lag (in minutes, `to` after `from`);
     /// absent when one end is not a series (a single change event).

@@ -55,11 +55,13 @@ fn link_text(l: &Link) -> String {
         (Some(r), Some(lag)) => format!("; cross-correlation {r:.2} at {lag:.0} min"),
         _ => String::new(),
     };
+    // A negative lag: the later end's onset, read back to its band's edge, came first.
+    let when = if l.lag_min < 0.0 { "within" } else { "after" };
     format!(
-        "{} → {}: {} after {}{x}",
+        "{} → {}: {} {when} {}{x}",
         l.from.replace('_', " "),
         l.to.replace('_', " "),
-        hours(l.lag_min),
+        hours(l.lag_min.abs()),
         hm(&l.from_at)
     )
 }

@@ -14,8 +14,11 @@ fn analyze_specs(specs: &[SourceSpec]) -> Findings {
 }
 
 fn simulate_and_analyze(scenario: Scenario, clients: usize, name: &str) -> (Truth, Findings) {
+    simulate_and_analyze_with(SimParams::new(scenario).with_clients(clients), name)
+}
+
+fn simulate_and_analyze_with(params: SimParams, name: &str) -> (Truth, Findings) {
     let dir = temp_dir(name);
-    let params = SimParams::new(scenario).with_clients(clients);
     let out = SimOutput { dir: dir.clone(), format: SimFormat::Text, gzip: false };
     let truth = simulate::simulate(&params, &out, &|_| {}).unwrap().truth;
     let specs = IncidentConfig::load(&dir.join("incident.toml")).unwrap().specs(&dir).unwrap();
@@ -87,6 +90,15 @@ fn a_quiet_week_has_no_story() {
 #[test]
 fn a_bad_deploy_is_blamed_for_failures_without_a_surge() {
     let (truth, f) = simulate_and_analyze(Scenario::BadDeploy, 20_000, "an-deploy");
+    bad_deploy_told(&truth, &f);
+    // Seed 2: a chance failure puts the refined onset 2 minutes before the deploy.
+    let params = SimParams::new(Scenario::BadDeploy).with_clients(20_000).with_seed(2);
+    let (truth, f) = simulate_and_analyze_with(params, "an-deploy-2");
+    assert!(f.failures.iter().any(|e| ms(&e.onset) < ms(truth.deploy.as_ref().unwrap())));
+    bad_deploy_told(&truth, &f);
+}
+
+fn bad_deploy_told(truth: &Truth, f: &Findings) {
     assert!(f.surges.is_empty(), "{:?}", f.surges);
     let fail = truth.failures.as_ref().unwrap();
     assert!(f.failures.iter().any(|e| covers(e, &fail.peak)), "{:?}", f.failures);
