@@ -282,8 +282,14 @@ fn highs(s: &SeriesSet, name: &str, kind: &str, o: &DetectOptions, what: &str) -
     let inside = |i: usize| b[i].is_none_or(|b| b.z(m[i]) < o.band_z);
     // ...but an episode starts and ends on a bucket that is itself out of its band.
     let quiet = |i: usize| b[i].is_none_or(|b| b.z(x[i]) < o.band_z);
+    // The headline is read on 5-minute means: an episode whose 5-minute mean is nowhere far
+    // above baseline (a three-minute blip of a small count) is not told.
+    let far_mean = |i: usize| {
+        b[i].is_some_and(|b| b.z(m[i]) >= o.z && m[i] >= o.ratio * b.median && m[i] >= 3.0)
+    };
     widen(runs(x.len(), flag, o.gap, o.min_len), inside, x.len(), merge_buckets(s, o))
         .into_iter()
+        .filter(|&(lo, hi)| (lo..=hi).any(far_mean))
         .map(|(mut lo, mut hi)| {
             while lo < hi && quiet(lo) {
                 lo += 1;

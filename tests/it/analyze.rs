@@ -77,14 +77,19 @@ fn skype_2007_is_told_as_the_skype_story() {
 
 #[test]
 fn a_quiet_week_has_no_story() {
-    let (_, f) = simulate_and_analyze(Scenario::Quiet, 5000, "an-quiet");
-    assert!(
-        f.surges.is_empty() && f.exhaustions.is_empty() && f.chain.is_empty(),
-        "{:?} {:?} {:?}",
-        f.surges,
-        f.exhaustions,
-        links(&f)
-    );
+    // Seeds 2 and 3 hold three-minute blips of re-logins (12/min against 3) that once read
+    // as surges.
+    for seed in [1, 2, 3] {
+        let params = SimParams::new(Scenario::Quiet).with_clients(5000).with_seed(seed);
+        let (_, f) = simulate_and_analyze_with(params, &format!("an-quiet-{seed}"));
+        assert!(
+            f.surges.is_empty() && f.exhaustions.is_empty() && f.chain.is_empty(),
+            "seed {seed}: {:?} {:?} {:?}",
+            f.surges,
+            f.exhaustions,
+            links(&f)
+        );
+    }
 }
 
 #[test]
