@@ -269,7 +269,16 @@ pub fn round_to(x: f64, digits: i32) -> f64 {
 }
 
 /// High-side episodes of a count series.
-fn highs(s: &SeriesSet, name: &str, kind: &str, o: &DetectOptions, what: &str) -> Vec<Episode> {
+/// `clumps`: the events arrive in clumps (login retries), so 5-minute means far out also make
+/// a core (see below).
+fn highs(
+    s: &SeriesSet,
+    name: &str,
+    kind: &str,
+    o: &DetectOptions,
+    what: &str,
+    clumps: bool,
+) -> Vec<Episode> {
     let Some(x) = s.get(name) else { return vec![] };
     let b = bands(x, &base_opts(s, o, true, 1.0));
     let flag = |i: usize| {
@@ -287,7 +296,19 @@ fn highs(s: &SeriesSet, name: &str, kind: &str, o: &DetectOptions, what: &str) -
     let far_mean = |i: usize| {
         b[i].is_some_and(|b| b.z(m[i]) >= o.z && m[i] >= o.ratio * b.median && m[i] >= 3.0)
     };
-    widen(runs(x.len(), flag, o.gap, o.min_len), inside, x.len(), merge_buckets(s, o))
+    // Cores: `min_len` single buckets far out (gaps allowed), or `min_len` 5-minute means far
+    // out in a row holding at least two far single buckets: retries arrive in clumps, so a
+    // flood can alternate far and ordinary minutes without three far ones close together.
+    let mut cores = runs(x.len(), flag, o.gap, o.min_len);
+    if clumps {
+        cores.extend(
+            runs(x.len(), far_mean, 0, o.min_len)
+                .into_iter()
+                .filter(|&(lo, hi)| (lo..=hi).filter(|&i| flag(i)).count() >= 2),
+        );
+    }
+    cores.sort_unstable();
+    widen(cores, inside, x.len(), merge_buckets(s, o))
         .into_iter()
         .filter(|&(lo, hi)| (lo..=hi).any(far_mean))
         .map(|(mut lo, mut hi)| {
@@ -323,14 +344,16 @@ fn centred_means(x: &[f64], half: usize) -> Vec<f64> {
 
 /// Surges: login attempts far above their baseline.
 pub fn surges(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
-    highs(s, "attempts", "surge", o, "demand far above normal")
+    highs(s, "attempts", "surge", o, "demand far above normal", true)
 }
 
 /// Change waves: bursts of change events, per kind.
 pub fn change_waves(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
     let kinds: Vec<String> = s.cols.keys().filter(|k| k.starts_with("change_")).cloned().collect();
-    let mut out: Vec<Episode> =
-        kinds.iter().flat_map(|k| highs(s, k, "change_wave", o, "a burst of changes")).collect();
+    let mut out: Vec<Episode> = kinds
+        .iter()
+        .flat_map(|k| highs(s, k, "change_wave", o, "a burst of changes", false))
+        .collect();
     out.sort_by_key(|e| e.onset_i);
     out
 }
