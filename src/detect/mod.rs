@@ -60,7 +60,7 @@ impl Default for DetectOptions {
             capacity_share: 0.8,
             capacity_rel_spread: 0.025,
             util_ceiling: 0.95,
-            failure_excess: 0.1,
+            failure_excess: 0.05,
             merge_min: 60,
             recovery_len: 30,
             baseline_trailing: 60,
@@ -434,10 +434,14 @@ pub fn failures(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
             && br[i].is_some_and(|b| r[i] >= b.median + o.failure_excess))
             || (f[i] > 0.0 && window_out(i, o.failure_excess))
     };
+    // The edges: where the 15-minute failure ratio is back within 40% of the excess over
+    // its baseline (2 points at the default), or no longer more than `band_z` binomial spreads over it.
     let inside = |i: usize| {
-        (bf[i].is_none_or(|b| b.z(f[i]) < o.band_z)
-            || br[i].is_none_or(|b| r[i] < b.median + o.failure_excess / 2.0))
-            && !window_out(i, o.failure_excess / 2.0)
+        let (n, k, p) = (an[i], fk[i], p0(i));
+        br[i].is_none()
+            || n <= 0.0
+            || k < n * (p + 0.4 * o.failure_excess)
+            || (k - n * p) / (n * p * (1.0 - p)).sqrt() < o.band_z
     };
     widen(runs(f.len(), flag, o.gap, o.min_len), inside, f.len(), merge_buckets(s, o))
         .into_iter()
