@@ -22,6 +22,7 @@ echo "binary: $ROOTLINE_BIN; clients: $CLIENTS; work dir: $WORK"
 "$ROOTLINE_BIN" simulate --scenario skype-2007 --clients "$CLIENTS" --seed 42 --out "$WORK/logs" -q
 lines=$(cat "$WORK"/logs/*.log | wc -l)
 "$ROOTLINE_BIN" ingest --config "$WORK/logs/incident.toml" --out "$WORK/tables" -q
+sync   # the simulator's and ingest's writes reach the disk before the timed runs
 printf '%-10s %12s %10s %8s\n' from lines median_s RSS_MB
 for from in logs tables; do
   if [ "$from" = logs ]; then src=(--config "$WORK/logs/incident.toml"); else src=(--tables "$WORK/tables"); fi
