@@ -39,7 +39,7 @@ pub const SERIES: &str = "series";
 /// What went wrong with a query; every message says where and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
-    #[error("no query named \"{name}\": give a .sql file or one of: {}", .known.join(", "))]
+    #[error("no query named \"{name}\": give SQL (SELECT ...), a .sql file or one of: {}", .known.join(", "))]
     Unknown { name: String, known: Vec<String> },
     #[error("cannot read {path}")]
     Read {
@@ -115,6 +115,9 @@ impl Query {
 
     /// `arg` is a path to a `.sql` file, or the name of a shipped query (with or without `.sql`).
     pub fn resolve(arg: &str) -> Result<Query, QueryError> {
+        if is_inline_sql(arg) {
+            return Ok(Query::parse(arg, "the command line"));
+        }
         let path = Path::new(arg);
         if path.is_file() {
             let sql = std::fs::read_to_string(path)
@@ -131,6 +134,16 @@ impl Query {
             known: shipped.into_iter().map(|q| q.name).collect(),
         })
     }
+}
+
+/// Whether a QUERY argument is SQL itself (`SELECT ...`, `WITH ...`) rather than a file or
+/// a shipped query's name.
+fn is_inline_sql(arg: &str) -> bool {
+    let t = arg.trim_start();
+    ["select", "with"].iter().any(|k| {
+        t.get(..k.len()).is_some_and(|w| w.eq_ignore_ascii_case(k))
+            && t[k.len()..].starts_with(|c: char| c.is_whitespace())
+    })
 }
 
 /// The tables a query can name: every role (empty, with its columns, when there are no rows)

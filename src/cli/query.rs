@@ -10,8 +10,8 @@ use crate::query::{self, OutputFormat, Query};
 
 /// Ask your own questions in SQL: over `login`, `node`, `change`, `metric` and `series`.
 ///
-/// QUERY is a .sql file or the name of a shipped query (`--list` shows them; their text is in
-/// the repo's queries/ folder). Polars' SQL engine runs it; the shipped queries are portable
+/// QUERY is SQL itself (SELECT ... or WITH ...), a .sql file or the name of a shipped query
+/// (`--list` shows them; their text is in the repo's queries/ folder). Polars' SQL engine runs it; the shipped queries are portable
 /// SQL that also runs on DuckDB over the Parquet tables `rootline ingest` writes.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -20,6 +20,7 @@ Examples:
   rootline query --config sample-data/skype-2007/incident.toml patches_per_hour
   rootline query --tables tables/ my-question.sql --format csv > answer.csv
   rootline query --config incident.toml restarted_vs_rest --format json
+  rootline query --config incident.toml \"SELECT outcome, COUNT(*) AS n FROM login GROUP BY outcome\"
 
 Tables: login(ts, outcome, user, host, client, reason, latency_ms, source, line),
   node(ts, node, event, load, capacity, cpu, mem, source, line),
@@ -27,7 +28,7 @@ Tables: login(ts, outcome, user, host, client, reason, latency_ms, source, line)
   series(ts, attempts, failures, failure_ratio, users, per_user, nodes_online, ...): one row per
   bucket (--bucket, 1m by default). Every ts is UTC.")]
 pub struct QueryArgs {
-    /// A .sql file, or the name of a shipped query.
+    /// SQL (SELECT ... / WITH ...), a .sql file, or the name of a shipped query.
     #[arg(required_unless_present = "list")]
     pub query: Option<String>,
     /// An incident.toml with [[source]] entries.

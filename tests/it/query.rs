@@ -362,6 +362,20 @@ fn bad_queries_say_where_and_what_there_is() {
 }
 
 #[test]
+fn sql_on_the_command_line_runs_as_it_is() {
+    let s = sample();
+    let q = Query::resolve("  select count(*) AS n\nFROM change WHERE kind = 'release'").unwrap();
+    assert_eq!(q.origin, "the command line");
+    let (_, rows) = query::cells(&query::run(&q, &s.frames).unwrap());
+    assert_eq!(rows[0][0], Cell::Int(1));
+    let q = Query::resolve("WITH r AS (SELECT * FROM change) SELECT COUNT(*) AS n FROM r").unwrap();
+    let (_, rows) = query::cells(&query::run(&q, &s.frames).unwrap());
+    assert_eq!(rows[0][0], Cell::Int(table(Role::Change).height() as i64));
+    // A shipped name that merely starts like a keyword is still a name.
+    assert!(Query::resolve("selected_hours").is_err());
+}
+
+#[test]
 fn results_print_as_table_csv_and_json() {
     let s = sample();
     let q = Query::parse(
