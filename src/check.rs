@@ -302,8 +302,29 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> 
     result.perfdata.insert("lines".into(), lines as f64);
     result.perfdata.insert("rejected".into(), rejected as f64);
     let mut tables = got.tables;
+    let runs = o.state.join("runs");
+    let rejects = rejects_jsonl(&got.rejects)?;
     let Some((_, last)) = tables::span(&tables) else {
-        result.summary = "no rows in the logs; nothing to judge".into();
+        if rejected == 0 {
+            result.summary = "no rows in the logs; nothing to judge".into();
+            return Ok(result);
+        }
+        // Not one line understood: keep them all, under the night asked for (or `undated`).
+        let night = match o.as_of.as_deref() {
+            Some(a) => window(Some(a), o.window_ms, 0, o.bucket_ms).map_err(anyhow::Error::msg)?.2,
+            None => "undated".to_string(),
+        };
+        let worst = got.report.sources.iter().max_by_key(|s| s.rejected).expect("a source");
+        result.summary = format!(
+            "no rows in the logs: {rejected} of {lines} lines rejected, the most in {} ({}): is \
+             its format right? They are in {}",
+            worst.path,
+            worst.rejected,
+            runs.join(&night).join("rejects.jsonl").display()
+        );
+        keep_run(&runs, &night, &mut result, |dir| {
+            Ok(fs::write(dir.join("rejects.jsonl"), &rejects)?)
+        })?;
         return Ok(result);
     };
     let (start, end, night) =
@@ -311,8 +332,6 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> 
     result.window_start = Some(rfc3339(start));
     result.window_end = Some(rfc3339(end));
     result.night = Some(night.clone());
-    let runs = o.state.join("runs");
-    let rejects = rejects_jsonl(&got.rejects)?;
     if lines > 0 && rejected as f64 > o.max_rejected * lines as f64 {
         let worst = got.report.sources.iter().max_by_key(|s| s.rejected).expect("a source");
         result.summary = format!(

@@ -224,6 +224,30 @@ fn too_many_rejects_or_too_little_history_are_unknown() {
 }
 
 #[test]
+fn a_log_of_nothing_but_garbage_keeps_every_line() {
+    let dir = temp_dir("check-garbage");
+    fs::write(dir.join("login.log"), "garbage\n\u{1}\u{2} more\nstill garbage\n").unwrap();
+    fs::write(
+        dir.join("nightly.toml"),
+        "[[source]]\npath = \"login.log\"\nrole = \"login\"\nformat = \"logfmt\"\n",
+    )
+    .unwrap();
+    let specs = specs(&dir.join("nightly.toml"));
+    for (as_of, night) in [(None, "undated"), (Some("2024-03-02"), "2024-03-02")] {
+        let mut o = CheckOptions::new(dir.join("state"));
+        o.as_of = as_of.map(str::to_string);
+        let r = check::check(&specs, &o);
+        assert_eq!(r.status, Status::Unknown);
+        assert!(r.summary.contains("3 of 3 lines rejected"), "{}", r.summary);
+        let run = PathBuf::from(r.report.as_deref().expect("the rejects are kept"));
+        assert!(run.ends_with(night), "{}", run.display());
+        let kept = fs::read_to_string(run.join("rejects.jsonl")).unwrap();
+        assert_eq!(kept.lines().count(), 3, "{kept}");
+    }
+    assert_state_whole(&dir.join("state"));
+}
+
+#[test]
 fn a_second_run_while_one_holds_the_lock_is_unknown() {
     let dir = temp_dir("check-lock");
     let state = dir.join("state");
