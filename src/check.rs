@@ -311,9 +311,16 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> 
         }
         // Not one line understood: keep them all, under the night asked for (or `undated`).
         let night = match o.as_of.as_deref() {
-            Some(a) => window(Some(a), o.window_ms, 0, o.bucket_ms).map_err(anyhow::Error::msg)?.2,
+            Some(a) => {
+                let (start, end, night) =
+                    window(Some(a), o.window_ms, 0, o.bucket_ms).map_err(anyhow::Error::msg)?;
+                result.window_start = Some(rfc3339(start));
+                result.window_end = Some(rfc3339(end));
+                night
+            }
             None => "undated".to_string(),
         };
+        result.night = Some(night.clone());
         let worst = got.report.sources.iter().max_by_key(|s| s.rejected).expect("a source");
         result.summary = format!(
             "no rows in the logs: {rejected} of {lines} lines rejected, the most in {} ({}): is \
