@@ -94,8 +94,12 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&path, serde_json::to_string_pretty(&findings)? + "\n")
         .with_context(|| format!("cannot write {}", path.display()))?;
     if !args.quiet {
+        let metrics = match findings.metrics.len() {
+            0 => String::new(),
+            n => format!(", {n} metric shift(s)"),
+        };
         eprintln!(
-            "{} surge(s), {} exhaustion(s), {} change wave(s), {} failure episode(s), {} link(s); wrote {}",
+            "{} surge(s), {} exhaustion(s), {} change wave(s), {} failure episode(s){metrics}, {} link(s); wrote {}",
             findings.surges.len(),
             findings.exhaustions.len(),
             findings.changes.len(),

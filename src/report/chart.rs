@@ -101,13 +101,12 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> 
     let n = t.panels.len().max(1);
     let areas = body.split_evenly((n, 1));
     for (k, (area, panel)) in areas.iter().zip(&t.panels).enumerate() {
-        let ymax = panel
-            .lines
-            .iter()
-            .flat_map(|l| l.points.iter().map(|p| p.1))
-            .fold(0.0f64, f64::max)
-            .max(1.0)
-            * 1.12;
+        let values = || panel.lines.iter().flat_map(|l| l.points.iter().map(|p| p.1));
+        // Counts start at 0; a metric may go below it.
+        let lo = values().fold(0.0f64, f64::min);
+        let hi = values().fold(0.0f64, f64::max).max(lo + 1.0);
+        let (ymin, ymax) =
+            (if lo < 0.0 { lo - 0.12 * (hi - lo) } else { 0.0 }, hi + 0.12 * (hi - lo));
         let last = k + 1 == n;
         let mut chart = ChartBuilder::on(area)
             .margin_left(16)
@@ -115,7 +114,7 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> 
             .margin_top(8)
             .x_label_area_size(if last { 44 } else { 8 })
             .y_label_area_size(96)
-            .build_cartesian_2d(t.x_min..t.x_max.max(t.x_min + 1e-3), 0.0..ymax)
+            .build_cartesian_2d(t.x_min..t.x_max.max(t.x_min + 1e-3), ymin..ymax)
             .map_err(e)?;
         let formatter = |x: &f64| fmt_time(t, *x);
         let mut mesh = chart.configure_mesh();
@@ -130,7 +129,7 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> 
         for (name, a, b) in &t.phases {
             chart
                 .draw_series(std::iter::once(Rectangle::new(
-                    [(*a, 0.0), (b.max(*a + (t.x_max - t.x_min) / 400.0), ymax)],
+                    [(*a, ymin), (b.max(*a + (t.x_max - t.x_min) / 400.0), ymax)],
                     phase_color(name).mix(0.16).filled(),
                 )))
                 .map_err(e)?;
@@ -138,7 +137,7 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> 
         for (_, at) in &t.marks {
             chart
                 .draw_series(std::iter::once(PathElement::new(
-                    vec![(*at, 0.0), (*at, ymax)],
+                    vec![(*at, ymin), (*at, ymax)],
                     BLACK.mix(0.5),
                 )))
                 .map_err(e)?;

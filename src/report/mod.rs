@@ -59,6 +59,9 @@ fn display(s: &SeriesSet, x: &[f64], points: usize, mean: bool, axis: &Axis) -> 
         .collect()
 }
 
+/// Metric panels drawn at most (the metrics that shifted first).
+const MAX_METRIC_PANELS: usize = 3;
+
 /// The time axis: whole days for spans over three days, else hours.
 struct Axis {
     origin_ms: i64,
@@ -149,6 +152,21 @@ pub fn timeline(s: &SeriesSet, f: &Findings, title: &str) -> chart::Timeline {
             lines: change_lines,
         });
     }
+    // Plain metrics: the ones that shifted first, a few at most, each on its own scale.
+    let mut metrics: Vec<&String> = s.cols.keys().filter(|k| k.starts_with("metric:")).collect();
+    metrics.sort_by_key(|n| (!f.metrics.iter().any(|e| &e.series == *n), *n));
+    for name in metrics.into_iter().take(MAX_METRIC_PANELS) {
+        let label = name.trim_start_matches("metric:").to_string();
+        panels.push(chart::Panel {
+            title: label.clone(),
+            unit: "value".into(),
+            lines: vec![chart::Line {
+                label,
+                color: RGBColor(0, 131, 143),
+                points: display(s, &s.cols[name], 700, true, &axis),
+            }],
+        });
+    }
     let phases =
         f.phases.iter().map(|p| (p.name.clone(), hours_of(&p.start), hours_of(&p.end))).collect();
     let mut marks: Vec<(String, f64)> = Vec::new();
@@ -171,6 +189,14 @@ pub fn timeline(s: &SeriesSet, f: &Findings, title: &str) -> chart::Timeline {
     }
     if let Some(r) = &f.recovery {
         marks.push(("recovery".into(), hours_of(r)));
+    }
+    if marks.is_empty() {
+        // No incident story: mark where the metrics shifted most instead.
+        let mut shifts: Vec<&crate::findings::Episode> = f.metrics.iter().collect();
+        shifts.sort_by(|a, b| b.score.total_cmp(&a.score));
+        for e in shifts.into_iter().take(3) {
+            marks.push(("shift".into(), hours_of(&e.onset)));
+        }
     }
     marks.sort_by(|a, b| a.1.total_cmp(&b.1));
     chart::Timeline {

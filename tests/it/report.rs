@@ -170,3 +170,32 @@ fn report_renders_offline_in_headless_chromium() {
     let png = std::fs::read(&shot).expect("a screenshot");
     assert!(png.len() > 50_000, "the screenshot looks blank: {} bytes", png.len());
 }
+
+/// A report of plain metrics alone draws them (on their own scale, below zero too) and marks
+/// where they shifted; it was a blank chart.
+#[test]
+fn a_metrics_only_timeline_draws_the_metrics() {
+    use rootline::correlate::{self, AnalyzeOptions};
+    use rootline::ingest::SourceSpec;
+    let dir = temp_dir("report-metrics");
+    let mut csv = String::from("timestamp,value\n");
+    for m in 0..600 {
+        let v = if m < 400 { -20.0 + (m % 4) as f64 } else { 35.0 + (m % 4) as f64 };
+        csv += &format!("2024-01-01 {:02}:{:02}:00,{v}\n", m / 60, m % 60);
+    }
+    std::fs::write(dir.join("queue_depth.csv"), csv).unwrap();
+    let spec = SourceSpec { path: dir.join("queue_depth.csv"), ..Default::default() };
+    let got = rootline::tables::ingest(&[spec]).unwrap();
+    let o = AnalyzeOptions::default();
+    let f = correlate::analyze(&got.tables, got.report.sources, &o).unwrap();
+    assert!(!f.metrics.is_empty(), "the step at 06:40 is a metric shift");
+    let s = rootline::detect::series::build(&got.tables, o.bucket_ms).unwrap();
+    let t = rootline::report::timeline(&s, &f, "metrics");
+    assert_eq!(t.panels.len(), 1);
+    assert_eq!(t.panels[0].title, "queue_depth");
+    let ys: Vec<f64> = t.panels[0].lines[0].points.iter().map(|p| p.1).collect();
+    assert!(ys.iter().any(|y| *y < -15.0) && ys.iter().any(|y| *y > 30.0), "{ys:?}");
+    assert!(t.marks.iter().any(|(label, _)| label == "shift"), "{:?}", t.marks);
+    let svg = rootline::report::chart::svg(&t).unwrap();
+    assert!(svg.contains("queue_depth"));
+}
