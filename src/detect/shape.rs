@@ -138,16 +138,20 @@ pub fn episodes(
             let dist = |i: usize| if x[i].is_finite() { (x[i] - med).abs() } else { 0.0 };
             let peak = (onset..=last).max_by(|&i, &j| dist(i).total_cmp(&dist(j))).unwrap_or(first);
             let scale = mad.max(1e-9 * med.abs().max(1.0));
-            let ratio = if med != 0.0 { x[peak] / med } else { 0.0 };
+            // A ratio only means something between two positive values.
+            let ratio = if med > 0.0 && x[peak] > 0.0 { x[peak] / med } else { 0.0 };
             let duration_min = (ts[last] - ts[onset]) as f64 / 60_000.0;
             let series = format!("metric:{name}");
             let reason = format!(
-                "{name} {} {} against a median of {} before{}, a pattern not seen before in it, for {} min",
+                "{name} {} {} against a median of {} before{}, a pattern not seen before in it{}",
                 if x[peak] >= med { "rose to" } else { "fell to" },
                 short(x[peak]),
                 short(med),
-                if ratio > 0.0 && ratio.is_finite() { format!(" ({:.1}x)", ratio) } else { String::new() },
-                duration_min.round()
+                if ratio > 0.0 { format!(" ({ratio:.1}x)") } else { String::new() },
+                match duration_min.round() {
+                    d if d >= 1.0 => format!(", for {d} min"),
+                    _ => String::new(),
+                }
             );
             Episode {
                 kind: "metric_shift".into(),
