@@ -6,7 +6,7 @@
 //! less than [`MERGE_MIN`] minutes apart are one episode. The rules:
 //! - **baseline**: for each minute of the day, the median over the whole days before the
 //!   trigger (the release, the deploy or the crowd; all days when there is none), smoothed
-//!   over 15 minutes; for the failure ratio and supernodes, the mean and median of the minutes
+//!   over 5 minutes (centred); for the failure ratio and supernodes, the mean and median of the minutes
 //!   before the trigger.
 //! - **surge**: 5-minute mean attempts at least [`SURGE_RATIO`] times their baseline.
 //!   `onset` and `end` bound the episode around the peak: runs where the 5-minute mean is
