@@ -321,17 +321,8 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> 
             None => "undated".to_string(),
         };
         result.night = Some(night.clone());
-        let worst = got.report.sources.iter().max_by_key(|s| s.rejected).expect("a source");
-        result.summary = format!(
-            "no rows in the logs: {rejected} of {lines} lines rejected, the most in {} ({}): is \
-             its format right? They are in {}",
-            worst.path,
-            worst.rejected,
-            runs.join(&night).join("rejects.jsonl").display()
-        );
-        keep_run(&runs, &night, &mut result, |dir| {
-            Ok(fs::write(dir.join("rejects.jsonl"), &rejects)?)
-        })?;
+        let what = format!("no rows in the logs: {rejected} of {lines} lines rejected");
+        keep_rejects(&runs, &night, &mut result, &got.report, &rejects, &what)?;
         return Ok(result);
     };
     let (start, end, night) =
@@ -340,20 +331,12 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> 
     result.window_end = Some(rfc3339(end));
     result.night = Some(night.clone());
     if lines > 0 && rejected as f64 > o.max_rejected * lines as f64 {
-        let worst = got.report.sources.iter().max_by_key(|s| s.rejected).expect("a source");
-        result.summary = format!(
-            "{rejected} of {lines} lines rejected ({:.1}%, more than {:.1}%); the most in {} \
-             ({}): is its format right? They are in {}",
+        let what = format!(
+            "{rejected} of {lines} lines rejected ({:.1}%, more than {:.1}%)",
             100.0 * rejected as f64 / lines as f64,
             100.0 * o.max_rejected,
-            worst.path,
-            worst.rejected,
-            runs.join(&night).join("rejects.jsonl").display()
         );
-        // The rejected lines are kept; there is no report to go with them.
-        keep_run(&runs, &night, &mut result, |dir| {
-            Ok(fs::write(dir.join("rejects.jsonl"), &rejects)?)
-        })?;
+        keep_rejects(&runs, &night, &mut result, &got.report, &rejects, &what)?;
         return Ok(result);
     }
     tables::cut_before(&mut tables, end)?;
@@ -416,6 +399,26 @@ fn rejects_jsonl(rejects: &[crate::ingest::Reject]) -> serde_json::Result<String
 /// Puts RUNS/<night>/ in place whole: `fill` writes the files into a temporary directory,
 /// status.json (naming the directory) goes in last, and the directory replaces the night's:
 /// the old one moves aside, the new one takes its name, then the old one goes.
+/// An UNKNOWN for rejected lines: the summary names the file with the most, and the lines are
+/// kept in `runs/<night>/rejects.jsonl` (there is no report to go with them).
+fn keep_rejects(
+    runs: &Path,
+    night: &str,
+    result: &mut CheckResult,
+    report: &crate::ingest::IngestReport,
+    rejects: &str,
+    what: &str,
+) -> anyhow::Result<()> {
+    let worst = report.sources.iter().max_by_key(|s| s.rejected).expect("a source");
+    result.summary = format!(
+        "{what}; the most in {} ({}): is its format right? They are in {}",
+        worst.path,
+        worst.rejected,
+        runs.join(night).join("rejects.jsonl").display()
+    );
+    keep_run(runs, night, result, |dir| Ok(fs::write(dir.join("rejects.jsonl"), rejects)?))
+}
+
 fn keep_run(
     runs: &Path,
     night: &str,
