@@ -74,7 +74,13 @@ impl Story {
             f.exhaustions.iter().find(|e| e.series == "nodes_online").or(f.exhaustions.first());
         let wave = f.chain.iter().find(|l| l.to == "change_wave");
         let mut sentences = Vec::new();
+        let metrics_only = !f.inputs.is_empty()
+            && f.inputs.iter().all(|i| i.role.is_none_or(|r| r == crate::schema::Role::Metric));
         match (trigger_link, wave) {
+            _ if metrics_only => sentences.push(format!(
+                "These logs hold plain metrics only (no logins, nodes or changes), so there is no outage story to tell; the metrics took a shape not seen before in them {} time(s), listed in the timeline.",
+                f.metrics.len()
+            )),
             (Some(t), Some(w)) => sentences.push(format!(
                 "{} was followed {} later by a burst of changes: {}.",
                 capitalise(&t.evidence.first().cloned().unwrap_or_default()),
@@ -117,11 +123,15 @@ impl Story {
                 hm(&x.onset)
             ));
         }
-        if second.is_empty() {
-            sentences.push("Demand did not surge and capacity did not run out.".into());
-        } else {
-            let s = second.join(", while ");
-            sentences.push(format!("{}{}.", s[..1].to_uppercase(), &s[1..]));
+        match (metrics_only, second.is_empty()) {
+            (true, _) => {}
+            (false, true) => {
+                sentences.push("Demand did not surge and capacity did not run out.".into())
+            }
+            (false, false) => {
+                let s = second.join(", while ");
+                sentences.push(format!("{}{}.", s[..1].to_uppercase(), &s[1..]));
+            }
         }
         match (&f.impact, &f.recovery) {
             (Some(i), Some(r)) => sentences.push(format!(
@@ -135,6 +145,7 @@ impl Story {
                 "{} logins failed for {} users, and the logs end before demand and failures were back to normal.",
                 i.failed_logins, i.users_affected
             )),
+            _ if metrics_only => {}
             _ => sentences.push("No episode was found, so there is no impact to report.".into()),
         }
 

@@ -198,4 +198,8 @@ fn a_metrics_only_timeline_draws_the_metrics() {
     assert!(t.marks.iter().any(|(label, _)| label == "shift"), "{:?}", t.marks);
     let svg = rootline::report::chart::svg(&t).unwrap();
     assert!(svg.contains("queue_depth"));
+    rootline::report::write(&f, &s, "metrics", &dir.join("out")).unwrap();
+    let story = std::fs::read_to_string(dir.join("out/summary.md")).unwrap();
+    assert!(story.contains("plain metrics only"), "{story}");
+    assert!(!story.contains("Demand did not surge"), "{story}");
 }
