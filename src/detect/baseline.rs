@@ -5,9 +5,10 @@
 //! the trailing `trailing` buckets. The centre is the median, the spread the MAD (scaled to a
 //! standard deviation), floored so that sparse counts and flat series do not give a zero
 //! spread. In the trailing window, buckets already judged anomalous are replaced by their
-//! baseline, so a long episode does not become its own normal; time-of-day history is taken
-//! as it was (the median of several days shrugs off one bad day, and a daily pattern must be
-//! able to become normal).
+//! baseline, so a long episode does not become its own normal. In time-of-day history a day
+//! whose window was mostly anomalous then is left out (the first days of an incident must not
+//! raise the normal its peak is judged against), unless at least half the days were: then it
+//! is a daily pattern, and it must be able to become normal.
 
 /// Baseline of one bucket; `None` where history is too short to judge.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -61,17 +62,29 @@ fn median(v: &mut [f64]) -> f64 {
 pub fn bands(x: &[f64], o: &BaselineOptions) -> Vec<Option<Band>> {
     let n = x.len();
     let mut clean = x.to_vec();
+    let mut flagged = vec![false; n];
     let mut out = vec![None; n];
     let by_day = n >= 2 * o.day && o.day > 0;
     let mut hist = Vec::new();
+    let mut days: Vec<(usize, usize, bool)> = Vec::with_capacity(7);
     for i in 0..n {
         hist.clear();
         if by_day {
+            // The same time of day on earlier days; a day that was mostly anomalous then is
+            // left out, unless at least half the days were (a pattern, becoming normal).
+            days.clear();
             for k in 1..=7 {
                 let Some(c) = i.checked_sub(k * o.day) else { break };
                 let lo = c.saturating_sub(o.tod_halfwidth);
                 let hi = (c + o.tod_halfwidth + 1).min(i);
-                hist.extend_from_slice(&x[lo..hi]);
+                let out_of_band = flagged[lo..hi].iter().filter(|f| **f).count();
+                days.push((lo, hi, 2 * out_of_band > hi - lo));
+            }
+            let keep_all = 2 * days.iter().filter(|d| d.2).count() >= days.len();
+            for &(lo, hi, bad) in &days {
+                if keep_all || !bad {
+                    hist.extend_from_slice(&x[lo..hi]);
+                }
             }
             if hist.len() < o.min_history {
                 // The first day: fall back to the trailing window.
@@ -91,6 +104,7 @@ pub fn bands(x: &[f64], o: &BaselineOptions) -> Vec<Option<Band>> {
         let band = Band { median: med, scale: mad.max(floor) };
         if band.z(x[i]).abs() >= o.clean_z {
             clean[i] = med;
+            flagged[i] = true;
         }
         out[i] = Some(band);
     }
@@ -124,6 +138,22 @@ mod tests {
         assert!(b[5].is_none(), "too little history");
         assert_eq!(b[199].unwrap().median, 10.0);
         assert!(b[199].unwrap().z(100.0) > 20.0);
+    }
+
+    #[test]
+    fn an_anomalous_day_is_left_out_of_later_days_history() {
+        // Days 0-2 normal (day 2 a little busy), day 3 far out at minute 600: on day 4 the
+        // baseline there is the normal days' 10, not 12.5 (the median with day 3 in).
+        let mut x = vec![10.0; 5 * 1440];
+        for v in &mut x[2 * 1440 + 590..2 * 1440 + 630] {
+            *v = 15.0;
+        }
+        for v in &mut x[3 * 1440 + 590..3 * 1440 + 630] {
+            *v = 30.0;
+        }
+        let b = bands(&x, &opts());
+        assert!(b[3 * 1440 + 610].unwrap().z(30.0) >= 4.0, "day 3 is anomalous");
+        assert_eq!(b[4 * 1440 + 610].unwrap().median, 10.0);
     }
 
     #[test]
