@@ -62,13 +62,16 @@ fn change_rows(tables: &BTreeMap<Role, DataFrame>) -> PolarsResult<Vec<ChangeRow
     let item = df.column("item")?.str()?.clone();
     let source = df.column(schema::SOURCE)?.str()?.clone();
     let line = df.column(schema::LINE)?.i64()?.clone();
-    Ok((0..df.height())
-        .map(|i| ChangeRow {
-            ts: ts.get(i).unwrap_or(0),
-            kind: kind.get(i).unwrap_or("").to_lowercase(),
-            target: target.get(i).map(str::to_string),
-            item: item.get(i).map(str::to_string),
-            at: format!("{}:{}", source.get(i).unwrap_or("?"), line.get(i).unwrap_or(0)),
+    // Zipped iterators walk the chunks once; `get(i)` would search them for every row.
+    let rows = ts.iter().zip(kind.iter()).zip(target.iter()).zip(item.iter());
+    Ok(rows
+        .zip(source.iter().zip(line.iter()))
+        .map(|((((t, k), tg), it), (src, l))| ChangeRow {
+            ts: t.unwrap_or(0),
+            kind: k.unwrap_or("").to_lowercase(),
+            target: tg.map(str::to_string),
+            item: it.map(str::to_string),
+            at: format!("{}:{}", src.unwrap_or("?"), l.unwrap_or(0)),
         })
         .collect())
 }
@@ -464,8 +467,8 @@ fn coupling(
     let lo = s.at(exhaustions.iter().map(|e| e.onset_i).min().unwrap_or(0));
     let hi = s.at(exhaustions.iter().map(|e| e.end_i).max().unwrap_or(0)) + s.bucket_ms;
     let (mut lost, mut to_change) = (HashSet::new(), HashSet::new());
-    for i in 0..df.height() {
-        let (Some(t), Some(n), Some(e)) = (ts.get(i), node.get(i), event.get(i)) else { continue };
+    for ((t, n), e) in ts.iter().zip(node.iter()).zip(event.iter()) {
+        let (Some(t), Some(n), Some(e)) = (t, n, e) else { continue };
         if t < lo || t >= hi || !matches!(e, "leave" | "crash") {
             continue;
         }
@@ -529,13 +532,13 @@ fn impact(
         let ts = df.column(schema::TS)?.datetime()?.physical().clone();
         let outcome = df.column("outcome")?.str()?.clone();
         let user = df.column("user")?.str()?.clone();
-        for i in 0..df.height() {
-            if let (Some(t), Some("fail")) = (ts.get(i), outcome.get(i))
+        for ((t, o), u) in ts.iter().zip(outcome.iter()).zip(user.iter()) {
+            if let (Some(t), Some("fail")) = (t, o)
                 && t >= lo
                 && t < hi
             {
                 failed += 1;
-                if let Some(u) = user.get(i) {
+                if let Some(u) = u {
                     users.insert(u.to_string());
                 }
             }
