@@ -45,7 +45,8 @@ pub struct BaselineOptions {
     pub clean_z: f64,
 }
 
-fn median(v: &mut [f64]) -> f64 {
+/// The median of `v` (reordered in place); 0 for none.
+pub fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() {
         return 0.0;
     }

@@ -14,7 +14,9 @@
 
 use serde::Serialize;
 
+use super::baseline::median;
 use super::{Episode, SeriesSet, rfc3339, round_to};
+use crate::report::short_number;
 
 /// Knobs of the shape detector, with the defaults of the method's authors.
 #[derive(Debug, Clone, Serialize)]
@@ -40,9 +42,7 @@ impl Default for ShapeOptions {
 /// Indices of the points whose trailing window has a shape seen rarely or never before.
 /// Non-finite values are ignored for the range and counted in the lowest bin.
 pub fn anomalies(x: &[f64], o: &ShapeOptions) -> Vec<usize> {
-    let finite = x.iter().copied().filter(|v| v.is_finite());
-    let (lo, hi) =
-        finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) = range(x);
     let bins = o.bins.max(2);
     let window = o.window.max(2);
     if hi <= lo || x.len() < window {
@@ -127,13 +127,12 @@ pub fn episodes(
         .map(|(first, last)| {
             // `first` >= window: the first window only seeds the hypotheses.
             let b = first + 1 - window;
-            let prior: Vec<f64> =
+            let mut prior: Vec<f64> =
                 x[b.saturating_sub(window)..b].iter().copied().filter(|v| v.is_finite()).collect();
-            let (lo, hi) = prior
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, c), v| (a.min(*v), c.max(*v)));
-            let med = median(prior.clone());
-            let mad = 1.4826 * median(prior.iter().map(|v| (v - med).abs()).collect());
+            let (lo, hi) = range(&prior);
+            let med = median(&mut prior);
+            let mut dev: Vec<f64> = prior.iter().map(|v| (v - med).abs()).collect();
+            let mad = 1.4826 * median(&mut dev);
             let onset = (b..=first).find(|&i| x[i] < lo || x[i] > hi).unwrap_or(first);
             let dist = |i: usize| if x[i].is_finite() { (x[i] - med).abs() } else { 0.0 };
             let peak = (onset..=last).max_by(|&i, &j| dist(i).total_cmp(&dist(j))).unwrap_or(first);
@@ -161,7 +160,7 @@ pub fn episodes(
                 end: rfc3339(ts[last]),
                 baseline: round_to(med, 2),
                 peak_value: round_to(x[peak], 2),
-                ratio: if ratio.is_finite() { round_to(ratio, 2) } else { 0.0 },
+                ratio: round_to(ratio, 2),
                 score: round_to((dist(peak) / scale).min(1e6), 1),
                 duration_min: round_to(duration_min, 1),
                 reason,
@@ -174,19 +173,15 @@ pub fn episodes(
         .collect()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_unstable_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 }
+/// The smallest and largest finite values (infinite, the wrong way round, for none).
+fn range(x: &[f64]) -> (f64, f64) {
+    let finite = x.iter().copied().filter(|v| v.is_finite());
+    finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)))
 }
 
-/// A value for a sentence: at most 4 significant digits, no trailing zeros.
+/// A value for a sentence: whole from 1000 on, else to at most 2 places.
 fn short(v: f64) -> String {
-    let r = if v.abs() >= 1000.0 { v.round() } else { round_to(v, 2) };
-    format!("{r}")
+    short_number(if v.abs() >= 1000.0 { v.round() } else { v }, 2)
 }
 
 /// Kullback-Leibler divergence D(p || q) in nats; infinite when p has mass where q has none.

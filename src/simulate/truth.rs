@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{MinuteStats, Stats};
 use super::{Scenario, SimParams};
+use crate::detect::baseline::median;
 use crate::detect::{rfc3339, rfc3339_ms, round_to};
 
 pub const SURGE_RATIO: f64 = 3.0;
@@ -142,15 +143,6 @@ fn smooth(x: &[f64], half: usize) -> Vec<f64> {
         .collect()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
-}
-
 fn series(m: &[MinuteStats], f: impl Fn(&MinuteStats) -> f64) -> Vec<f64> {
     m.iter().map(f).collect()
 }
@@ -218,9 +210,9 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
     // Baseline attempts by minute of day, from whole days before the trigger.
     let by_minute: Vec<f64> = (0..DAY_MIN)
         .map(|k| {
-            median(
-                (0..base_days).filter_map(|d| raw_attempts.get(d * DAY_MIN + k).copied()).collect(),
-            )
+            let mut days: Vec<f64> =
+                (0..base_days).filter_map(|d| raw_attempts.get(d * DAY_MIN + k).copied()).collect();
+            median(&mut days)
         })
         .collect();
     let by_minute = {
@@ -237,7 +229,7 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
         (0..n).map(|i| if attempts15[i] > 0.0 { fails[i] / attempts15[i] } else { 0.0 }).collect();
     let base_end = (base_days * DAY_MIN).min(trigger.max(1)).min(n);
     let base_fr = fr[..base_end].iter().sum::<f64>() / base_end.max(1) as f64;
-    let base_sn = median(sn[..base_end].to_vec());
+    let base_sn = median(&mut sn[..base_end].to_vec());
     let after = trigger.min(n.saturating_sub(1));
 
     let restart_wave = argmax(&reboots, 0).filter(|&pk| reboots[pk] >= 6.0).map(|pk| {
