@@ -420,29 +420,26 @@ pub fn failures(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
     let half = (450_000 / s.bucket_ms.max(1)) as usize;
     let (an, fk) = (centred_sums(a, half), centred_sums(f, half));
     let p0 = |i: usize| br[i].map_or(0.0, |b| b.median).max(0.005);
-    let window_out = |i: usize, excess: f64| {
+    // The 15-minute window around `i` holds at least `excess` more failures than its baseline
+    // ratio, and `z` binomial spreads more.
+    let window_over = |i: usize, excess: f64, z: f64| {
         let (n, k, p) = (an[i], fk[i], p0(i));
-        // At least 10 failures of 30 attempts: a sample, not a handful of lines.
         br[i].is_some()
-            && k >= 10.0
-            && n >= 30.0
+            && n > 0.0
             && k >= n * (p + excess)
-            && (k - n * p) / (n * p * (1.0 - p)).sqrt() >= o.z
+            && (k - n * p) / (n * p * (1.0 - p)).sqrt() >= z
     };
+    // At least 10 failures of 30 attempts: a sample, not a handful of lines.
+    let window_out =
+        |i: usize| fk[i] >= 10.0 && an[i] >= 30.0 && window_over(i, o.failure_excess, o.z);
     let flag = |i: usize| {
         (bf[i].is_some_and(|b| b.z(f[i]) >= o.z && f[i] >= 3.0)
             && br[i].is_some_and(|b| r[i] >= b.median + o.failure_excess))
-            || (f[i] > 0.0 && window_out(i, o.failure_excess))
+            || (f[i] > 0.0 && window_out(i))
     };
-    // The edges: where the 15-minute failure ratio is back within 40% of the excess over
-    // its baseline (2 points at the default), or no longer more than `band_z` binomial spreads over it.
-    let inside = |i: usize| {
-        let (n, k, p) = (an[i], fk[i], p0(i));
-        br[i].is_none()
-            || n <= 0.0
-            || k < n * (p + 0.4 * o.failure_excess)
-            || (k - n * p) / (n * p * (1.0 - p)).sqrt() < o.band_z
-    };
+    // The edges: where the 15-minute failure ratio is back within 40% of the excess over its
+    // baseline (2 points at the default), or no longer `band_z` binomial spreads over it.
+    let inside = |i: usize| !window_over(i, 0.4 * o.failure_excess, o.band_z);
     widen(runs(f.len(), flag, o.gap, o.min_len), inside, f.len(), merge_buckets(s, o))
         .into_iter()
         // An episode starts and ends on a bucket with failures in it.
