@@ -38,12 +38,8 @@ fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> anyhow::Result<Tables>
         for p in paths {
             let file =
                 std::fs::File::open(&p).with_context(|| format!("cannot read {}", p.display()))?;
-            let columns = keep.and_then(|k| k.iter().find(|(r, _)| *r == role)).map(|(_, cols)| {
-                let mut v = vec![schema::TS.to_string()];
-                v.extend(cols.iter().map(|c| c.to_string()));
-                v.extend([schema::SOURCE.to_string(), schema::LINE.to_string()]);
-                v
-            });
+            let columns = ingest::sink::kept_columns(keep, role)
+                .map(|names| names.into_iter().map(str::to_string).collect());
             let df = ParquetReader::new(file)
                 .with_columns(columns)
                 .finish()

@@ -59,14 +59,18 @@ pub struct MemorySink {
     pub keep: Option<Columns>,
 }
 
+/// The columns of `role` a [`Columns`] list keeps, `ts`, `source` and `line` included; `None`
+/// when it keeps them all.
+pub fn kept_columns(keep: Option<Columns>, role: Role) -> Option<Vec<&'static str>> {
+    let (_, cols) = keep?.iter().find(|(r, _)| *r == role)?;
+    let names = [schema::TS].iter().chain(cols.iter()).chain(&[schema::SOURCE, schema::LINE]);
+    Some(names.copied().collect())
+}
+
 impl Sink for MemorySink {
     fn rows(&mut self, role: Role, _source: usize, df: DataFrame) -> Result<(), IngestError> {
-        let df = match self.keep.and_then(|k| k.iter().find(|(r, _)| *r == role)) {
-            Some((_, cols)) => {
-                let names =
-                    [schema::TS].iter().chain(cols.iter()).chain(&[schema::SOURCE, schema::LINE]);
-                df.select(names.copied())?
-            }
+        let df = match kept_columns(self.keep, role) {
+            Some(names) => df.select(names)?,
             None => df,
         };
         match self.tables.get_mut(&role) {
@@ -137,6 +141,14 @@ pub struct ParquetSink {
 
 const DAY_MS: i64 = 86_400_000;
 
+/// How every part is written. Snappy: read by every engine, and several times faster to write
+/// than zstd. Buffered: the writer emits each page header and page as its own small write
+/// (about 10000 a block); the footer's flush writes out the rest.
+fn parquet_writer(file: File) -> ParquetWriter<BufWriter<File>> {
+    ParquetWriter::new(BufWriter::with_capacity(1 << 20, file))
+        .with_compression(ParquetCompression::Snappy)
+}
+
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IngestError + '_ {
     move |source| IngestError::Write { path: path.to_path_buf(), source }
 }
@@ -175,12 +187,7 @@ impl ParquetSink {
                 fs::create_dir_all(parent).map_err(io_err(parent))?;
             }
             let file = File::create(&path).map_err(io_err(&path))?;
-            // Snappy: read by every engine, and several times faster to write than zstd.
-            // Buffered: the writer emits each page header and page as its own small write
-            // (about 10000 a block); the footer's flush writes out the rest.
-            let writer = ParquetWriter::new(BufWriter::with_capacity(1 << 20, file))
-                .with_compression(ParquetCompression::Snappy)
-                .batched(&role.schema())?;
+            let writer = parquet_writer(file).batched(&role.schema())?;
             self.files.push(rel);
             self.parts.insert(
                 (role, day, source),
@@ -235,9 +242,7 @@ impl Sink for ParquetSink {
                     SortMultipleOptions::default().with_maintain_order(true),
                 )?;
                 let file = File::create(&part.path).map_err(io_err(&part.path))?;
-                ParquetWriter::new(BufWriter::with_capacity(1 << 20, file))
-                    .with_compression(ParquetCompression::Snappy)
-                    .finish(&mut df)?;
+                parquet_writer(file).finish(&mut df)?;
             }
         }
         self.files.sort();
