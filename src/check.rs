@@ -396,9 +396,6 @@ fn rejects_jsonl(rejects: &[crate::ingest::Reject]) -> serde_json::Result<String
     Ok(text)
 }
 
-/// Puts RUNS/<night>/ in place whole: `fill` writes the files into a temporary directory,
-/// status.json (naming the directory) goes in last, and the directory replaces the night's:
-/// the old one moves aside, the new one takes its name, then the old one goes.
 /// An UNKNOWN for rejected lines: the summary names the file with the most, and the lines are
 /// kept in `runs/<night>/rejects.jsonl` (there is no report to go with them).
 fn keep_rejects(
@@ -419,6 +416,9 @@ fn keep_rejects(
     keep_run(runs, night, result, |dir| Ok(fs::write(dir.join("rejects.jsonl"), rejects)?))
 }
 
+/// Puts RUNS/<night>/ in place whole: `fill` writes the files into a temporary directory,
+/// status.json (naming the directory) goes in last, and the directory replaces the night's:
+/// the old one moves aside, the new one takes its name, then the old one goes.
 fn keep_run(
     runs: &Path,
     night: &str,
