@@ -13,7 +13,7 @@ pub mod shape;
 
 use serde::{Deserialize, Serialize};
 
-use baseline::{Band, BaselineOptions, bands};
+use baseline::{Band, BaselineOptions, bands, centred_means, centred_sums, same_bucket_medians};
 pub use series::SeriesSet;
 
 /// Thresholds, with the defaults `rootline analyze` uses. Nothing here is tuned to one data
@@ -24,7 +24,8 @@ pub struct DetectOptions {
     pub z: f64,
     /// ...and, for surges and change waves, at least this multiple of the baseline median.
     pub ratio: f64,
-    /// An episode needs this many anomalous buckets in a row (gaps of `gap` allowed).
+    /// An episode needs this many anomalous buckets in a row (gaps of `gap` allowed); a surge
+    /// or change wave also needs this many buckets whose 5-minute mean is far out.
     pub min_len: usize,
     pub gap: usize,
     /// Onset and end are where the robust z crosses this (the edge of the normal band).
@@ -143,6 +144,8 @@ fn base_opts(s: &SeriesSet, o: &DetectOptions, counts: bool, min_scale: f64) -> 
         min_rel_scale: 0.0,
         counts,
         clean_z: o.band_z * 2.0,
+        out_half: (150_000 / s.bucket_ms.max(1)) as usize,
+        out_z: o.band_z,
     }
 }
 
@@ -201,17 +204,17 @@ fn episode(
     let v = centred_means(x, half);
     let value = |i: usize| v[i];
     // The peak is where the value is furthest from baseline as a ratio (the headline's
-    // number), or in spreads where the baseline is 0. Spreads alone would move the peak to
-    // wherever history happened to be noisy.
+    // number): the excess over the baseline in units of the baseline, or of the spread where
+    // the baseline is smaller than that (near 0, any ratio is huge and means nothing). Spreads
+    // alone would move the peak to wherever history happened to be noisy.
     let far = |k: usize| -> (f64, f64) {
-        let Some(band) = b[k] else { return (0.0, 0.0) };
-        let z = band.z(value(k));
-        match (band.median > 0.0, high) {
-            (true, true) => (value(k) / band.median, z),
-            (true, false) => (band.median / value(k).max(1e-9), -z),
-            (false, true) => (f64::INFINITY, z),
-            (false, false) => (0.0, -z),
-        }
+        let Some(band) = b[k] else { return (f64::NEG_INFINITY, 0.0) };
+        let (excess, z) = if high {
+            (value(k) - band.median, band.z(value(k)))
+        } else {
+            (band.median - value(k), -band.z(value(k)))
+        };
+        (excess / band.median.abs().max(band.scale).max(1e-12), z)
     };
     let pk = (lo..=hi)
         .max_by(|&i, &j| {
@@ -220,16 +223,20 @@ fn episode(
         })
         .unwrap_or(lo);
     let base = b[pk].map_or(0.0, |b| b.median);
+    // Against a baseline within one spread of 0, a ratio is noise (8.6 failures against 0.05
+    // is "172x"): the value and the baseline are the headline.
+    let tiny_base = b[pk].is_none_or(|b| b.median.abs() < b.scale);
     let score = (lo..=hi).filter_map(|i| b[i].map(|b| b.z(x[i]).abs())).fold(0.0, f64::max);
     let ratio = if base > 0.0 { value(pk) / base } else { f64::INFINITY };
     let minutes = ((hi - lo + 1) as i64 * s.bucket_ms) as f64 / 60_000.0;
     let reason = if high {
-        if ratio.is_finite() {
+        if ratio.is_finite() && !tiny_base {
             format!("{series} {ratio:.1}x the baseline ({base:.1}) for {minutes:.0} min; {what}")
         } else {
             format!(
-                "{series} {:.1} against a baseline of 0 for {minutes:.0} min; {what}",
-                value(pk)
+                "{series} {:.1} against a baseline of {} for {minutes:.0} min; {what}",
+                value(pk),
+                crate::report::short_number(round_to(base, 2), 2)
             )
         }
     } else {
@@ -280,9 +287,14 @@ fn highs(
     clumps: bool,
 ) -> Vec<Episode> {
     let Some(x) = s.get(name) else { return vec![] };
-    let b = bands(x, &base_opts(s, o, true, 1.0));
+    let opts = base_opts(s, o, true, 1.0);
+    let b = bands(x, &opts);
+    // A bucket as high as the same bucket usually is on earlier days (a daily job at 22:54)
+    // is a pattern, however far it is above the minutes around it.
+    let usual = same_bucket_medians(x, opts.day);
     let flag = |i: usize| {
         b[i].is_some_and(|b| b.z(x[i]) >= o.z && x[i] >= o.ratio * b.median && x[i] >= 3.0)
+            && usual[i].is_none_or(|u| x[i] >= o.ratio * u)
     };
     // The edges are judged on 5-minute means, so one quiet bucket inside a flood does not end
     // it and one noisy bucket before it does not start it. (The core stays on single buckets:
@@ -291,8 +303,9 @@ fn highs(
     let inside = |i: usize| b[i].is_none_or(|b| b.z(m[i]) < o.band_z);
     // ...but an episode starts and ends on a bucket that is itself out of its band.
     let quiet = |i: usize| b[i].is_none_or(|b| b.z(x[i]) < o.band_z);
-    // The headline is read on 5-minute means: an episode whose 5-minute mean is nowhere far
-    // above baseline (a three-minute blip of a small count) is not told.
+    // The headline is read on 5-minute means: an episode whose 5-minute mean is far above
+    // baseline in fewer than `min_len` buckets (a blip of a small count: one supernode's
+    // clients logging in again) is not told.
     let far_mean = |i: usize| {
         b[i].is_some_and(|b| b.z(m[i]) >= o.z && m[i] >= o.ratio * b.median && m[i] >= 3.0)
     };
@@ -310,7 +323,7 @@ fn highs(
     cores.sort_unstable();
     widen(cores, inside, x.len(), merge_buckets(s, o))
         .into_iter()
-        .filter(|&(lo, hi)| (lo..=hi).any(far_mean))
+        .filter(|&(lo, hi)| (lo..=hi).filter(|&i| far_mean(i)).count() >= o.min_len)
         .map(|(mut lo, mut hi)| {
             while lo < hi && quiet(lo) {
                 lo += 1;
@@ -320,25 +333,6 @@ fn highs(
             }
             episode(s, kind, name, x, &b, (lo, hi), true, what)
         })
-        .collect()
-}
-
-/// The sum of `x` over `half` buckets either side of each bucket (fewer at the ends).
-fn centred_sums(x: &[f64], half: usize) -> Vec<f64> {
-    let mut prefix = vec![0.0; x.len() + 1];
-    for (i, v) in x.iter().enumerate() {
-        prefix[i + 1] = prefix[i] + v;
-    }
-    (0..x.len())
-        .map(|i| prefix[(i + half + 1).min(x.len())] - prefix[i.saturating_sub(half)])
-        .collect()
-}
-
-/// The mean of `x` over `half` buckets either side of each bucket (fewer at the ends).
-fn centred_means(x: &[f64], half: usize) -> Vec<f64> {
-    let sums = centred_sums(x, half);
-    (0..x.len())
-        .map(|i| sums[i] / ((i + half + 1).min(x.len()) - i.saturating_sub(half)) as f64)
         .collect()
 }
 
@@ -523,6 +517,23 @@ mod tests {
             "{}",
             e[0].reason
         );
+    }
+
+    #[test]
+    fn a_daily_spike_is_a_pattern_not_a_surge() {
+        // Every day at minute 1000: 40 logins (a clamp in session starts, a daily job); on
+        // day 3 also 15 the minute after. Only one bucket is far out that is not usual.
+        let mut a: Vec<f64> = (0..4 * 1440).map(|i| if i % 2 == 0 { 2.0 } else { 3.0 }).collect();
+        for d in 0..4 {
+            a[d * 1440 + 1000] = 40.0 + d as f64;
+        }
+        a[3 * 1440 + 1001] = 15.0;
+        assert!(surges(&set(a.clone()), &DetectOptions::default()).is_empty());
+        // The same minutes on a day without the pattern are a surge.
+        for d in 0..3 {
+            a[d * 1440 + 1000] = 2.0;
+        }
+        assert_eq!(surges(&set(a), &DetectOptions::default()).len(), 1);
     }
 
     #[test]

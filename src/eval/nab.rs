@@ -161,6 +161,8 @@ fn detect_band(x: &[f64], step_ms: i64, o: &NabOptions) -> Vec<usize> {
             min_rel_scale: 0.0,
             counts: false,
             clean_z: o.z,
+            out_half: 0,
+            out_z: o.z,
         },
     );
     let mut out = Vec::new();
