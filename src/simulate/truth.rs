@@ -4,10 +4,11 @@
 //! All times are RFC 3339 UTC, minute-aligned. Episodes follow the rules detection uses: a
 //! run of minutes outside the normal band, grown to where the series re-enters it, and runs
 //! less than [`MERGE_MIN`] minutes apart are one episode. The rules:
-//! - **baseline**: for each minute of the day, the median over the whole days before the
-//!   trigger (the release, the deploy or the crowd; all days when there is none), smoothed
-//!   over 15 minutes (centred); for the failure ratio and supernodes, the mean and median of the minutes
-//!   before the trigger.
+//! - **baseline**: for each minute of the day, the mean over the whole days before the
+//!   trigger (the release, the deploy or the crowd; all days when there is none: they are
+//!   normal by construction, and the median of a few small counts sits below their rate),
+//!   smoothed over 15 minutes (centred); for the failure ratio and supernodes, the mean and
+//!   median of the minutes before the trigger.
 //! - **surge**: 5-minute mean attempts at least [`SURGE_RATIO`] times their baseline.
 //!   `onset` and `end` bound the episode around the peak: runs where the 5-minute mean is
 //!   above the band (baseline + 2 sqrt(baseline), a Poisson count's two standard deviations)
@@ -210,9 +211,9 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
     // Baseline attempts by minute of day, from whole days before the trigger.
     let by_minute: Vec<f64> = (0..DAY_MIN)
         .map(|k| {
-            let mut days: Vec<f64> =
+            let days: Vec<f64> =
                 (0..base_days).filter_map(|d| raw_attempts.get(d * DAY_MIN + k).copied()).collect();
-            median(&mut days)
+            days.iter().sum::<f64>() / days.len().max(1) as f64
         })
         .collect();
     let by_minute = {
