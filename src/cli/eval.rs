@@ -145,7 +145,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
 
 fn sim_table(r: &sim::SimEval) -> String {
     let mut s = format!(
-        "{:<12} {:>5} {:>7} {:<6} {:<12} {:>9} {:>9} {:<28} {:<22}\n",
+        "{:<12} {:>5} {:>7} {:<6} {:<12} {:>9} {:>9} {:<22} {:<22} {:<22}\n",
         "scenario",
         "seed",
         "clients",
@@ -154,59 +154,59 @@ fn sim_table(r: &sim::SimEval) -> String {
         "onset err",
         "ratio err",
         "false episodes",
+        "during the incident",
         "wrong / missed links"
     );
     let fmt =
         |v: Option<f64>, unit: &str| v.map_or("missed".to_string(), |x| format!("{x:+.0}{unit}"));
-    for run in &r.runs {
-        let falses: Vec<String> = run
-            .false_episodes
-            .iter()
+    let counts = |m: &std::collections::BTreeMap<String, usize>| {
+        m.iter()
             .filter(|(_, n)| **n > 0)
             .map(|(k, n)| format!("{k} {n}"))
-            .collect();
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for run in &r.runs {
+        let (falses, during) = (counts(&run.false_episodes), counts(&run.during_episodes));
         let links = format!("{} / {}", run.wrong_links.join(" "), run.missed_links.join(" "));
         let head =
             format!("{:<12} {:>5} {:>7} {:<6}", run.scenario, run.seed, run.clients, run.format);
         if run.matches.is_empty() {
             s += &format!(
-                "{head} {:<12} {:>9} {:>9} {:<28} {links}\n",
-                "-",
-                "",
-                "",
-                falses.join(", ")
+                "{head} {:<12} {:>9} {:>9} {falses:<22} {during:<22} {links}\n",
+                "-", "", ""
             );
         }
         for (i, m) in run.matches.iter().enumerate() {
             let ratio = m.peak_ratio_err_pct.map_or(String::new(), |p| format!("{p:+.0}%"));
-            let (f, l) = if i == 0 {
-                (falses.join(", "), links.clone())
+            let (f, d, l) = if i == 0 {
+                (falses.as_str(), during.as_str(), links.as_str())
             } else {
-                (String::new(), String::new())
+                ("", "", "")
             };
             s += &format!(
-                "{head} {:<12} {:>9} {:>9} {:<28} {l}\n",
+                "{head} {:<12} {:>9} {:>9} {f:<22} {d:<22} {l}\n",
                 m.kind,
                 fmt(m.onset_err_min, " min"),
                 ratio,
-                f
             );
         }
     }
     s += &format!(
-        "\n{:<12} {:>6} {:>6} {:>10} {:>12} {:>11} {:>7}\n",
-        "kind", "truth", "found", "within 5m", "mean |err|", "max |err|", "false"
+        "\n{:<12} {:>6} {:>6} {:>10} {:>12} {:>11} {:>7} {:>7}\n",
+        "kind", "truth", "found", "within 5m", "mean |err|", "max |err|", "false", "during"
     );
     for (k, v) in &r.kinds {
         s += &format!(
-            "{:<12} {:>6} {:>6} {:>10} {:>10.1} m {:>9.1} m {:>7}\n",
+            "{:<12} {:>6} {:>6} {:>10} {:>10.1} m {:>9.1} m {:>7} {:>7}\n",
             k,
             v.truth,
             v.found,
             v.onset_within_5_min,
             v.mean_abs_onset_err_min,
             v.max_abs_onset_err_min,
-            v.false_episodes
+            v.false_episodes,
+            v.during_episodes
         );
     }
     s += &format!(

@@ -4,8 +4,10 @@
 //!
 //! Per truth episode (restart wave, surge, exhaustion, failures) the matching finding is the
 //! one that covers the truth's peak (the exhaustion's minimum); the onset error is its onset
-//! minus the truth's, in minutes. A false episode is a finding of a kind that overlaps no truth
-//! episode of that kind; a missed one is a truth episode no finding covers. Links are compared
+//! minus the truth's, in minutes. A finding that overlaps no truth episode of its kind is
+//! *during* the incident when it meets the span from the first truth episode's onset to the
+//! recovery (truth states one episode per kind, the largest: a long incident has later
+//! spells), and *false* otherwise; a missed one is a truth episode no finding covers. Links are compared
 //! after naming them alike (release and deploy are `change`, the restart wave `change_wave`):
 //! a wrong link is claimed where the truth says it is not real, a missed link is real but not
 //! claimed.
@@ -52,8 +54,12 @@ pub struct RunScore {
     pub format: String,
     pub clients: usize,
     pub matches: Vec<Match>,
-    /// Findings per kind that overlap no truth episode of their kind.
+    /// Findings per kind that overlap no truth episode of their kind and fall outside the
+    /// incident (from the first truth episode's onset to the recovery, or the run's end).
     pub false_episodes: BTreeMap<String, usize>,
+    /// Findings per kind that overlap no truth episode of their kind but fall within the
+    /// incident: its later spells, which truth does not state.
+    pub during_episodes: BTreeMap<String, usize>,
     pub wrong_links: Vec<String>,
     pub missed_links: Vec<String>,
     /// The restart wave is linked to the surge, and starts before it.
@@ -69,6 +75,7 @@ pub struct KindSummary {
     pub mean_abs_onset_err_min: f64,
     pub max_abs_onset_err_min: f64,
     pub false_episodes: usize,
+    pub during_episodes: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -150,7 +157,13 @@ pub fn score(truth: &Truth, f: &Findings, format: &str) -> RunScore {
             }
         })
         .collect();
+    let incident = truths
+        .iter()
+        .map(|t| rfc3339_ms(&t.onset))
+        .min()
+        .map(|start| (start, rfc3339_ms(truth.recovery.as_ref().unwrap_or(&truth.end))));
     let mut false_episodes = BTreeMap::new();
+    let mut during_episodes = BTreeMap::new();
     for (kind, found) in [
         ("change_wave", &f.changes),
         ("surge", &f.surges),
@@ -158,11 +171,14 @@ pub fn score(truth: &Truth, f: &Findings, format: &str) -> RunScore {
         ("failures", &f.failures),
     ] {
         let spans: Vec<_> = truths.iter().filter(|t| t.kind == kind).collect();
-        let n = found
+        let unmatched: Vec<&Episode> = found
             .iter()
             .filter(|e| !spans.iter().any(|t| e.overlaps(rfc3339_ms(&t.onset), rfc3339_ms(&t.end))))
-            .count();
-        false_episodes.insert(kind.to_string(), n);
+            .collect();
+        let during =
+            unmatched.iter().filter(|e| incident.is_some_and(|(a, b)| e.overlaps(a, b))).count();
+        false_episodes.insert(kind.to_string(), unmatched.len() - during);
+        during_episodes.insert(kind.to_string(), during);
     }
     let name = |n: &str| match n {
         "release" | "deploy" => "change".to_string(),
@@ -201,6 +217,7 @@ pub fn score(truth: &Truth, f: &Findings, format: &str) -> RunScore {
         clients: truth.clients,
         matches,
         false_episodes,
+        during_episodes,
         wrong_links,
         missed_links,
         wave_before_surge,
@@ -228,6 +245,9 @@ pub fn summarise(runs: Vec<RunScore>) -> SimEval {
         }
         for (kind, n) in &r.false_episodes {
             kinds.entry(kind.clone()).or_default().false_episodes += n;
+        }
+        for (kind, n) in &r.during_episodes {
+            kinds.entry(kind.clone()).or_default().during_episodes += n;
         }
     }
     for (kind, e) in errs {

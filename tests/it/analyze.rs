@@ -232,6 +232,10 @@ fn eval_sim_scores_findings_against_truth() {
     let crowd_err = r.runs[1].matches[0].onset_err_min.expect("the crowd's surge is found");
     assert!(crowd_err.abs() <= 5.0, "crowd surge onset {crowd_err:+} min from truth");
     assert_eq!(skype.wave_before_surge, Some(true));
+    // The skype incident has later surges than truth's largest one; they are "during" it,
+    // and a flash crowd's run has no episode outside its truth.
+    assert!(skype.during_episodes["surge"] >= 1, "{:?}", skype.during_episodes);
+    assert!(r.runs[1].false_episodes.values().all(|n| *n == 0), "{:?}", r.runs[1]);
     assert!(skype.wrong_links.is_empty(), "{:?}", skype.wrong_links);
     let crowd = &r.runs[1];
     assert!(crowd.wrong_links.is_empty() && crowd.wave_before_surge.is_none(), "{crowd:?}");
