@@ -60,12 +60,12 @@ fn change_rows(tables: &BTreeMap<Role, DataFrame>) -> PolarsResult<Vec<ChangeRow
     let kind = df.column("kind")?.str()?.clone();
     let target = df.column("target")?.str()?.clone();
     let item = df.column("item")?.str()?.clone();
-    let source = df.column(schema::SOURCE)?.str()?.clone();
+    let source = schema::texts(df.column(schema::SOURCE)?)?;
     let line = df.column(schema::LINE)?.i64()?.clone();
     // Zipped iterators walk the chunks once; `get(i)` would search them for every row.
     let rows = ts.iter().zip(kind.iter()).zip(target.iter()).zip(item.iter());
     Ok(rows
-        .zip(source.iter().zip(line.iter()))
+        .zip(source.zip(line.iter()))
         .map(|((((t, k), tg), it), (src, l))| ChangeRow {
             ts: t.unwrap_or(0),
             kind: k.unwrap_or("").to_lowercase(),
@@ -427,18 +427,31 @@ fn cite(
         return Ok(());
     }
     let ts: Vec<i64> = df.column(schema::TS)?.datetime()?.physical().into_no_null_iter().collect();
-    let col = df.column(column)?.str()?.clone();
-    let source = df.column(schema::SOURCE)?.str()?.clone();
-    let line = df.column(schema::LINE)?.i64()?.clone();
+    // Which rows may be cited, as one pass over the column (it may be text or categories).
+    let wanted: Option<Vec<bool>> = match value {
+        Some(v) => Some(
+            df.column(column)?
+                .as_materialized_series()
+                .equal(v)?
+                .iter()
+                .map(|b| b.unwrap_or(false))
+                .collect(),
+        ),
+        None => None,
+    };
+    let (source, line) = (df.column(schema::SOURCE)?, df.column(schema::LINE)?.i64()?);
     for e in episodes {
         let (lo, hi) = (s.at(e.onset_i), s.at(e.end_i) + s.bucket_ms);
         let start = ts.partition_point(|t| *t < lo);
         e.first_lines = (start..ts.len())
             .take_while(|&i| ts[i] < hi)
-            .filter(|&i| value.is_none_or(|v| col.get(i) == Some(v)))
+            .filter(|&i| wanted.as_ref().is_none_or(|w| w[i]))
             .take(3)
-            .map(|i| format!("{}:{}", source.get(i).unwrap_or("?"), line.get(i).unwrap_or(0)))
-            .collect();
+            .map(|i| -> PolarsResult<String> {
+                let src = source.get(i)?;
+                Ok(format!("{}:{}", src.get_str().unwrap_or("?"), line.get(i).unwrap_or(0)))
+            })
+            .collect::<PolarsResult<_>>()?;
     }
     Ok(())
 }
@@ -455,8 +468,7 @@ fn coupling(
         return Ok(None);
     };
     let ts = df.column(schema::TS)?.datetime()?.physical().clone();
-    let node = df.column("node")?.str()?.clone();
-    let event = df.column("event")?.str()?.clone();
+    let (node, event) = (schema::texts(df.column("node")?)?, schema::texts(df.column("event")?)?);
     let mut took: HashMap<&str, Vec<i64>> = HashMap::new();
     for c in changes.iter().filter(|c| c.kind == "reboot" || c.kind == "install") {
         if let Some(t) = c.target.as_deref() {
@@ -467,7 +479,7 @@ fn coupling(
     let lo = s.at(exhaustions.iter().map(|e| e.onset_i).min().unwrap_or(0));
     let hi = s.at(exhaustions.iter().map(|e| e.end_i).max().unwrap_or(0)) + s.bucket_ms;
     let (mut lost, mut to_change) = (HashSet::new(), HashSet::new());
-    for ((t, n), e) in ts.iter().zip(node.iter()).zip(event.iter()) {
+    for ((t, n), e) in ts.iter().zip(node).zip(event) {
         let (Some(t), Some(n), Some(e)) = (t, n, e) else { continue };
         if t < lo || t >= hi || !matches!(e, "leave" | "crash") {
             continue;
@@ -530,9 +542,9 @@ fn impact(
     let (mut failed, mut users) = (0u64, HashSet::new());
     if let Some(df) = tables.get(&Role::Login) {
         let ts = df.column(schema::TS)?.datetime()?.physical().clone();
-        let outcome = df.column("outcome")?.str()?.clone();
-        let user = df.column("user")?.str()?.clone();
-        for ((t, o), u) in ts.iter().zip(outcome.iter()).zip(user.iter()) {
+        let outcome = schema::texts(df.column("outcome")?)?;
+        let user = schema::texts(df.column("user")?)?;
+        for ((t, o), u) in ts.iter().zip(outcome).zip(user) {
             if let (Some(t), Some("fail")) = (t, o)
                 && t >= lo
                 && t < hi

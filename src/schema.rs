@@ -7,12 +7,23 @@
 use std::fmt;
 use std::str::FromStr;
 
-use polars::prelude::{DataType, Field, Schema, TimeUnit, TimeZone};
+use polars::prelude::{DataType, Field, PolarsResult, Schema, TimeUnit, TimeZone};
 use serde::{Deserialize, Serialize};
 
 pub const TS: &str = "ts";
 pub const SOURCE: &str = "source";
 pub const LINE: &str = "line";
+
+/// The values of a text column row by row, whether it is held as strings or as categories
+/// (analysis keeps few-valued columns as categoricals: `ingest::sink::keep_columns`).
+pub fn texts(
+    c: &polars::prelude::Column,
+) -> PolarsResult<Box<dyn Iterator<Item = Option<&str>> + '_>> {
+    match c.dtype() {
+        DataType::Categorical(..) => Ok(Box::new(c.cat32()?.iter_str())),
+        _ => Ok(Box::new(c.str()?.iter())),
+    }
+}
 
 /// The role a source plays in the story: who asked (login), who served (node), what changed
 /// (change), or any plain numeric series (metric).

@@ -44,6 +44,7 @@ fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> anyhow::Result<Tables>
                 .with_columns(columns)
                 .finish()
                 .with_context(|| format!("cannot read {}", p.display()))?;
+            let df = ingest::sink::keep_columns(df, keep, role)?;
             match frame.as_mut() {
                 Some(f) => {
                     f.vstack_mut_owned(df)?;

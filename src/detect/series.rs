@@ -184,13 +184,12 @@ fn login_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
 fn node_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
     // Millions of sample rows are streamed from the columns, never copied out of them.
     let ts = df.column(schema::TS)?.datetime()?.physical();
-    let nodes = df.column("node")?.str()?;
-    let events = df.column("event")?.str()?;
+    let (node_col, event_col) = (df.column("node")?, df.column("event")?);
     let (load, cap) = (df.column("load")?.f64()?, df.column("capacity")?.f64()?);
     // The usual gap between two rows of one node, for staleness.
     let mut last_seen: HashMap<&str, i64> = HashMap::new();
     let mut gaps = Vec::new();
-    for (t, n) in ts.iter().zip(nodes.iter()) {
+    for (t, n) in ts.iter().zip(schema::texts(node_col)?) {
         if let (Some(t), Some(n)) = (t, n)
             && let Some(prev) = last_seen.insert(n, t)
         {
@@ -214,8 +213,8 @@ fn node_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
         (vec![0.0; len], vec![0.0; len], vec![0.0; len], vec![0.0; len]);
     let mut rows = ts
         .iter()
-        .zip(nodes.iter())
-        .zip(events.iter())
+        .zip(schema::texts(node_col)?)
+        .zip(schema::texts(event_col)?)
         .zip(load.iter().zip(cap.iter()))
         .map(|(((t, n), e), (l, c))| (t.unwrap_or(i64::MIN), n, e, l, c))
         .peekable();
