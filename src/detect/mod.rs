@@ -520,6 +520,18 @@ mod tests {
     }
 
     #[test]
+    fn a_blip_far_out_on_its_5_minute_mean_twice_is_no_surge() {
+        // A count of 2-3 a minute; one supernode's clients log in again: three single minutes
+        // far out, and the 5-minute mean 6 spreads over baseline at two minutes only.
+        let mut a: Vec<f64> = (0..300).map(|i| if i % 2 == 0 { 2.0 } else { 3.0 }).collect();
+        a[150..154].copy_from_slice(&[16.0, 8.0, 24.0, 13.0]);
+        assert!(surges(&set(a.clone()), &DetectOptions::default()).is_empty());
+        // The same height held for six minutes is one.
+        a[150..156].copy_from_slice(&[16.0, 12.0, 22.0, 13.0, 15.0, 14.0]);
+        assert_eq!(surges(&set(a), &DetectOptions::default()).len(), 1);
+    }
+
+    #[test]
     fn a_daily_spike_is_a_pattern_not_a_surge() {
         // Every day at minute 1000: 40 logins (a clamp in session starts, a daily job); on
         // day 3 also 15 the minute after. Only one bucket is far out that is not usual.
