@@ -13,7 +13,6 @@ use crate::findings::{Coupling, Feedback, Findings, Impact, Link, Phase};
 use crate::ingest::SourceReport;
 use crate::schema::{self, Role};
 
-/// Everything `analyze` needs besides the data.
 /// The role columns series building and correlation read (besides `ts`, `source`, `line`):
 /// in-memory analysis keeps only these. Change and metric tables are small and kept whole.
 pub const COLUMNS_READ: crate::ingest::sink::Columns = &[
@@ -21,6 +20,7 @@ pub const COLUMNS_READ: crate::ingest::sink::Columns = &[
     (Role::Node, &["node", "event", "load", "capacity"]),
 ];
 
+/// Everything `analyze` needs besides the data.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AnalyzeOptions {
     pub bucket_ms: i64,

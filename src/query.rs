@@ -113,7 +113,8 @@ impl Query {
             .collect()
     }
 
-    /// `arg` is a path to a `.sql` file, or the name of a shipped query (with or without `.sql`).
+    /// `arg` is SQL itself (`SELECT ...`, `WITH ...`), a path to a `.sql` file, or the name of a
+    /// shipped query (with or without `.sql`).
     pub fn resolve(arg: &str) -> Result<Query, QueryError> {
         if is_inline_sql(arg) {
             return Ok(Query::parse(arg, "the command line"));

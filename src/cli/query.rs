@@ -11,8 +11,9 @@ use crate::query::{self, OutputFormat, Query};
 /// Ask your own questions in SQL: over `login`, `node`, `change`, `metric` and `series`.
 ///
 /// QUERY is SQL itself (SELECT ... or WITH ...), a .sql file or the name of a shipped query
-/// (`--list` shows them; their text is in the repo's queries/ folder). Polars' SQL engine runs it; the shipped queries are portable
-/// SQL that also runs on DuckDB over the Parquet tables `rootline ingest` writes.
+/// (`--list` shows them; their text is in the repo's queries/ folder). Polars' SQL engine runs
+/// it; the shipped queries are portable SQL that also runs on DuckDB over the Parquet tables
+/// `rootline ingest` writes.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:

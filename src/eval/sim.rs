@@ -7,10 +7,10 @@
 //! minus the truth's, in minutes. A finding that overlaps no truth episode of its kind is
 //! *during* the incident when it meets the span from the first truth episode's onset to the
 //! recovery (truth states one episode per kind, the largest: a long incident has later
-//! spells), and *false* otherwise; a missed one is a truth episode no finding covers. Links are compared
-//! after naming them alike (release and deploy are `change`, the restart wave `change_wave`):
-//! a wrong link is claimed where the truth says it is not real, a missed link is real but not
-//! claimed.
+//! spells), and *false* otherwise; a missed one is a truth episode no finding covers. Links
+//! are compared after naming them alike (release and deploy are `change`, the restart wave
+//! `change_wave`): a wrong link is claimed where the truth says it is not real, a missed link
+//! is real but not claimed.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
