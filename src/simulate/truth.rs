@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{MinuteStats, Stats};
 use super::{Scenario, SimParams};
-use crate::detect::baseline::median;
+use crate::detect::baseline::{centred_means, median};
 use crate::detect::{rfc3339, rfc3339_ms, round_to};
 
 pub const SURGE_RATIO: f64 = 3.0;
@@ -130,20 +130,6 @@ fn ts(p: &SimParams, minute: usize) -> String {
     rfc3339(p.start_ms + minute as i64 * MIN_MS)
 }
 
-fn smooth(x: &[f64], half: usize) -> Vec<f64> {
-    let mut prefix = vec![0.0; x.len() + 1];
-    for (i, v) in x.iter().enumerate() {
-        prefix[i + 1] = prefix[i] + v;
-    }
-    (0..x.len())
-        .map(|i| {
-            let lo = i.saturating_sub(half);
-            let hi = (i + half + 1).min(x.len());
-            (prefix[hi] - prefix[lo]) / (hi - lo) as f64
-        })
-        .collect()
-}
-
 fn series(m: &[MinuteStats], f: impl Fn(&MinuteStats) -> f64) -> Vec<f64> {
     m.iter().map(f).collect()
 }
@@ -203,10 +189,10 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
     let trigger = trigger_ms.map_or(n, |t| ((t - p.start_ms) / MIN_MS).clamp(0, n as i64) as usize);
     let base_days = (trigger / DAY_MIN).max(1).min(n / DAY_MIN.max(1)).max(1);
     let raw_attempts = series(m, |s| f64::from(s.attempts));
-    let attempts = smooth(&raw_attempts, HALF);
-    let fails = smooth(&series(m, |s| f64::from(s.failures)), 7);
+    let attempts = centred_means(&raw_attempts, HALF);
+    let fails = centred_means(&series(m, |s| f64::from(s.failures)), 7);
     let sn = series(m, |s| f64::from(s.supernodes));
-    let reboots = smooth(&series(m, |s| f64::from(s.reboots)), HALF);
+    let reboots = centred_means(&series(m, |s| f64::from(s.reboots)), HALF);
 
     // Baseline attempts by minute of day, from whole days before the trigger.
     let by_minute: Vec<f64> = (0..DAY_MIN)
@@ -220,12 +206,12 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
         let mut wrapped = by_minute.clone();
         wrapped.extend_from_slice(&by_minute);
         wrapped.extend_from_slice(&by_minute);
-        smooth(&wrapped, TOD_HALF)[DAY_MIN..2 * DAY_MIN].to_vec()
+        centred_means(&wrapped, TOD_HALF)[DAY_MIN..2 * DAY_MIN].to_vec()
     };
     let base_at = |i: usize| by_minute[i % DAY_MIN].max(1.0);
     let ratio: Vec<f64> = (0..n).map(|i| attempts[i] / base_at(i)).collect();
     // The failure ratio over 15 minutes: failures are sparse.
-    let attempts15 = smooth(&raw_attempts, 7);
+    let attempts15 = centred_means(&raw_attempts, 7);
     let fr: Vec<f64> =
         (0..n).map(|i| if attempts15[i] > 0.0 { fails[i] / attempts15[i] } else { 0.0 }).collect();
     let base_end = (base_days * DAY_MIN).min(trigger.max(1)).min(n);
