@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use polars::prelude::{
     ChunkAgg, ChunkCompareIneq, DataFrame, ParquetReader, PolarsResult, SerReader,
-    SortMultipleOptions,
 };
 
 use crate::ingest::sink::Columns;
@@ -52,15 +51,8 @@ fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> anyhow::Result<Tables>
                 None => frame = Some(df),
             }
         }
-        if let Some(mut df) = frame {
-            // Parquet from `rootline ingest` is in order already; a sort would copy it all.
-            if !crate::ingest::sink::is_sorted(&df)? {
-                df = df.sort(
-                    [schema::TS, schema::SOURCE, schema::LINE],
-                    SortMultipleOptions::default(),
-                )?;
-            }
-            out.insert(role, df);
+        if let Some(df) = frame {
+            out.insert(role, ingest::sink::in_order(df)?);
         }
     }
     if out.is_empty() {

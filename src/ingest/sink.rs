@@ -111,23 +111,28 @@ impl Sink for MemorySink {
     }
     fn finish(&mut self) -> Result<(), IngestError> {
         for df in self.tables.values_mut() {
-            // Most logs arrive in order: sorting a copy of millions of rows would double the
-            // memory for nothing.
-            if !is_sorted(df)? {
-                let sorted = df.sort(
-                    [schema::TS, schema::SOURCE, schema::LINE],
-                    SortMultipleOptions::default().with_maintain_order(true),
-                )?;
-                *df = sorted;
-            }
+            *df = in_order(std::mem::take(df))?;
             df.rechunk_mut();
         }
         Ok(())
     }
 }
 
+/// `df` in (`ts`, `source`, `line`) order. Most logs arrive in order, and Parquet from
+/// `rootline ingest` is: sorting a copy of millions of rows would double the memory for
+/// nothing, so it sorts only when they are not.
+pub(crate) fn in_order(df: DataFrame) -> PolarsResult<DataFrame> {
+    if is_sorted(&df)? {
+        return Ok(df);
+    }
+    df.sort(
+        [schema::TS, schema::SOURCE, schema::LINE],
+        SortMultipleOptions::default().with_maintain_order(true),
+    )
+}
+
 /// Whether rows are already in (`ts`, `source`, `line`) order.
-pub(crate) fn is_sorted(df: &DataFrame) -> PolarsResult<bool> {
+fn is_sorted(df: &DataFrame) -> PolarsResult<bool> {
     let ts = df.column(schema::TS)?.datetime()?.physical();
     let source = schema::texts(df.column(schema::SOURCE)?)?;
     let line = df.column(schema::LINE)?.i64()?;
