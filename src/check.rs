@@ -34,10 +34,9 @@ use polars::prelude::{ParquetReader, ParquetWriter, SerReader};
 use serde::{Deserialize, Serialize};
 
 use crate::correlate::{self, AnalyzeOptions};
-use crate::detect::{Episode, SeriesSet, rfc3339, rfc3339_ms, round_to};
+use crate::detect::{Episode, SeriesSet, rfc3339, rfc3339_ms, round_to, short_number};
 use crate::findings::{Findings, Link};
 use crate::ingest::SourceSpec;
-use crate::report::short_number;
 use crate::tables;
 
 const DAY_MS: i64 = 86_400_000;

@@ -391,14 +391,14 @@ fn metric_shifts(
     d: &detect::DetectOptions,
 ) -> PolarsResult<Vec<Episode>> {
     let Some(df) = tables.get(&Role::Metric) else { return Ok(Vec::new()) };
-    let ts: Vec<Option<i64>> = df.column(schema::TS)?.datetime()?.physical().iter().collect();
+    let ts = df.column(schema::TS)?.datetime()?.physical();
     let names = df.column("series")?.str()?;
     let values = df.column("value")?.f64()?;
     let mut by_series: BTreeMap<&str, (Vec<i64>, Vec<f64>)> = BTreeMap::new();
     for ((t, n), v) in ts.iter().zip(names.iter()).zip(values.iter()) {
         if let (Some(t), Some(n), Some(v)) = (t, n, v) {
             let e = by_series.entry(n).or_default();
-            e.0.push(*t);
+            e.0.push(t);
             e.1.push(v);
         }
     }

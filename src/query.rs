@@ -16,8 +16,7 @@ use std::path::Path;
 use polars::prelude::{AnyValue, DataFrame, DataType, IntoLazy, TimeUnit};
 use polars::sql::SQLContext;
 
-use crate::detect::SeriesSet;
-use crate::report::short_number;
+use crate::detect::{SeriesSet, short_number};
 use crate::schema::Role;
 use crate::tables::Tables;
 

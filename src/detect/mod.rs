@@ -236,7 +236,7 @@ fn episode(
             format!(
                 "{series} {:.1} against a baseline of {} for {minutes:.0} min; {what}",
                 value(pk),
-                crate::report::short_number(round_to(base, 2), 2)
+                short_number(round_to(base, 2), 2)
             )
         }
     } else {
@@ -273,6 +273,19 @@ fn merge_buckets(s: &SeriesSet, o: &DetectOptions) -> usize {
 pub fn round_to(x: f64, digits: i32) -> f64 {
     let p = 10f64.powi(digits);
     (x * p).round() / p
+}
+
+/// A number as people read it: whole numbers without a fraction, others to at most
+/// `decimals` places without trailing zeros (`3`, `0.125`, `0.3333`).
+pub fn short_number(v: f64, decimals: usize) -> String {
+    if !v.is_finite() {
+        v.to_string()
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.decimals$}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
 }
 
 /// High-side episodes of a count series.

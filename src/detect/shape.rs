@@ -15,8 +15,7 @@
 use serde::Serialize;
 
 use super::baseline::median;
-use super::{Episode, SeriesSet, rfc3339, round_to};
-use crate::report::short_number;
+use super::{Episode, SeriesSet, rfc3339, round_to, short_number};
 
 /// Knobs of the shape detector, with the defaults of the method's authors.
 #[derive(Debug, Clone, Serialize)]

@@ -32,19 +32,6 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// A number as people read it: whole numbers without a fraction, others to at most
-/// `decimals` places without trailing zeros (`3`, `0.125`, `0.3333`).
-pub fn short_number(v: f64, decimals: usize) -> String {
-    if !v.is_finite() {
-        v.to_string()
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        let s = format!("{v:.decimals$}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
 /// Sums (or averages) a series into about `points` display buckets: (x, value per minute),
 /// x in the timeline's units.
 fn display(s: &SeriesSet, x: &[f64], points: usize, mean: bool, axis: &Axis) -> Vec<(f64, f64)> {
