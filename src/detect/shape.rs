@@ -231,7 +231,10 @@ mod tests {
         assert!(anomalies(&[3.0; 500], &o).is_empty());
         assert!(anomalies(&[1.0, 2.0], &o).is_empty());
         assert!(anomalies(&[], &o).is_empty());
+        // NaNs sit in the lowest bin; the ramp still reads as ever-new windows, all in range.
         let x: Vec<f64> = (0..200).map(|i| if i % 7 == 0 { f64::NAN } else { i as f64 }).collect();
-        let _ = anomalies(&x, &o);
+        let found = anomalies(&x, &o);
+        assert!(!found.is_empty());
+        assert!(found.iter().all(|&i| (o.window - 1..x.len()).contains(&i)), "{found:?}");
     }
 }
