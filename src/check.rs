@@ -27,7 +27,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::{ParquetReader, ParquetWriter, SerReader};
@@ -161,12 +160,25 @@ impl CheckResult {
     }
 
     /// The plugin status line: `ROOTLINE CRITICAL - login surge 12.4x at 03:14Z, ... | k=v ...`.
+    /// Text from logs (a file name, a series) can hold `|` or a newline, which would start
+    /// fake perfdata or a second status line: the summary has neither, and labels are words.
     pub fn status_line(&self) -> String {
-        let mut s = format!("ROOTLINE {} - {}", self.status.as_str(), self.summary);
+        let summary: String = self
+            .summary
+            .chars()
+            .map(|c| match c {
+                '|' => '/',
+                c if c.is_control() => ' ',
+                c => c,
+            })
+            .collect();
+        let mut s = format!("ROOTLINE {} - {summary}", self.status.as_str());
         if !self.perfdata.is_empty() {
             s.push_str(" |");
             for (k, v) in &self.perfdata {
-                s.push_str(&format!(" {k}={}", short_number(*v, 3)));
+                let label: String =
+                    k.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+                s.push_str(&format!(" {label}={}", short_number(*v, 3)));
             }
         }
         s
@@ -191,7 +203,7 @@ pub fn check(specs: &[SourceSpec], o: &CheckOptions) -> CheckResult {
         Err(e) => CheckResult::unknown(format!("{e:#}")),
     };
     // The latest status, whatever it was; a failure to keep it is itself an UNKNOWN.
-    let result = match write_atomic(&o.state.join("last.json"), &json(&result)) {
+    let result = match crate::atomic::write(&o.state.join("last.json"), &json(&result)) {
         Ok(()) => result,
         Err(e) => CheckResult::unknown(format!("cannot write {}: {e}", o.state.display())),
     };
@@ -213,19 +225,29 @@ fn lock(state: &Path) -> Result<File, String> {
         .write(true)
         .open(&path)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let pid_path = state.join("lock.pid");
     match file.try_lock() {
         Ok(()) => {
-            // Who holds it, for the message the next run may give.
-            let _ = file.set_len(0);
-            let _ =
-                io::Write::write_all(&mut &file, format!("{}\n", std::process::id()).as_bytes());
+            // Who holds it, for the message the next run may give: written whole, so a reader
+            // never sees it empty.
+            let _ = crate::atomic::write(&pid_path, format!("{}\n", std::process::id()).as_bytes());
             Ok(file)
         }
         Err(fs::TryLockError::WouldBlock) => {
-            let pid = fs::read_to_string(&path).unwrap_or_default();
+            // The holder writes its pid just after it takes the lock: until then the file may
+            // name an earlier run, long gone. Wait a little for a live one.
+            let mut holder = None;
+            for _ in 0..50 {
+                let pid = fs::read_to_string(&pid_path).ok().and_then(|t| t.trim().parse().ok());
+                if let Some(pid) = pid.filter(|p| crate::atomic::process_alive(*p)) {
+                    holder = Some(pid);
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let who = holder.map_or("pid unknown".to_string(), |p| format!("pid {p}"));
             Err(format!(
-                "another rootline check is running (pid {}) and holds {}; runs must not overlap",
-                pid.trim(),
+                "another rootline check is running ({who}) and holds {}; runs must not overlap",
                 path.display()
             ))
         }
@@ -249,20 +271,6 @@ fn clean_leftovers(state: &Path) {
             }
         }
     }
-}
-
-/// Writes a file whole: a temporary name in the same directory, synced, then renamed.
-fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".tmp-{}-{name}", std::process::id()));
-    {
-        let mut f = File::create(&tmp)?;
-        io::Write::write_all(&mut f, bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)
 }
 
 /// Where the window ends and what it is called.
@@ -301,6 +309,9 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> 
     result.perfdata.insert("lines".into(), lines as f64);
     result.perfdata.insert("rejected".into(), rejected as f64);
     let mut tables = got.tables;
+    let mut inputs = got.report.sources.clone();
+    let outliers = tables::set_aside_outliers(&mut tables)?;
+    tables::note_outliers(&outliers, &mut inputs);
     let runs = o.state.join("runs");
     let rejects = rejects_jsonl(&got.rejects)?;
     let Some((_, last)) = tables::span(&tables) else {
@@ -366,7 +377,7 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> 
         return Ok(result);
     }
     let opts = AnalyzeOptions { bucket_ms: o.bucket_ms, ..Default::default() };
-    let findings = correlate::analyze_series(&series, &tables, got.report.sources, &opts)?;
+    let findings = correlate::analyze_series(&series, &tables, inputs, &opts)?;
     let tonight = within(&findings, start, end);
     classify(&mut result, &tonight, start, end, o.bucket_ms);
 
@@ -382,7 +393,7 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> anyhow::Result<CheckResult> 
     let mut window_series = series.slice(start, end).to_frame()?;
     let mut bytes = Vec::new();
     ParquetWriter::new(&mut bytes).finish(&mut window_series)?;
-    write_atomic(&baseline_dir.join(format!("{night}.parquet")), &bytes)?;
+    crate::atomic::write(&baseline_dir.join(format!("{night}.parquet")), &bytes)?;
     Ok(result)
 }
 
@@ -474,8 +485,20 @@ fn load_history(
         let df = ParquetReader::new(File::open(&path)?).finish().map_err(|e| {
             anyhow::anyhow!("{} is not a stored series ({e}); remove it", path.display())
         })?;
-        let ts: Vec<i64> =
-            df.column(crate::schema::TS)?.datetime()?.physical().into_no_null_iter().collect();
+        let not_stored = |e: polars::prelude::PolarsError| {
+            anyhow::anyhow!(
+                "{} is not a series this version of rootline stored ({e}); remove it and the \
+                 next runs store it anew",
+                path.display()
+            )
+        };
+        let ts: Vec<i64> = df
+            .column(crate::schema::TS)
+            .and_then(|c| c.datetime().cloned())
+            .map_err(not_stored)?
+            .physical()
+            .into_no_null_iter()
+            .collect();
         let keep: Vec<usize> =
             (0..ts.len()).filter(|&i| ts[i] < start && ts[i] >= start - o.history_ms).collect();
         if keep.is_empty() {
@@ -486,7 +509,7 @@ fn load_history(
             if c.name().as_str() == crate::schema::TS {
                 continue;
             }
-            let v = c.f64()?;
+            let v = c.f64().map_err(not_stored)?;
             for &i in &keep {
                 out.entry(ts[i]).or_default().insert(c.name().to_string(), v.get(i).unwrap_or(0.0));
             }
@@ -665,6 +688,15 @@ mod tests {
         let s = merge(&h, files);
         assert_eq!(s.start_ms, 7 * 60_000);
         assert_eq!(s.get("attempts").unwrap(), [1.0, 0.0, 1.0, 5.0, 6.0, 7.0]);
+    }
+
+    #[test]
+    fn log_text_cannot_forge_perfdata_or_a_second_status_line() {
+        let r = CheckResult::unknown("app|surges=0 lines=0\nROOTLINE OK - fine.log is bad");
+        let line = r.status_line();
+        assert_eq!(line.matches('|').count(), 0, "{line}");
+        assert_eq!(line.lines().count(), 1, "{line}");
+        assert!(line.starts_with("ROOTLINE UNKNOWN - app/surges=0"), "{line}");
     }
 
     #[test]

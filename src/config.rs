@@ -34,6 +34,9 @@ use crate::schema::Role;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct IncidentConfig {
+    /// Where the config was read from (not a key of the file).
+    #[serde(skip)]
+    pub path: PathBuf,
     /// A name for the incident, shown in reports.
     pub title: Option<String>,
     #[serde(default)]
@@ -77,10 +80,11 @@ impl IncidentConfig {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<IncidentConfig, ConfigError> {
-        let cfg: IncidentConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let mut cfg: IncidentConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: describe_toml_error(&e, text),
         })?;
+        cfg.path = path.to_path_buf();
         if let Some(c) = &cfg.check {
             let bad = |key: &str, message: String| ConfigError::Parse {
                 path: path.to_path_buf(),
@@ -112,30 +116,46 @@ impl IncidentConfig {
     }
 
     /// Expands globs (relative to `base`, the config's folder) into one spec per file, sorted.
+    /// A path that names an existing file is that file, whatever characters it holds
+    /// (`app[1].jsonl`); the config's folder is never read as a pattern.
     pub fn specs(&self, base: &Path) -> Result<Vec<SourceSpec>, ConfigError> {
         let mut out = Vec::new();
         for (i, s) in self.source.iter().enumerate() {
-            let key = |k: &str| format!("source[{i}].{k}");
+            let origin = format!("{}: source[{i}]", self.path.display());
+            let key = |k: &str| format!("{origin}.{k}");
             let tz =
                 s.tz.as_deref()
                     .map(str::parse)
                     .transpose()
                     .map_err(|e| ConfigError::Invalid(format!("{}: {e}", key("tz"))))?;
-            let pattern = base.join(&s.path);
-            let pattern_text = pattern.to_string_lossy();
-            let mut paths: Vec<PathBuf> = glob::glob(&pattern_text)
-                .map_err(|e| {
-                    ConfigError::Invalid(format!("{}: bad glob \"{}\": {e}", key("path"), s.path))
-                })?
-                .filter_map(Result::ok)
-                .filter(|p| p.is_file())
-                .collect();
+            let literal = base.join(&s.path);
+            let mut paths: Vec<PathBuf> = if literal.is_file() {
+                vec![literal.clone()]
+            } else {
+                let base = glob::Pattern::escape(&base.to_string_lossy());
+                let pattern = if Path::new(&s.path).is_absolute() || base.is_empty() {
+                    s.path.clone()
+                } else {
+                    format!("{base}/{}", s.path)
+                };
+                glob::glob(&pattern)
+                    .map_err(|e| {
+                        ConfigError::Invalid(format!(
+                            "{}: bad glob \"{}\": {e}",
+                            key("path"),
+                            s.path
+                        ))
+                    })?
+                    .filter_map(Result::ok)
+                    .filter(|p| p.is_file())
+                    .collect()
+            };
             paths.sort();
             if paths.is_empty() {
                 return Err(ConfigError::Invalid(format!(
                     "{}: no file matches \"{}\"",
                     key("path"),
-                    pattern.display()
+                    literal.display()
                 )));
             }
             for path in paths {
@@ -149,6 +169,7 @@ impl IncidentConfig {
                     pattern: s.pattern.clone(),
                     ts_format: s.ts_format.clone(),
                     fields: s.fields.clone(),
+                    origin: Some(origin.clone()),
                 });
             }
         }

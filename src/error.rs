@@ -34,6 +34,21 @@ pub enum IngestError {
     Polars(#[from] PolarsError),
 }
 
+impl IngestError {
+    /// The error with the source it happened in named, where it does not say so itself.
+    pub fn in_source(self, path: &std::path::Path) -> IngestError {
+        match self {
+            IngestError::Polars(e) => {
+                IngestError::Source { path: path.to_path_buf(), message: e.to_string() }
+            }
+            IngestError::Config(e) => {
+                IngestError::Source { path: path.to_path_buf(), message: e.to_string() }
+            }
+            other => other,
+        }
+    }
+}
+
 /// A bad config file, format definition or command-line choice, named precisely.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

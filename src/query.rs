@@ -13,7 +13,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use polars::prelude::{AnyValue, DataFrame, DataType, IntoLazy, TimeUnit};
+use polars::prelude::{
+    AnyValue, DataFrame, DataType, DslPlan, Expr, IntoLazy, JoinArgs, JoinType, LazyFrame,
+    TimeUnit, col, len,
+};
 use polars::sql::SQLContext;
 
 use crate::detect::{SeriesSet, short_number};
@@ -147,10 +150,10 @@ fn is_inline_sql(arg: &str) -> bool {
 }
 
 /// The tables a query can name: every role (empty, with its columns, when there are no rows)
-/// and `series`.
+/// and `series` when it is given.
 pub fn frames(
     tables: &Tables,
-    series: &SeriesSet,
+    series: Option<&SeriesSet>,
 ) -> polars::prelude::PolarsResult<BTreeMap<String, DataFrame>> {
     let mut out = BTreeMap::new();
     for role in Role::ALL {
@@ -160,7 +163,9 @@ pub fn frames(
         };
         out.insert(role.as_str().to_string(), naive_utc(df)?);
     }
-    out.insert(SERIES.to_string(), naive_utc(series.to_frame()?)?);
+    if let Some(series) = series {
+        out.insert(SERIES.to_string(), naive_utc(series.to_frame()?)?);
+    }
     Ok(out)
 }
 
@@ -181,7 +186,13 @@ fn naive_utc(mut df: DataFrame) -> polars::prelude::PolarsResult<DataFrame> {
     Ok(df)
 }
 
-/// Runs a query over the frames.
+/// A join that would make more rows than this is refused before it runs: a cross join of
+/// two tables of a few thousand rows, or an equi-join on a column with few values, asks for
+/// more memory than a machine has, and a failed allocation aborts the process.
+pub const MAX_JOIN_ROWS: f64 = 20_000_000.0;
+
+/// Runs a query over the frames. Joins are bounded first ([`MAX_JOIN_ROWS`]); a query Polars
+/// cannot run is an error that says so, never a crash or a backtrace.
 pub fn run(q: &Query, frames: &BTreeMap<String, DataFrame>) -> Result<DataFrame, QueryError> {
     let mut ctx = SQLContext::new();
     for (name, df) in frames {
@@ -193,14 +204,106 @@ pub fn run(q: &Query, frames: &BTreeMap<String, DataFrame>) -> Result<DataFrame,
         message,
     };
     // Polars' SQL front end is young: a query it cannot plan must be an error, never a crash.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        ctx.execute(&q.sql).and_then(|lf| lf.collect())
+    // Its panic message is kept for the error instead of being printed with a backtrace.
+    let panic_text = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let seen = panic_text.clone();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned());
+        if let Ok(mut slot) = seen.lock() {
+            slot.get_or_insert(text.unwrap_or_else(|| "an internal error".into()));
+        }
     }));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let lf = ctx.execute(&q.sql).map_err(|e| e.to_string())?;
+        bound_joins(&lf.logical_plan)?;
+        lf.collect().map_err(|e| e.to_string())
+    }));
+    std::panic::set_hook(previous);
     match result {
         Ok(Ok(df)) => Ok(df),
-        Ok(Err(e)) => Err(sql_error(e.to_string())),
-        Err(_) => Err(sql_error("Polars failed on this query (an internal error)".to_string())),
+        Ok(Err(message)) => Err(sql_error(message)),
+        Err(_) => {
+            let why = panic_text.lock().ok().and_then(|t| t.clone()).unwrap_or_default();
+            Err(sql_error(format!("Polars failed on this query: {why}")))
+        }
     }
+}
+
+/// Whether the SQL names the `series` table (it is built only then: it is the one table whose
+/// size follows the span of the data rather than its rows).
+pub fn reads_series(sql: &str) -> bool {
+    sql.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w.eq_ignore_ascii_case(SERIES))
+}
+
+/// Refuses a plan with a join that would make more than [`MAX_JOIN_ROWS`] rows: the rows of
+/// an equi-join are counted from its keys' counts on each side, a cross or inequality join's
+/// are the product of its inputs. Inner joins are checked before the joins over them.
+fn bound_joins(plan: &DslPlan) -> Result<(), String> {
+    let joins: Vec<&DslPlan> =
+        plan.into_iter().filter(|p| matches!(p, DslPlan::Join { .. })).collect();
+    for join in joins.into_iter().rev() {
+        let DslPlan::Join { input_left, input_right, left_on, right_on, options, .. } = join else {
+            continue;
+        };
+        let how = options.args.how.to_string();
+        let frame = |p: &std::sync::Arc<DslPlan>| LazyFrame::from((**p).clone());
+        let height = |p: &std::sync::Arc<DslPlan>| -> Result<f64, String> {
+            let df = frame(p).select([len()]).collect().map_err(|e| e.to_string())?;
+            let n = df.column("len").and_then(|c| c.get(0));
+            Ok(n.ok().and_then(|v| v.extract::<f64>()).unwrap_or(0.0))
+        };
+        let rows = match how.as_str() {
+            "INNER" | "LEFT" | "RIGHT" | "FULL" if !left_on.is_empty() => {
+                let keys = |on: &[Expr], p, count: &str| {
+                    let named: Vec<Expr> = on
+                        .iter()
+                        .enumerate()
+                        .map(|(i, e)| e.clone().alias(format!("__k{i}")))
+                        .collect();
+                    let names: Vec<Expr> = (0..on.len()).map(|i| col(format!("__k{i}"))).collect();
+                    frame(p).select(named).group_by(names).agg([len().alias(count)])
+                };
+                let names: Vec<Expr> = (0..left_on.len()).map(|i| col(format!("__k{i}"))).collect();
+                let pairs = keys(left_on, input_left, "__n")
+                    .join(
+                        keys(right_on, input_right, "__m"),
+                        names.clone(),
+                        names,
+                        JoinArgs::new(JoinType::Inner),
+                    )
+                    .select([(col("__n").cast(DataType::Float64)
+                        * col("__m").cast(DataType::Float64))
+                    .sum()
+                    .alias("rows")])
+                    .collect()
+                    .map_err(|e| e.to_string())?;
+                let matched = pairs
+                    .column("rows")
+                    .ok()
+                    .and_then(|c| c.get(0).ok())
+                    .and_then(|v| v.extract::<f64>())
+                    .unwrap_or(0.0);
+                matched + height(input_left)? + height(input_right)?
+            }
+            "INNER" | "LEFT" | "RIGHT" | "FULL" | "CROSS" | "IEJOIN" | "RANGE" => {
+                height(input_left)? * height(input_right)?
+            }
+            _ => continue,
+        };
+        if rows > MAX_JOIN_ROWS {
+            return Err(format!(
+                "this query's {how} join would make about {rows:.0} rows, more than rootline \
+                 runs ({MAX_JOIN_ROWS:.0}): join on a column that tells rows apart, filter the \
+                 tables first, or aggregate before joining"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A hint for a failed query: the tables there are, or the columns of the tables.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use polars::prelude::{
-    ChunkAgg, ChunkCompareIneq, DataFrame, ParquetReader, PolarsResult, SerReader,
+    BooleanChunked, ChunkAgg, ChunkCompareIneq, DataFrame, ParquetReader, PolarsResult, SerReader,
 };
 
 use crate::ingest::sink::Columns;
@@ -29,9 +29,10 @@ pub fn read_dir_for_analysis(dir: &Path) -> anyhow::Result<Tables> {
 fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> anyhow::Result<Tables> {
     let mut out = BTreeMap::new();
     for role in Role::ALL {
-        let pattern = dir.join(role.as_str()).join("**").join("*.parquet");
+        // The directory is a path, not a pattern: `tables[1]/` is read as it is written.
+        let root = glob::Pattern::escape(&dir.join(role.as_str()).to_string_lossy());
         let mut paths: Vec<PathBuf> =
-            glob::glob(&pattern.to_string_lossy())?.filter_map(Result::ok).collect();
+            glob::glob(&format!("{root}/**/*.parquet"))?.filter_map(Result::ok).collect();
         paths.sort();
         let mut frame: Option<DataFrame> = None;
         for p in paths {
@@ -122,4 +123,138 @@ pub fn span(tables: &Tables) -> Option<(i64, i64)> {
         }
     }
     span
+}
+
+/// Rows set aside because their time lies far from the rest of the data: a device without a
+/// clock (1970), a typo'd year (2030), a corrupt field. One such row would otherwise stretch
+/// the series over decades, and put the nightly window in the wrong year.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Outliers {
+    /// Rows set aside, per source (`source` column value).
+    pub by_source: BTreeMap<String, u64>,
+    /// `source:line at time` of the first of them (at most [`OUTLIER_LINES`]).
+    pub lines: Vec<String>,
+    /// The span kept, ms since the epoch.
+    pub kept: Option<(i64, i64)>,
+}
+
+impl Outliers {
+    pub fn rows(&self) -> u64 {
+        self.by_source.values().sum()
+    }
+
+    /// One line for people: `n` rows set aside, which, and why.
+    pub fn note(&self, n: u64) -> Option<String> {
+        let (lo, hi) = self.kept?;
+        (n > 0).then(|| {
+            format!(
+                "{n} row(s) set aside: their times lie {} days or more from the rest of the data \
+                 ({} to {}); first: {}",
+                OUTLIER_GAP_MS / 86_400_000,
+                crate::detect::rfc3339(lo),
+                crate::detect::rfc3339(hi),
+                self.lines.join(", ")
+            )
+        })
+    }
+}
+
+/// Adds the outliers' note to the sources they came from (as a source of its own, `(tables)`,
+/// when none of them is known by that name, as with tables read back without ingest.json).
+pub fn note_outliers(o: &Outliers, inputs: &mut Vec<crate::ingest::SourceReport>) {
+    let mut placed = false;
+    for r in inputs.iter_mut() {
+        if let Some(note) = o.by_source.get(&r.path).and_then(|n| o.note(*n)) {
+            r.notes.push(note);
+            placed = true;
+        }
+    }
+    if let (false, Some(note)) = (placed, o.note(o.rows())) {
+        inputs.push(crate::ingest::SourceReport {
+            path: "(tables)".into(),
+            notes: vec![note],
+            ..Default::default()
+        });
+    }
+}
+
+/// A stretch of rows this far from all others is a cluster of its own...
+pub const OUTLIER_GAP_MS: i64 = 30 * 86_400_000;
+/// ...and is set aside when it holds less than this share of all rows.
+pub const OUTLIER_SHARE: f64 = 0.01;
+/// Set-aside rows named in the note.
+pub const OUTLIER_LINES: usize = 5;
+
+/// Finds the dense span of the data and sets aside rows outside it (see [`Outliers`]). Rows
+/// form clusters where they are less than [`OUTLIER_GAP_MS`] apart (over all tables); a
+/// cluster with less than [`OUTLIER_SHARE`] of the rows is set aside, unless it is the largest.
+pub fn set_aside_outliers(tables: &mut Tables) -> PolarsResult<Outliers> {
+    // Clusters of each table (sorted by ts), then merged over tables.
+    let mut spans: Vec<(i64, i64, u64)> = Vec::new();
+    for df in tables.values() {
+        let ts = df.column(schema::TS)?.datetime()?.physical();
+        let mut cur: Option<(i64, i64, u64)> = None;
+        for t in ts.iter().flatten() {
+            cur = match cur {
+                Some((lo, hi, n)) if t - hi < OUTLIER_GAP_MS => Some((lo, hi.max(t), n + 1)),
+                Some(c) => {
+                    spans.push(c);
+                    Some((t, t, 1))
+                }
+                None => Some((t, t, 1)),
+            };
+        }
+        spans.extend(cur);
+    }
+    spans.sort_unstable();
+    let mut clusters: Vec<(i64, i64, u64)> = Vec::new();
+    for (lo, hi, n) in spans {
+        match clusters.last_mut() {
+            Some(c) if lo - c.1 < OUTLIER_GAP_MS => {
+                c.1 = c.1.max(hi);
+                c.2 += n;
+            }
+            _ => clusters.push((lo, hi, n)),
+        }
+    }
+    let total: u64 = clusters.iter().map(|c| c.2).sum();
+    let largest = clusters.iter().map(|c| c.2).max().unwrap_or(0);
+    let keep: Vec<(i64, i64)> = clusters
+        .iter()
+        .filter(|c| c.2 == largest || c.2 as f64 >= OUTLIER_SHARE * total as f64)
+        .map(|c| (c.0, c.1))
+        .collect();
+    let mut out = Outliers {
+        kept: keep.first().zip(keep.last()).map(|(a, b)| (a.0, b.1)),
+        ..Default::default()
+    };
+    if keep.len() == clusters.len() {
+        return Ok(out);
+    }
+    let inside = |t: i64| keep.iter().any(|(lo, hi)| (*lo..=*hi).contains(&t));
+    let mut aside: Vec<(i64, String, i64)> = Vec::new();
+    for df in tables.values_mut() {
+        let ts = df.column(schema::TS)?.datetime()?.physical().clone();
+        let mask: BooleanChunked = ts.iter().map(|t| Some(t.is_some_and(inside))).collect();
+        if mask.all() {
+            continue;
+        }
+        let source = schema::texts(df.column(schema::SOURCE)?)?;
+        let line = df.column(schema::LINE)?.i64()?;
+        for ((t, s), l) in ts.iter().zip(source).zip(line.iter()) {
+            if let Some(t) = t.filter(|t| !inside(*t)) {
+                let s = s.unwrap_or("?").to_string();
+                *out.by_source.entry(s.clone()).or_default() += 1;
+                aside.push((t, s, l.unwrap_or(0)));
+            }
+        }
+        *df = df.filter(&mask)?;
+    }
+    aside.sort_by(|a, b| (&a.1, a.2).cmp(&(&b.1, b.2)));
+    out.lines = aside
+        .iter()
+        .take(OUTLIER_LINES)
+        .map(|(t, s, l)| format!("{s}:{l} at {}", crate::detect::rfc3339(*t)))
+        .collect();
+    Ok(out)
 }

@@ -47,7 +47,8 @@ pub fn parse_duration(s: &str) -> anyhow::Result<i64> {
     crate::config::parse_duration(s).map_err(anyhow::Error::msg)
 }
 
-/// Loads the tables (from logs or an ingest directory), cut at `as_of`; `all_columns` keeps
+/// Loads the tables (from logs or an ingest directory), cut at `as_of`, with rows far from
+/// the rest of the data set aside (and said so in the sources' notes); `all_columns` keeps
 /// what analysis does not read (for SQL).
 pub fn load(
     sources: &SourceArgs,
@@ -55,9 +56,17 @@ pub fn load(
     as_of: Option<&str>,
     all_columns: bool,
 ) -> anyhow::Result<(Tables, Vec<ingest::SourceReport>)> {
-    let (mut tables, inputs) = match tables_dir {
-        Some(dir) if all_columns => (tables::read_dir(dir)?, vec![]),
-        Some(dir) => (tables::read_dir_for_analysis(dir)?, vec![]),
+    let (mut tables, mut inputs) = match tables_dir {
+        Some(dir) => {
+            let tables = if all_columns {
+                tables::read_dir(dir)?
+            } else {
+                tables::read_dir_for_analysis(dir)?
+            };
+            let inputs =
+                ingest::output::Manifest::read(dir)?.map(|m| m.report.sources).unwrap_or_default();
+            (tables, inputs)
+        }
         None => {
             let specs = specs(sources)?;
             let got = if all_columns {
@@ -72,6 +81,8 @@ pub fn load(
         let cut = parse_instant(a).map_err(|e| anyhow::anyhow!("--as-of {e}"))?;
         tables::cut(&mut tables, cut)?;
     }
+    let outliers = tables::set_aside_outliers(&mut tables)?;
+    tables::note_outliers(&outliers, &mut inputs);
     Ok((tables, inputs))
 }
 

@@ -8,9 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use crate::config::IncidentConfig;
-use crate::ingest::{
-    self, IngestOptions, IngestReport, ParquetSink, PerMinute, Registry, SourceSpec,
-};
+use crate::ingest::{IngestOptions, IngestReport, Registry, SourceSpec, output};
 use crate::schema::Role;
 
 /// Read exported logs into typed tables (Parquet), keeping every line accounted for.
@@ -128,6 +126,7 @@ pub fn specs(args: &SourceArgs) -> anyhow::Result<Vec<SourceSpec>> {
             pattern: args.pattern.clone(),
             ts_format: args.ts_format.clone(),
             fields: fields.clone(),
+            origin: None,
         })
         .collect())
 }
@@ -136,53 +135,27 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let specs = specs(&args.sources)?;
     let registry = Registry::builtin();
     let opts = IngestOptions::default().with_strict(args.strict);
-    let mut sink = ParquetSink::create(&args.out)
-        .with_context(|| format!("cannot write to {}", args.out.display()))?;
     let tty = std::io::stderr().is_terminal() && !args.quiet;
     let progress = |source: &str, lines: u64| {
         if tty {
             eprint!("\r\x1b[2Kingest: {source}: {lines} lines");
         }
     };
-    let mut counter = PerMinute::new(&mut sink);
-    let target: &mut dyn crate::ingest::Sink =
-        if args.per_minute { &mut counter } else { counter.inner };
-    let result = ingest::ingest(&specs, &opts, &registry, target, &progress);
+    let result =
+        output::ingest_to_dir(&specs, &opts, &registry, &args.out, args.per_minute, &progress);
     if tty {
         eprint!("\r\x1b[2K");
     }
-    let report = match result {
-        Ok(r) => r,
-        Err(e) => return Err(e).context(format!("failed to ingest {} source(s)", specs.len())),
-    };
-    if args.per_minute {
-        let path = args.out.join("login_per_minute.csv");
-        std::fs::write(&path, counter.to_csv())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    write_report(&args.out, &report, &sink.files)?;
+    let written = result.with_context(|| format!("failed to ingest {} source(s)", specs.len()))?;
     if !args.quiet {
-        eprint!("{}", summary(&report));
+        eprint!("{}", summary(&written.report));
         eprintln!(
             "wrote {} table file(s) and ingest.json to {}",
-            sink.files.len(),
+            written.tables.len(),
             args.out.display()
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn write_report(out: &Path, report: &IngestReport, files: &[PathBuf]) -> anyhow::Result<()> {
-    #[derive(serde::Serialize)]
-    struct IngestJson<'a> {
-        #[serde(flatten)]
-        report: &'a IngestReport,
-        files: Vec<String>,
-    }
-    let files = files.iter().map(|f| f.to_string_lossy().replace('\\', "/")).collect();
-    let json = serde_json::to_string_pretty(&IngestJson { report, files })?;
-    let path = out.join("ingest.json");
-    std::fs::write(&path, json + "\n").with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// One line per source: what it was read as and where its lines went.

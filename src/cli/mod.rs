@@ -78,7 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     ) {
         return_freed_memory();
     }
-    match cli.command {
+    let code = match cli.command {
         Command::Analyze(args) => analyze::run(*args),
         Command::Check(args) => check::run(*args),
         Command::Eval(args) => eval::run(args),
@@ -87,7 +87,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Query(args) => query::run(*args),
         Command::Report(args) => report::run(*args),
         Command::Simulate(args) => simulate::run(*args),
+    };
+    if std::env::var_os("ROOTLINE_PEAK_RSS").is_some()
+        && let Some(kib) = peak_rss_kib()
+    {
+        // For memory tests and benchmarks: the process's own high-water mark.
+        eprintln!("rootline: peak RSS {kib} KiB");
     }
+    code
+}
+
+/// The process's peak resident memory (VmHWM), where the system says it.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Commands that hold whole tables in memory ask glibc to hand freed memory back as it goes:

@@ -71,8 +71,12 @@ pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
     }
     let sources = SourceArgs::config_only(args.config.clone());
     let (tables, _) = load(&sources, args.tables.as_deref(), args.as_of.as_deref(), true)?;
-    let series = crate::detect::series::build(&tables, parse_duration(&args.bucket)?)?;
-    let frames = query::frames(&tables, &series)?;
+    let series = if query::reads_series(&q.sql) {
+        Some(crate::detect::series::build(&tables, parse_duration(&args.bucket)?)?)
+    } else {
+        None
+    };
+    let frames = query::frames(&tables, series.as_ref())?;
     let df = query::run(&q, &frames)?;
     let out = query::render(&df, args.format, args.max_rows);
     use std::io::Write;

@@ -79,7 +79,12 @@ fn nums(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<f64>>> {
     Ok(df.column(name)?.f64()?.iter().collect())
 }
 
-/// Builds every series from the role tables on a grid of `bucket_ms`.
+/// The most buckets a series set may have: 2 years of minutes. Memory grows with the grid,
+/// not the rows, so a span this long must come with a coarser bucket (or a shorter span).
+pub const MAX_BUCKETS: i64 = 1_051_200;
+
+/// Builds every series from the role tables on a grid of `bucket_ms`; an error when the data
+/// spans more than [`MAX_BUCKETS`] buckets.
 pub fn build(tables: &BTreeMap<Role, DataFrame>, bucket_ms: i64) -> PolarsResult<SeriesSet> {
     let mut lo = i64::MAX;
     let mut hi = i64::MIN;
@@ -94,7 +99,17 @@ pub fn build(tables: &BTreeMap<Role, DataFrame>, bucket_ms: i64) -> PolarsResult
         return Ok(SeriesSet { start_ms: 0, bucket_ms, len: 0, cols: BTreeMap::new() });
     }
     let start_ms = lo.div_euclid(bucket_ms) * bucket_ms;
-    let len = ((hi - start_ms) / bucket_ms + 1) as usize;
+    let buckets = (hi - start_ms) / bucket_ms + 1;
+    if buckets > MAX_BUCKETS {
+        let days = (hi - lo) as f64 / 86_400_000.0;
+        polars_bail!(ComputeError:
+            "the data spans {days:.0} days ({} to {}): {buckets} buckets of {} s, more than {MAX_BUCKETS}; \
+             give a coarser --bucket (e.g. {}) or keep a shorter span (--as-of, or fewer files)",
+            crate::detect::rfc3339(lo), crate::detect::rfc3339(hi), bucket_ms / 1000,
+            suggest_bucket(hi - lo)
+        );
+    }
+    let len = buckets as usize;
     let mut set = SeriesSet { start_ms, bucket_ms, len, cols: BTreeMap::new() };
     if let Some(df) = tables.get(&Role::Login) {
         login_series(df, &mut set)?;
@@ -140,6 +155,14 @@ pub fn build(tables: &BTreeMap<Role, DataFrame>, bucket_ms: i64) -> PolarsResult
         }
     }
     Ok(set)
+}
+
+/// A bucket that fits `span_ms` into the grid limit.
+fn suggest_bucket(span_ms: i64) -> &'static str {
+    [("5m", 300_000), ("1h", 3_600_000), ("1d", 86_400_000)]
+        .into_iter()
+        .find(|(_, ms)| span_ms / ms < MAX_BUCKETS)
+        .map_or("1d", |(name, _)| name)
 }
 
 fn login_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {

@@ -9,6 +9,7 @@
 //! line stands for several events (syslog's `message repeated N times`).
 
 pub mod format;
+pub mod output;
 pub mod plan;
 pub mod preset;
 pub mod read;
@@ -22,6 +23,7 @@ mod tests;
 
 use std::borrow::Cow;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -43,6 +45,11 @@ use time::TimeState;
 pub const MAX_LINE_BYTES: usize = 4 << 20;
 /// Lines looked at to detect a format and preset.
 const SAMPLE_LINES: usize = 200;
+/// A line that says it stands for more events than this ('message repeated N times') counts
+/// this many; and a source's repeats add at most [`MAX_REPEAT_ROWS`] rows in all. Memory then
+/// follows the input's size, not what its lines claim.
+pub const MAX_REPEAT: usize = 1000;
+pub const MAX_REPEAT_ROWS: i64 = 1_000_000;
 
 /// Knobs of one ingest run.
 #[derive(Debug, Clone)]
@@ -117,6 +124,9 @@ struct Counts {
     skipped: u64,
     min_ts: Option<i64>,
     max_ts: Option<i64>,
+    /// Lines whose repeat count was cut, and the events they claimed beyond what was counted.
+    repeats_cut: u64,
+    repeats_dropped: u64,
 }
 
 impl Counts {
@@ -125,6 +135,8 @@ impl Counts {
         self.parsed += o.parsed;
         self.rows += o.rows;
         self.skipped += o.skipped;
+        self.repeats_cut += o.repeats_cut;
+        self.repeats_dropped += o.repeats_dropped;
         self.min_ts = opt(self.min_ts, o.min_ts, i64::min);
         self.max_ts = opt(self.max_ts, o.max_ts, i64::max);
     }
@@ -145,13 +157,15 @@ struct ChunkOut {
     sorted: bool,
 }
 
-/// Parses the lines of one piece of a block in file order.
+/// Parses the lines of one piece of a block in file order. `repeat_budget` is what is left of
+/// the source's [`MAX_REPEAT_ROWS`].
 fn parse_lines(
     plan: &SourcePlan,
     source: &str,
     data: &[u8],
     first_line: u64,
     state: &mut TimeState,
+    repeat_budget: &AtomicI64,
 ) -> ChunkOut {
     let role = plan.role();
     let mut table = role.map(|r| TableBuilder::new(r, data.len() / 100));
@@ -174,11 +188,12 @@ fn parse_lines(
         let mut reject =
             |reason: String| out.rejects.push(Reject::new(source, line_no, reason, raw));
         if raw.len() > MAX_LINE_BYTES {
-            reject(format!(
-                "line is {} bytes, over the {} MiB limit",
-                raw.len(),
-                MAX_LINE_BYTES >> 20
-            ));
+            reject(too_long(raw.len() as u64));
+            continue;
+        }
+        if memchr::memchr(b'\r', raw).is_some() {
+            // A lone CR inside a file with newlines: two records may sit on this line.
+            reject("a carriage return inside the line (lone CR line ends?): not read, so that no two events are merged; convert them with tr '\\r' '\\n'".into());
             continue;
         }
         let text = match valid {
@@ -196,6 +211,7 @@ fn parse_lines(
                 (Mapped::Reject(reason), _) => reject(reason),
                 (Mapped::Rows { ts: None, .. }, _) => reject("no timestamp".into()),
                 (Mapped::Rows { ts: Some(ts), count }, Some(t)) => {
+                    let count = capped_repeats(count, repeat_budget, &mut out.counts);
                     match plan.ts.parse(&ts, state) {
                         Err(e) => reject(format!("{e}: \"{}\"", table::clip(&ts))),
                         Ok(ms) => match t.push(ms, line_no as i64, &vals, count) {
@@ -220,15 +236,49 @@ fn parse_lines(
     out
 }
 
+/// The reason an over-long line is rejected.
+fn too_long(len: u64) -> String {
+    format!("line is {len} bytes, over the {} MiB limit", MAX_LINE_BYTES >> 20)
+}
+
+/// The rows a line that stands for `count` events gives: at most [`MAX_REPEAT`], and its
+/// repeats only while the source's budget lasts; what is cut is counted for a note.
+fn capped_repeats(count: usize, budget: &AtomicI64, counts: &mut Counts) -> usize {
+    if count <= 1 {
+        return count;
+    }
+    let want = count.min(MAX_REPEAT);
+    let extra = (want - 1) as i64;
+    let left = budget.fetch_sub(extra, Ordering::Relaxed);
+    let granted = extra.min(left.max(0)) as usize;
+    let rows = 1 + granted;
+    if rows < count {
+        counts.repeats_cut += 1;
+        counts.repeats_dropped += (count - rows) as u64;
+    }
+    rows
+}
+
 /// Parses one block: in parallel pieces when the plan allows, else in order.
 fn parse_block(
     plan: &SourcePlan,
     source: &str,
     block: &Block,
     state: &mut TimeState,
+    repeat_budget: &AtomicI64,
 ) -> Vec<ChunkOut> {
+    if let Some(len) = block.oversized {
+        return vec![oversized(source, block, len)];
+    }
     if plan.is_stateful() {
-        return vec![parse_lines(plan, source, &block.data, block.first_line, state)];
+        return vec![parse_lines(
+            plan,
+            source,
+            &block.data,
+            block.first_line,
+            state,
+            repeat_budget,
+        )];
     }
     let pieces = read::split_block(block, rayon::current_num_threads() * 4);
     let base = state.clone();
@@ -236,9 +286,16 @@ fn parse_block(
         .into_par_iter()
         .map(|(range, first)| {
             let mut st = base.clone();
-            parse_lines(plan, source, &block.data[range], first, &mut st)
+            parse_lines(plan, source, &block.data[range], first, &mut st, repeat_budget)
         })
         .collect()
+}
+
+/// The one line of an oversized block, rejected with its start and length.
+fn oversized(source: &str, block: &Block, len: u64) -> ChunkOut {
+    let reject = Reject::clipped(source, block.first_line, too_long(len), &block.data, len);
+    let counts = Counts { lines: 1, ..Counts::default() };
+    ChunkOut { table: None, rejects: vec![reject], counts, sorted: true }
 }
 
 /// Hands the outputs of one block to the sink: rows as one sorted frame, rejects in order.
@@ -318,20 +375,39 @@ pub fn ingest(
     sink: &mut dyn Sink,
     progress: &(dyn Fn(&str, u64) + Sync),
 ) -> Result<IngestReport, IngestError> {
+    let (report, strict_failure) = ingest_all(specs, opts, registry, sink, progress)?;
+    match strict_failure {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+/// [`ingest`], with the `--strict` failure apart from the report, so that a caller that
+/// writes files can keep the rejects the failure points at.
+pub(crate) fn ingest_all(
+    specs: &[SourceSpec],
+    opts: &IngestOptions,
+    registry: &Registry,
+    sink: &mut dyn Sink,
+    progress: &(dyn Fn(&str, u64) + Sync),
+) -> Result<(IngestReport, Option<IngestError>), IngestError> {
+    for spec in specs {
+        plan::check_spec(spec, registry)?;
+    }
     let mut report = IngestReport::default();
     let mut strict_failure = None;
     for (index, spec) in specs.iter().enumerate() {
-        let r = ingest_source(index, spec, opts, registry, sink, progress)?;
+        let r = ingest_source(index, spec, opts, registry, sink, progress)
+            .and_then(|r| sink.end_source(index).map(|()| r))
+            .map_err(|e| e.in_source(&spec.path))?;
         if opts.strict && r.rejected > 0 && strict_failure.is_none() {
-            strict_failure = Some((spec.path.clone(), r.rejected));
+            strict_failure =
+                Some(IngestError::Strict { path: spec.path.clone(), count: r.rejected });
         }
         report.sources.push(r);
     }
     sink.finish()?;
-    if let Some((path, count)) = strict_failure {
-        return Err(IngestError::Strict { path, count });
-    }
-    Ok(report)
+    Ok((report, strict_failure))
 }
 
 fn ingest_source(
@@ -346,11 +422,15 @@ fn ingest_source(
     let read_err = |e| IngestError::Read { path: spec.path.clone(), source: e };
     let mut report = SourceReport { path: source.clone(), ..Default::default() };
     let opened = read::open(&spec.path).map_err(read_err)?;
-    let mut reader = match opened {
+    // Parquet and IPC times are written out as epoch milliseconds.
+    let mut times_in_ms = false;
+    let reader = match opened {
         Opened::Parquet | Opened::Ipc => {
             let is_parquet = matches!(opened, Opened::Parquet);
             report.format = Some(if is_parquet { "parquet" } else { "ipc" }.into());
-            let text = binary_as_jsonl(&spec.path, is_parquet)?;
+            let (text, notes, times) = binary_as_jsonl(&spec.path, is_parquet)?;
+            report.notes.extend(notes);
+            times_in_ms = times;
             BlockReader::new(Box::new(std::io::Cursor::new(text)), opts.block_size)
         }
         Opened::Text { reader, compression } => {
@@ -358,24 +438,45 @@ fn ingest_source(
             BlockReader::new(reader, opts.block_size)
         }
     };
-    let Some(first) = reader.next_block() else {
+    // Lines over the limit come as blocks of their own; the sample comes from the first block
+    // of ordinary lines, and the long lines before it wait for the plan.
+    let mut blocks = Blocks { pending: std::collections::VecDeque::new(), reader };
+    while let Some(b) = blocks.reader.next_block() {
+        let ordinary = b.oversized.is_none();
+        blocks.pending.push_back(b);
+        if ordinary {
+            break;
+        }
+    }
+    if blocks.pending.is_empty() {
         report.notes.push("empty file".into());
-        if let Some(e) = reader.error.take() {
+        if let Some(e) = blocks.reader.error.take() {
             return Err(read_err(e));
         }
         return Ok(report);
+    }
+    if blocks.reader.cr_line_ends {
+        report
+            .notes
+            .push("lines end in a lone CR (classic Mac OS): each CR is read as a line end".into());
+    }
+    let sample: Vec<Cow<str>> = match blocks.pending.back() {
+        Some(b) if b.oversized.is_none() => read::lines(&b.data)
+            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+            .take(SAMPLE_LINES)
+            .map(String::from_utf8_lossy)
+            .collect(),
+        _ => Vec::new(),
     };
-    let sample: Vec<Cow<str>> = read::lines(&first.data)
-        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
-        .take(SAMPLE_LINES)
-        .map(String::from_utf8_lossy)
-        .collect();
     let sample: Vec<&str> = sample.iter().map(|s| s.as_ref()).collect();
     let (year, from_mtime) = default_year(&spec.path);
     let stem = spec.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let mut spec = spec.clone();
     if report.format.is_some() {
         spec.format = Some("jsonl".into());
+        if times_in_ms && spec.ts_format.is_none() {
+            spec.ts_format = Some("epoch_ms".into());
+        }
     }
     let plan = match plan::plan_text(&spec, registry, &sample, year, &stem) {
         Ok(p) => p,
@@ -384,8 +485,14 @@ fn ingest_source(
             report.notes.push(msg.clone());
             let mut counts = Counts::default();
             let mut rejected = 0;
-            let mut block = Some(first);
-            while let Some(b) = block {
+            while let Some(b) = blocks.next() {
+                if let Some(len) = b.oversized {
+                    let r = Reject::clipped(&source, b.first_line, too_long(len), &b.data, len);
+                    counts.lines += 1;
+                    rejected += 1;
+                    sink.reject(r)?;
+                    continue;
+                }
                 for (i, raw) in read::lines(&b.data).enumerate() {
                     counts.lines += 1;
                     if raw.iter().all(u8::is_ascii_whitespace) {
@@ -395,9 +502,8 @@ fn ingest_source(
                         sink.reject(Reject::new(&source, b.first_line + i as u64, &msg, raw))?;
                     }
                 }
-                block = reader.next_block();
             }
-            finish_report(&mut report, &counts, rejected, &mut reader, sink, &source)?;
+            finish_report(&mut report, &counts, rejected, &mut blocks.reader, sink, &source)?;
             return Ok(report);
         }
         Err(e) => return Err(e.into()),
@@ -416,20 +522,40 @@ fn ingest_source(
     let mut state = TimeState::new(plan.year);
     let mut counts = Counts::default();
     let mut rejected = 0;
+    let budget = AtomicI64::new(MAX_REPEAT_ROWS);
     // A two-stage pipeline: while one block's rows are written, the next is read and parsed.
-    let mut parsed = Some(parse_block(&plan, &source, &first, &mut state));
-    drop(first);
+    let mut parsed = blocks.next().map(|b| parse_block(&plan, &source, &b, &mut state, &budget));
     while let Some(outs) = parsed.take() {
         let (next, written) = rayon::join(
-            || reader.next_block().map(|b| parse_block(&plan, &source, &b, &mut state)),
+            || blocks.next().map(|b| parse_block(&plan, &source, &b, &mut state, &budget)),
             || drain(outs, &source, index, &mut *sink, &mut counts, &mut rejected),
         );
         written?;
         progress(&source, counts.lines);
         parsed = next;
     }
-    finish_report(&mut report, &counts, rejected, &mut reader, sink, &source)?;
+    if counts.repeats_cut > 0 {
+        report.notes.push(format!(
+            "{} line(s) stand for more events than rootline counts ('message repeated N times'): \
+             a line counts at most {MAX_REPEAT} times and a source's repeats at most \
+             {MAX_REPEAT_ROWS}; {} claimed event(s) were not counted",
+            counts.repeats_cut, counts.repeats_dropped
+        ));
+    }
+    finish_report(&mut report, &counts, rejected, &mut blocks.reader, sink, &source)?;
     Ok(report)
+}
+
+/// The blocks of a source: those read ahead for the sample first, then the rest.
+struct Blocks {
+    pending: std::collections::VecDeque<Block>,
+    reader: BlockReader,
+}
+
+impl Blocks {
+    fn next(&mut self) -> Option<Block> {
+        self.pending.pop_front().or_else(|| self.reader.next_block())
+    }
 }
 
 fn finish_report(
@@ -460,25 +586,92 @@ fn finish_report(
 }
 
 /// Reads a Parquet or Arrow IPC file and writes its rows as JSON lines, times as epoch ms,
-/// so that they go through the same mapping and accounting as text.
-fn binary_as_jsonl(path: &Path, parquet: bool) -> Result<Vec<u8>, IngestError> {
+/// so that they go through the same mapping and accounting as text. Columns JSON cannot hold
+/// as they are become text or numbers (binary as UTF-8 text, else hex; decimals as floats);
+/// what cannot be read at all is left out, and each such choice is returned as a note.
+/// The third value says whether a column held times (then written as epoch milliseconds).
+fn binary_as_jsonl(
+    path: &Path,
+    parquet: bool,
+) -> Result<(Vec<u8>, Vec<String>, bool), IngestError> {
     let read_err = |e| IngestError::Read { path: path.to_path_buf(), source: e };
     let file = std::fs::File::open(path).map_err(read_err)?;
-    let mut df =
+    let df =
         if parquet { ParquetReader::new(file).finish()? } else { IpcReader::new(file).finish()? };
-    let casts: Vec<Column> = df
-        .columns()
-        .iter()
-        .filter(|c| matches!(c.dtype(), DataType::Datetime(..) | DataType::Date))
-        .map(|c| {
-            c.cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
-                .and_then(|c| c.cast(&DataType::Int64))
-        })
-        .collect::<PolarsResult<_>>()?;
-    for c in casts {
-        df.with_column(c)?;
+    let mut notes = Vec::new();
+    let mut keep = Vec::with_capacity(df.width());
+    let times =
+        df.columns().iter().any(|c| matches!(c.dtype(), DataType::Datetime(..) | DataType::Date));
+    for c in df.columns() {
+        let name = c.name().to_string();
+        match json_ready(c) {
+            Ok((c, note)) => {
+                if let Some(n) = note {
+                    notes.push(format!("column {name}: {n}"));
+                }
+                keep.push(c);
+            }
+            Err(why) => notes.push(format!("column {name} left out: {why}")),
+        }
     }
+    let mut df = DataFrame::new(df.height(), keep)?;
     let mut out = Vec::new();
     JsonWriter::new(&mut out).with_json_format(JsonFormat::JsonLines).finish(&mut df)?;
-    Ok(out)
+    Ok((out, notes, times))
+}
+
+/// A column as JSON lines can carry it, and a note when it had to change.
+fn json_ready(c: &Column) -> Result<(Column, Option<String>), String> {
+    let as_ms = |c: &Column| {
+        c.cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+            .and_then(|c| c.cast(&DataType::Int64))
+            .map_err(|e| e.to_string())
+    };
+    match c.dtype() {
+        DataType::Boolean
+        | DataType::String
+        | DataType::Null
+        | DataType::Float32
+        | DataType::Float64 => Ok((c.clone(), None)),
+        dt if dt.is_integer() => Ok((c.clone(), None)),
+        DataType::Datetime(..) | DataType::Date => Ok((as_ms(c)?, None)),
+        DataType::Binary | DataType::BinaryOffset => {
+            let bin = c.cast(&DataType::Binary).map_err(|e| e.to_string())?;
+            let bin = bin.binary().map_err(|e| e.to_string())?;
+            let mut hex = false;
+            let text: StringChunked = bin
+                .iter()
+                .map(|v| {
+                    v.map(|b| match std::str::from_utf8(b) {
+                        Ok(s) => s.to_string(),
+                        Err(_) => {
+                            hex = true;
+                            b.iter().map(|x| format!("{x:02x}")).collect()
+                        }
+                    })
+                })
+                .collect();
+            let note = if hex {
+                "binary, read as text (hex where not UTF-8)"
+            } else {
+                "binary, read as text"
+            };
+            Ok((text.with_name(c.name().clone()).into_column(), Some(note.into())))
+        }
+        dt if dt.is_decimal() => c
+            .cast(&DataType::Float64)
+            .map(|c| (c, Some("decimal, read as a float".into())))
+            .map_err(|e| e.to_string()),
+        DataType::Categorical(..) | DataType::Enum(..) | DataType::Time => {
+            c.cast(&DataType::String).map(|c| (c, None)).map_err(|e| e.to_string())
+        }
+        DataType::Duration(_) => c
+            .cast(&DataType::Int64)
+            .map(|c| (c, Some("duration, read as a number in its unit".into())))
+            .map_err(|e| e.to_string()),
+        dt => match c.cast(&DataType::String) {
+            Ok(t) => Ok((t, Some(format!("{dt}, read as text")))),
+            Err(_) => Err(format!("type {dt} has no text form")),
+        },
+    }
 }

@@ -30,6 +30,63 @@ pub struct SourceSpec {
     pub ts_format: Option<String>,
     /// Raw field name -> table column.
     pub fields: BTreeMap<String, String>,
+    /// Where these settings were written, for messages: `incident.toml: source[1]`; `None`
+    /// for command-line flags.
+    pub origin: Option<String>,
+}
+
+impl SourceSpec {
+    /// How a message names one of this source's settings: `incident.toml: source[1].format`
+    /// when it came from a config, `--format` when from the command line.
+    pub fn key(&self, key: &str) -> String {
+        match &self.origin {
+            Some(o) => format!("{o}.{key}"),
+            None if key == "fields" => "--field".to_string(),
+            None => format!("--{key}"),
+        }
+    }
+}
+
+/// Checks what a source asks for before any file is read, so that a typo in the last source
+/// is found before the first is ingested; the message names the setting and the fix.
+pub fn check_spec(spec: &SourceSpec, registry: &Registry) -> Result<(), ConfigError> {
+    let bad = |key: &str, msg: String| ConfigError::Invalid(format!("{}: {msg}", spec.key(key)));
+    if let Some(f) = spec.format.as_deref().filter(|f| *f != "auto") {
+        registry.formats.get(f).map_err(|e| bad("format", e.to_string()))?;
+    }
+    if let Some(p) = spec.preset.as_deref().filter(|p| *p != "auto") {
+        registry.preset(p).map_err(|e| bad("preset", e.to_string()))?;
+    }
+    if let Some(t) = &spec.ts_format {
+        t.parse::<TsFormat>().map_err(|e| bad("ts-format", e))?;
+    }
+    if let Some(p) = &spec.pattern {
+        Formats::custom_regex(p).map_err(|e| bad("pattern", e.to_string()))?;
+    }
+    if let Some(y) = spec.year
+        && !(1..=9999).contains(&y)
+    {
+        return Err(bad("year", format!("{y} is out of range; give a year from 1 to 9999")));
+    }
+    let roles = match spec.role {
+        Some(r) => vec![r],
+        None => Role::ALL.to_vec(),
+    };
+    for col in spec.fields.values() {
+        let known = col == "ts" || roles.iter().any(|r| r.columns().iter().any(|c| c.name == col));
+        if !known {
+            let mut valid: Vec<&str> = vec!["ts"];
+            for r in &roles {
+                for c in r.columns() {
+                    if !valid.contains(&c.name) {
+                        valid.push(c.name);
+                    }
+                }
+            }
+            return Err(bad("fields", unknown_value("column", col, valid)));
+        }
+    }
+    Ok(())
 }
 
 /// The formats and presets rootline knows.

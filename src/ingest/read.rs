@@ -59,22 +59,82 @@ pub fn open(path: &Path) -> io::Result<Opened> {
 pub struct Block {
     pub data: Vec<u8>,
     pub first_line: u64,
+    /// Set when the block is one line longer than the reader's line limit: `data` then holds
+    /// only its first [`CLIP_BYTES`] bytes and this is the line's whole length. The rest was
+    /// read and dropped, never held.
+    pub oversized: Option<u64>,
 }
 
+/// Bytes looked at to tell lone-CR line ends.
+pub const CR_WINDOW: usize = 4096;
+
+/// Whether `head` (the start of a stream, no newline in it) is text with lone CR line ends:
+/// a carriage return in UTF-8 text (binary data has CRs by chance, and stays one line).
+pub fn lone_cr_text(head: &[u8]) -> bool {
+    let head = &head[..head.len().min(CR_WINDOW)];
+    let text = match std::str::from_utf8(head) {
+        Ok(_) => true,
+        // A character cut at the window's end is still text.
+        Err(e) => e.error_len().is_none(),
+    };
+    text && memchr::memchr(b'\r', head).is_some()
+}
+
+fn translate_cr(data: &mut [u8]) {
+    for b in data {
+        if *b == b'\r' {
+            *b = b'\n';
+        }
+    }
+}
+
+/// Bytes of an over-long line kept (in the block, and so in the rejects).
+pub const CLIP_BYTES: usize = 4096;
+
+const BOM: &[u8] = &[0xef, 0xbb, 0xbf];
+
 /// Reads a stream in blocks of about `block_size` bytes that end on a line boundary.
+///
+/// Memory stays within about `block_size + max_line` whatever the input: a line longer than
+/// `max_line` is not buffered but clipped and skipped to its end (see [`Block::oversized`]).
+/// A UTF-8 byte order mark at the start is dropped. A file whose first 4 KiB hold carriage
+/// returns and no newline uses lone CR line ends (classic Mac OS): each CR is read as a line end.
 pub struct BlockReader {
     inner: Box<dyn Read + Send>,
     carry: Vec<u8>,
     next_line: u64,
     block_size: usize,
+    max_line: usize,
     eof: bool,
+    started: bool,
+    line_ends_unknown: bool,
+    /// Lone CR line ends: every `\r` read becomes `\n`.
+    pub cr_line_ends: bool,
     /// The read error that ended the stream early (a truncated gzip, say), if any.
     pub error: Option<io::Error>,
 }
 
 impl BlockReader {
     pub fn new(inner: Box<dyn Read + Send>, block_size: usize) -> BlockReader {
-        BlockReader { inner, carry: Vec::new(), next_line: 1, block_size, eof: false, error: None }
+        BlockReader {
+            inner,
+            carry: Vec::new(),
+            next_line: 1,
+            block_size,
+            max_line: super::MAX_LINE_BYTES,
+            eof: false,
+            started: false,
+            line_ends_unknown: true,
+            cr_line_ends: false,
+            error: None,
+        }
+    }
+
+    /// Lines longer than this many bytes are clipped and skipped (default
+    /// [`super::MAX_LINE_BYTES`]).
+    pub fn with_max_line(mut self, bytes: usize) -> BlockReader {
+        self.max_line = bytes.max(CLIP_BYTES);
+        self
     }
 
     /// The number the next line read would have.
@@ -82,40 +142,84 @@ impl BlockReader {
         self.next_line
     }
 
+    /// Reads once into `data` after its current end; false at the end of the stream.
+    fn fill(&mut self, data: &mut Vec<u8>) -> bool {
+        let start = data.len();
+        let want = self.block_size.clamp(64 * 1024, 16 << 20);
+        data.resize(start + want, 0);
+        let got = loop {
+            match self.inner.read(&mut data[start..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.error = Some(e);
+                    break 0;
+                }
+            }
+        };
+        data.truncate(start + got);
+        if got == 0 {
+            self.eof = true;
+            if self.line_ends_unknown && self.decide_line_ends(data, true) {
+                translate_cr(data);
+            }
+            return false;
+        }
+        if !self.started {
+            self.started = true;
+            if data.starts_with(BOM) {
+                data.drain(..BOM.len());
+            }
+        }
+        let mut from = start.min(data.len());
+        if self.line_ends_unknown && self.decide_line_ends(data, false) {
+            from = 0;
+        }
+        if self.cr_line_ends {
+            translate_cr(&mut data[from..]);
+        }
+        true
+    }
+
+    /// Decides whether lines end in lone CRs, once there is enough to tell: a newline read
+    /// means no; 4 KiB (or the whole stream, at its end) of text without a newline but with a
+    /// CR means yes ([`lone_cr_text`]). Returns true when it has just decided yes.
+    fn decide_line_ends(&mut self, data: &[u8], at_end: bool) -> bool {
+        if memchr::memchr(b'\n', data).is_some() {
+            self.line_ends_unknown = false;
+        } else if data.len() >= CR_WINDOW || at_end {
+            self.line_ends_unknown = false;
+            self.cr_line_ends = lone_cr_text(data);
+        }
+        self.cr_line_ends
+    }
+
     /// The next block, or `None` at the end. A final line without `\n` is still a line.
     pub fn next_block(&mut self) -> Option<Block> {
         let mut data = std::mem::take(&mut self.carry);
-        let mut scanned = 0;
+        // Where the line that is not yet complete starts (after the last `\n` seen).
+        let mut tail = memchr::memrchr(b'\n', &data).map_or(0, |p| p + 1);
         loop {
-            if data.len() >= self.block_size || self.eof {
-                if let Some(pos) = memchr::memrchr(b'\n', &data[scanned.min(data.len())..]) {
-                    let cut = scanned.min(data.len()) + pos + 1;
-                    if !self.eof || cut == data.len() {
-                        self.carry = data.split_off(cut);
-                        break;
-                    }
-                }
-                if self.eof {
+            if self.eof {
+                break;
+            }
+            if data.len() >= self.block_size && tail > 0 {
+                self.carry = data.split_off(tail);
+                break;
+            }
+            if data.len() - tail > self.max_line {
+                if tail > 0 {
+                    // Hand out the whole lines first; the long one starts the next block.
+                    self.carry = data.split_off(tail);
                     break;
                 }
-                // No newline yet in this (long) line: read on.
-                scanned = data.len();
+                return Some(self.skip_long_line(data));
             }
-            let start = data.len();
-            let want = self.block_size.max(64 * 1024);
-            data.resize(start + want, 0);
-            match self.inner.read(&mut data[start..]) {
-                Ok(0) => {
-                    data.truncate(start);
-                    self.eof = true;
-                }
-                Ok(n) => data.truncate(start + n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => data.truncate(start),
-                Err(e) => {
-                    data.truncate(start);
-                    self.eof = true;
-                    self.error = Some(e);
-                }
+            let before = data.len();
+            if self.fill(&mut data)
+                && let Some(p) = memchr::memrchr(b'\n', &data[before..])
+            {
+                tail = before + p + 1;
             }
         }
         if data.is_empty() {
@@ -125,7 +229,30 @@ impl BlockReader {
         let newlines = memchr::memchr_iter(b'\n', &data).count() as u64;
         let ends_with_newline = data.last() == Some(&b'\n');
         self.next_line += newlines + u64::from(!ends_with_newline);
-        Some(Block { data, first_line })
+        Some(Block { data, first_line, oversized: None })
+    }
+
+    /// `data` is the start of a line longer than the limit: keep its first bytes, read on to
+    /// its end without keeping the rest, and hand it out as a block of its own.
+    fn skip_long_line(&mut self, mut data: Vec<u8>) -> Block {
+        let mut len = data.len() as u64;
+        data.truncate(CLIP_BYTES);
+        let mut scratch = Vec::new();
+        loop {
+            scratch.clear();
+            if !self.fill(&mut scratch) {
+                break;
+            }
+            if let Some(p) = memchr::memchr(b'\n', &scratch) {
+                len += p as u64;
+                self.carry = scratch.split_off(p + 1);
+                break;
+            }
+            len += scratch.len() as u64;
+        }
+        let first_line = self.next_line;
+        self.next_line += 1;
+        Block { data, first_line, oversized: Some(len) }
     }
 }
 
@@ -222,9 +349,57 @@ mod tests {
         }
     }
 
+    fn reader(text: &[u8], size: usize, max_line: usize) -> BlockReader {
+        BlockReader::new(Box::new(io::Cursor::new(text.to_vec())), size).with_max_line(max_line)
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped() {
+        let mut r = reader(b"\xef\xbb\xbf{\"a\":1}\n{\"a\":2}\n", 1 << 20, 1 << 20);
+        let b = r.next_block().unwrap();
+        assert_eq!(b.data, b"{\"a\":1}\n{\"a\":2}\n");
+        assert_eq!(b.first_line, 1);
+    }
+
+    #[test]
+    fn lone_carriage_returns_end_lines() {
+        let mut r = reader(b"a=1\rb=2\rc=3\r", 1 << 20, 1 << 20);
+        let b = r.next_block().unwrap();
+        assert!(r.cr_line_ends);
+        assert_eq!(lines(&b.data).collect::<Vec<_>>(), [&b"a=1"[..], b"b=2", b"c=3"]);
+        assert_eq!(r.next_line(), 4);
+        // CRLF is not lone CR.
+        let mut r = reader(b"a=1\r\nb=2\r\n", 1 << 20, 1 << 20);
+        r.next_block().unwrap();
+        assert!(!r.cr_line_ends);
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_clipped_and_skipped_without_being_held() {
+        let mut text = b"first\n".to_vec();
+        text.extend(std::iter::repeat_n(b'x', 300_000));
+        text.extend(b"\nlast\n");
+        let mut r = reader(&text, 1024, 8192);
+        let mut got = Vec::new();
+        while let Some(b) = r.next_block() {
+            assert!(b.data.len() <= 64 * 1024 + 8192, "a block held {} bytes", b.data.len());
+            got.push((b.first_line, b.oversized, b.data.len()));
+        }
+        assert_eq!(got[0], (1, None, 6));
+        assert_eq!(got[1], (2, Some(300_000), CLIP_BYTES));
+        assert_eq!(got[2], (3, None, 5));
+        assert_eq!(got.len(), 3);
+        // A last line without its newline, over the limit, ends the stream.
+        let mut r = reader(&vec![0u8; 200_000], 1024, 8192);
+        let b = r.next_block().unwrap();
+        assert_eq!((b.first_line, b.oversized), (1, Some(200_000)));
+        assert!(r.next_block().is_none());
+        assert_eq!(r.next_line(), 2);
+    }
+
     #[test]
     fn split_block_numbers_pieces() {
-        let block = Block { data: b"1\n2\n3\n4\n5\n".to_vec(), first_line: 10 };
+        let block = Block { data: b"1\n2\n3\n4\n5\n".to_vec(), first_line: 10, oversized: None };
         let parts = split_block(&block, 2);
         let firsts: Vec<u64> = parts.iter().map(|p| p.1).collect();
         assert_eq!(firsts[0], 10);

@@ -21,14 +21,39 @@ pub struct Reject {
     pub source: String,
     pub line: u64,
     pub reason: String,
-    /// The raw line; invalid UTF-8 is shown with U+FFFD here and kept exactly in `raw_hex`.
+    /// The raw line, its first [`REJECT_RAW_BYTES`] bytes when longer; invalid UTF-8 is shown
+    /// with U+FFFD here and kept exactly in `raw_hex`.
     pub raw: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw_hex: Option<String>,
+    /// The line's whole length in bytes, when `raw` holds only its start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_len: Option<u64>,
 }
+
+/// Bytes of a rejected line kept in the rejects: real log lines fit whole, and a hostile one
+/// (a gigabyte without a newline) cannot fill the disk with copies of itself.
+pub const REJECT_RAW_BYTES: usize = 64 * 1024;
 
 impl Reject {
     pub fn new(source: &str, line: u64, reason: impl Into<String>, raw: &[u8]) -> Reject {
+        Reject::clipped(source, line, reason, raw, raw.len() as u64)
+    }
+
+    /// A reject of a line `len` bytes long of which `raw` is the start (or all).
+    pub fn clipped(
+        source: &str,
+        line: u64,
+        reason: impl Into<String>,
+        raw: &[u8],
+        len: u64,
+    ) -> Reject {
+        let mut keep = raw.len().min(REJECT_RAW_BYTES);
+        // Cut on a character boundary when the text is UTF-8 up to the cut.
+        while keep < raw.len() && keep > 0 && (raw[keep] & 0xc0) == 0x80 {
+            keep -= 1;
+        }
+        let raw = &raw[..keep];
         let (raw, raw_hex) = match std::str::from_utf8(raw) {
             Ok(s) => (s.to_string(), None),
             Err(_) => (
@@ -36,7 +61,8 @@ impl Reject {
                 Some(raw.iter().map(|b| format!("{b:02x}")).collect()),
             ),
         };
-        Reject { source: source.to_string(), line, reason: reason.into(), raw, raw_hex }
+        let raw_len = (len > keep as u64).then_some(len);
+        Reject { source: source.to_string(), line, reason: reason.into(), raw, raw_hex, raw_len }
     }
 }
 
@@ -44,6 +70,10 @@ impl Reject {
 pub trait Sink: Send {
     fn rows(&mut self, role: Role, source: usize, df: DataFrame) -> Result<(), IngestError>;
     fn reject(&mut self, reject: Reject) -> Result<(), IngestError>;
+    /// Source `source` has given all its rows (a sink may close what it keeps open for it).
+    fn end_source(&mut self, _source: usize) -> Result<(), IngestError> {
+        Ok(())
+    }
     fn finish(&mut self) -> Result<(), IngestError>;
 }
 
@@ -154,12 +184,28 @@ struct Part {
     writer: polars::io::parquet::write::BatchedWriter<BufWriter<File>>,
     last_ts: i64,
     sorted: bool,
+    last_used: u64,
 }
+
+/// A part whose writer is closed, and whether its rows came in time order.
+struct Closed {
+    path: PathBuf,
+    sorted: bool,
+}
+
+/// Parquet writers kept open at once. A source spanning many days, or many sources, never
+/// hold more file handles than this: the least recently used part is closed, and rows of its
+/// (role, day, source) that come later go to a new part beside it.
+const MAX_OPEN_PARTS: usize = 64;
 
 /// Streams rows to partitioned Parquet and rejects to `rejects.jsonl`.
 pub struct ParquetSink {
     dir: PathBuf,
     parts: BTreeMap<(Role, i64, usize), Part>,
+    /// Parts made so far per (role, day, source): the next one's number.
+    made: BTreeMap<(Role, i64, usize), usize>,
+    closed: Vec<Closed>,
+    tick: u64,
     rejects: BufWriter<File>,
     rejects_path: PathBuf,
     /// Every Parquet file written, relative to the output directory, sorted.
@@ -181,20 +227,27 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IngestError + '_ {
 }
 
 impl ParquetSink {
-    /// Creates `dir`; refuses to mix with role tables already there from an earlier run.
+    /// Writes into `dir` (created if missing), which must not hold role tables already: this
+    /// sink never removes anything (see [`super::output`] for replacing an earlier run's).
     pub fn create(dir: &Path) -> Result<ParquetSink, IngestError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         for role in Role::ALL {
             let p = dir.join(role.as_str());
             if p.exists() {
-                fs::remove_dir_all(&p).map_err(io_err(&p))?;
+                return Err(IngestError::Source {
+                    path: p,
+                    message: "is already there; tables are written into a new directory".into(),
+                });
             }
         }
-        let rejects_path = dir.join("rejects.jsonl");
+        let rejects_path = dir.join(super::output::REJECTS);
         let file = File::create(&rejects_path).map_err(io_err(&rejects_path))?;
         Ok(ParquetSink {
             dir: dir.to_path_buf(),
             parts: BTreeMap::new(),
+            made: BTreeMap::new(),
+            closed: Vec::new(),
+            tick: 0,
             rejects: BufWriter::new(file),
             rejects_path,
             files: Vec::new(),
@@ -202,13 +255,28 @@ impl ParquetSink {
     }
 
     fn part(&mut self, role: Role, day: i64, source: usize) -> Result<&mut Part, IngestError> {
-        if !self.parts.contains_key(&(role, day, source)) {
+        let key = (role, day, source);
+        self.tick += 1;
+        if !self.parts.contains_key(&key) {
+            if self.parts.len() >= MAX_OPEN_PARTS {
+                let oldest = self
+                    .parts
+                    .iter()
+                    .min_by_key(|(_, p)| p.last_used)
+                    .map(|(k, _)| *k)
+                    .expect("parts is full");
+                self.close(oldest)?;
+            }
             let date = chrono::DateTime::from_timestamp_millis(day * DAY_MS)
                 .map(|d| d.format("%Y-%m-%d").to_string())
                 .unwrap_or_else(|| format!("day{day}"));
-            let rel = PathBuf::from(role.as_str())
-                .join(format!("date={date}"))
-                .join(format!("part-{source}.parquet"));
+            let n = self.made.entry(key).or_insert(0);
+            let name = match *n {
+                0 => format!("part-{source}.parquet"),
+                k => format!("part-{source}-{k}.parquet"),
+            };
+            *n += 1;
+            let rel = PathBuf::from(role.as_str()).join(format!("date={date}")).join(name);
             let path = self.dir.join(&rel);
             if let Some(parent) = path.parent() {
                 fs::create_dir_all(parent).map_err(io_err(parent))?;
@@ -217,11 +285,22 @@ impl ParquetSink {
             let writer = parquet_writer(file).batched(&role.schema())?;
             self.files.push(rel);
             self.parts.insert(
-                (role, day, source),
-                Part { path, writer, last_ts: i64::MIN, sorted: true },
+                key,
+                Part { path, writer, last_ts: i64::MIN, sorted: true, last_used: self.tick },
             );
         }
-        Ok(self.parts.get_mut(&(role, day, source)).expect("inserted above"))
+        let part = self.parts.get_mut(&key).expect("inserted above");
+        part.last_used = self.tick;
+        Ok(part)
+    }
+
+    /// Finishes one part's file (its footer) and closes it.
+    fn close(&mut self, key: (Role, i64, usize)) -> Result<(), IngestError> {
+        if let Some(part) = self.parts.remove(&key) {
+            part.writer.finish()?;
+            self.closed.push(Closed { path: part.path, sorted: part.sorted });
+        }
+        Ok(())
     }
 }
 
@@ -255,10 +334,21 @@ impl Sink for ParquetSink {
         self.rejects.write_all(b"\n").map_err(io_err(&path))
     }
 
+    fn end_source(&mut self, source: usize) -> Result<(), IngestError> {
+        let done: Vec<_> = self.parts.keys().filter(|k| k.2 == source).copied().collect();
+        for key in done {
+            self.close(key)?;
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<(), IngestError> {
         self.rejects.flush().map_err(io_err(&self.rejects_path))?;
-        for (_, part) in std::mem::take(&mut self.parts) {
-            part.writer.finish()?;
+        let open: Vec<_> = self.parts.keys().copied().collect();
+        for key in open {
+            self.close(key)?;
+        }
+        for part in std::mem::take(&mut self.closed) {
             if !part.sorted {
                 // Lines arrived out of order across blocks: rewrite this part in ts order.
                 let file = File::open(&part.path)
@@ -352,6 +442,9 @@ impl Sink for PerMinute<'_> {
     }
     fn reject(&mut self, reject: Reject) -> Result<(), IngestError> {
         self.inner.reject(reject)
+    }
+    fn end_source(&mut self, source: usize) -> Result<(), IngestError> {
+        self.inner.end_source(source)
     }
     fn finish(&mut self) -> Result<(), IngestError> {
         self.inner.finish()

@@ -176,7 +176,8 @@ impl TsParser {
             TsFormat::Epoch(unit) => epoch(raw, *unit),
             TsFormat::Strftime(fmt) => self.strftime(raw, fmt, st),
             TsFormat::Auto => {
-                if raw.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+                let digits = raw.strip_prefix('-').unwrap_or(raw);
+                if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
                     epoch(raw, None)
                 } else if raw.as_bytes()[0].is_ascii_digit() {
                     self.iso(raw, st)
@@ -273,13 +274,24 @@ pub fn parse_instant(s: &str) -> Result<i64, String> {
         .map_err(|_| format!("\"{s}\" is neither a date (2007-08-16) nor an RFC 3339 time"))
 }
 
+/// The first and last instants a table holds: years 1 to 9999, as RFC 3339 can write them.
+pub const MIN_MS: i64 = -62_135_596_800_000;
+pub const MAX_MS: i64 = 253_402_300_799_999;
+
 fn epoch(raw: &str, unit: Option<EpochUnit>) -> Result<i64, &'static str> {
-    let (int, frac) = raw.split_once('.').unwrap_or((raw, ""));
+    let (negative, digits) = match raw.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, raw),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
     if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
         return Err("not an epoch number");
     }
-    if !frac.bytes().all(|b| b.is_ascii_digit()) || int.len() > 19 {
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
         return Err("not an epoch number");
+    }
+    if int.len() > 19 {
+        return Err("epoch number out of range");
     }
     let unit = unit.unwrap_or(match int.len() {
         0..=11 => EpochUnit::Seconds,
@@ -287,20 +299,27 @@ fn epoch(raw: &str, unit: Option<EpochUnit>) -> Result<i64, &'static str> {
         15..=17 => EpochUnit::Micros,
         _ => EpochUnit::Nanos,
     });
-    let n: i64 = int.parse().map_err(|_| "epoch number out of range")?;
-    Ok(match unit {
-        EpochUnit::Seconds => {
-            let ms: i64 = frac
-                .bytes()
-                .chain(std::iter::repeat(b'0'))
-                .take(3)
-                .fold(0, |a, b| a * 10 + i64::from(b - b'0'));
-            n.checked_mul(1000).ok_or("epoch number out of range")? + ms
-        }
-        EpochUnit::Millis => n,
-        EpochUnit::Micros => n / 1000,
-        EpochUnit::Nanos => n / 1_000_000,
-    })
+    const RANGE: &str = "epoch number out of range";
+    let n: i64 = int.parse().map_err(|_| RANGE)?;
+    // The fraction in the unit's own sub-millisecond digits, as milliseconds.
+    let frac_ms = |digits: usize| -> i64 {
+        frac.bytes()
+            .chain(std::iter::repeat(b'0'))
+            .take(digits)
+            .fold(0, |a, b| a * 10 + i64::from(b - b'0'))
+    };
+    let ms = match unit {
+        EpochUnit::Seconds => n.checked_mul(1000).and_then(|v| v.checked_add(frac_ms(3))),
+        EpochUnit::Millis => Some(n),
+        EpochUnit::Micros => Some(n / 1000),
+        EpochUnit::Nanos => Some(n / 1_000_000),
+    }
+    .ok_or(RANGE)?;
+    let ms = if negative { -ms } else { ms };
+    if !(MIN_MS..=MAX_MS).contains(&ms) {
+        return Err(RANGE);
+    }
+    Ok(ms)
 }
 
 const MONTHS: [&str; 12] =
@@ -450,6 +469,19 @@ mod tests {
         assert_eq!(utc("1534860261221373", &p, st), "2018-08-21T14:04:21.221Z");
         assert_eq!(utc("1117838570", &p, st), "2005-06-03T22:42:50.000Z");
         assert_eq!(utc("1117838570.5", &p, st), "2005-06-03T22:42:50.500Z");
+    }
+
+    #[test]
+    fn epochs_out_of_range_are_refused_and_times_before_1970_are_kept() {
+        let p = TsParser::new(TsFormat::Epoch(Some(EpochUnit::Seconds)), Zone::Utc);
+        let st = &mut TimeState::new(2000);
+        assert_eq!(p.parse("9223372036854775.999", st), Err("epoch number out of range"));
+        assert_eq!(p.parse("99999999999999999", st), Err("epoch number out of range"));
+        assert_eq!(utc("-3600", &p, st), "1969-12-31T23:00:00.000Z");
+        let auto = TsParser::new(TsFormat::Auto, Zone::Utc);
+        assert_eq!(utc("-3600", &auto, st), "1969-12-31T23:00:00.000Z");
+        let ms = TsParser::new(TsFormat::Epoch(Some(EpochUnit::Millis)), Zone::Utc);
+        assert_eq!(utc("-3600000", &ms, st), "1969-12-31T23:00:00.000Z");
     }
 
     #[test]

@@ -31,6 +31,32 @@ fn strongest(e: &[Episode]) -> Option<&Episode> {
     e.iter().max_by(|a, b| a.score.total_cmp(&b.score))
 }
 
+/// Text as Markdown shows it literally: every character that could start formatting, a link,
+/// an HTML tag or a table cell is escaped, and line breaks become spaces, so that no string
+/// from a log (a file name, a change kind, a title) can add a heading, a link or a column.
+pub fn md_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '&' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    // At the start of a list item, `- `, `+ `, `=` or `1. ` would open a block of its own.
+    let digits = out.bytes().take_while(u8::is_ascii_digit).count();
+    let marker_at = |i: usize| matches!(out.as_bytes().get(i + 1), None | Some(b' ' | b'\t'));
+    if out.starts_with('=') || (out.starts_with(['-', '+']) && marker_at(0)) {
+        out.insert(0, '\\');
+    } else if digits > 0 && out[digits..].starts_with(['.', ')']) && marker_at(digits) {
+        out.insert(digits, '\\');
+    }
+    out
+}
+
 /// `2007-08-16T02:13:00Z` -> `2007-08-16 02:13Z`.
 fn hm(t: &str) -> String {
     let t = t.trim_end_matches('Z');
@@ -245,7 +271,7 @@ impl Story {
                 root_causes.push(s.clone());
                 went_wrong.push(s);
                 actions.push(format!(
-                    "Make self-healing (adding capacity) work under load; it stalled for {} here. Test it with `rootline simulate` at a larger restart wave.",
+                    "Make self-healing (adding capacity) work under load; it stalled for {} here. Test it with rootline simulate at a larger restart wave.",
                     hours(m)
                 ));
             }
@@ -372,14 +398,13 @@ impl Story {
     /// The postmortem template in Markdown. Log strings are kept as text in code spans or
     /// plain text; Markdown renderers escape HTML in them.
     pub fn markdown(&self) -> String {
-        // Text from logs stays text: no HTML tag can open in a Markdown renderer.
-        let md = |s: &str| s.replace('<', "&lt;");
+        let md = md_text;
         let mut o = String::new();
         let _ = writeln!(o, "# Postmortem: {}\n", md(&self.title));
         let _ = writeln!(o, "## Summary\n\n{}\n", md(&self.sentences.join(" ")));
         let _ = writeln!(o, "## Impact\n");
         for (k, v) in &self.numbers {
-            let _ = writeln!(o, "- {k}: {v}");
+            let _ = writeln!(o, "- {}: {}", md(k), md(v));
         }
         if self.numbers.is_empty() {
             let _ = writeln!(o, "The data shows no impact.");
@@ -393,7 +418,7 @@ impl Story {
         let _ = writeln!(o, "## Resolution\n\n{}\n", md(&self.resolution));
         let _ = writeln!(o, "## Timeline (UTC)\n\n| time | what | evidence |\n|---|---|---|");
         for (t, w, e) in &self.timeline {
-            let _ = writeln!(o, "| {} | {} | {} |", hm(t), md(w), md(e).replace('|', "\\|"));
+            let _ = writeln!(o, "| {} | {} | {} |", md(&hm(t)), md(w), md(e));
         }
         let _ = writeln!(o, "\n## Causal chain\n");
         for c in &self.chain {
@@ -491,3 +516,36 @@ figure.chart{margin:16px 0}figure.chart svg{width:100%;height:auto}\
 table{border-collapse:collapse;width:100%;font-size:14px}th,td{border-bottom:1px solid #eee;padding:4px 8px;text-align:left;vertical-align:top}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}footer{color:#888;font-size:13px;margin-top:32px}\
 @media print{body{background:#fff}main{padding:0}figure.chart{break-inside:avoid}}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_shows_log_text_as_text() {
+        assert_eq!(md_text("[t](javascript:alert(1))"), "\\[t\\](javascript:alert(1))");
+        assert_eq!(md_text("a|b"), "a\\|b");
+        assert_eq!(md_text("x\n## Action items"), "x \\#\\# Action items");
+        assert_eq!(md_text("- item"), "\\- item");
+        assert_eq!(md_text("-5%"), "-5%");
+        assert_eq!(md_text("14.1x"), "14.1x");
+        assert_eq!(md_text("1. first"), "1\\. first");
+        assert_eq!(md_text("<img src=x>"), "\\<img src=x\\>");
+        assert_eq!(md_text("2007-08-16 02:13Z"), "2007-08-16 02:13Z");
+    }
+
+    #[test]
+    fn a_hostile_title_adds_no_heading_link_or_column() {
+        let f: Findings = serde_json::from_value(serde_json::json!({
+            "inputs": [], "surges": [], "exhaustions": [], "changes": [], "failures": [],
+            "recovery": null, "chain": [], "coupling": null, "feedback": null, "phases": [],
+            "impact": null, "params": {}
+        }))
+        .unwrap();
+        let md =
+            Story::tell(&f, "t\n## Action items\n- [ ] [x](javascript:alert(1)) | y").markdown();
+        assert_eq!(md.lines().filter(|l| l.starts_with("## Action items")).count(), 1, "{md}");
+        assert!(!md.replace("\\]", "").contains("](javascript"), "an unescaped link: {md}");
+        assert!(md.lines().next().unwrap().starts_with("# Postmortem: t \\#\\#"), "{md}");
+    }
+}

@@ -259,9 +259,16 @@ fn a_second_run_while_one_holds_the_lock_is_unknown() {
         .open(state.join("lock"))
         .unwrap();
     held.lock().unwrap();
+    // The holder's pid, as a running check writes it beside the lock.
+    fs::write(state.join("lock.pid"), format!("{}\n", std::process::id())).unwrap();
     let r = check::check(&specs(&sample_config()), &CheckOptions::new(state.clone()));
     assert_eq!(r.status, Status::Unknown);
     assert!(r.summary.contains("another rootline check is running"), "{}", r.summary);
+    assert!(r.summary.contains(&format!("(pid {})", std::process::id())), "{}", r.summary);
+    // A pid file left by a run long gone is not named as the holder.
+    fs::write(state.join("lock.pid"), "999999999\n").unwrap();
+    let r = check::check(&specs(&sample_config()), &CheckOptions::new(state.clone()));
+    assert!(r.summary.contains("(pid unknown)"), "{}", r.summary);
     assert!(!state.join("last.json").exists(), "the blocked run wrote nothing");
     drop(held);
     let mut o = CheckOptions::new(state);
@@ -331,4 +338,24 @@ fn a_killed_run_leaves_no_half_written_state() {
     assert_eq!(run().wait().unwrap().code(), Some(2));
     assert!(leftovers(&state).is_empty(), "{:?}", leftovers(&state));
     assert_eq!(assert_state_whole(&state), 1);
+}
+
+#[test]
+fn r12_a_stored_series_from_another_version_is_named() {
+    let dir = temp_dir("check-foreign-baseline");
+    let state = dir.join("state");
+    let stored = state.join("baseline/60s");
+    fs::create_dir_all(&stored).unwrap();
+    let mut df = polars::df!("ts" => ["2007-08-12"], "attempts" => ["many"]).unwrap();
+    let path = stored.join("2007-08-12.parquet");
+    polars::prelude::ParquetWriter::new(fs::File::create(&path).unwrap()).finish(&mut df).unwrap();
+    let mut o = CheckOptions::new(state);
+    o.as_of = Some("2007-08-13".into());
+    let r = check::check(&specs(&sample_config()), &o);
+    assert_eq!(r.status, Status::Unknown);
+    assert!(
+        r.summary.contains("2007-08-12.parquet") && r.summary.contains("remove it"),
+        "{}",
+        r.summary
+    );
 }

@@ -44,10 +44,17 @@ pub fn ingest_one(spec: SourceSpec) -> (IngestReport, MemorySink) {
     (report, sink)
 }
 
-/// Lines as `wc -l` would count them, plus a last line without a newline.
+/// Lines as `wc -l` would count them, plus a last line without a newline; in text whose
+/// first 4 KiB hold no newline but a CR, lone CRs end lines (the rule ingest documents).
 pub fn count_lines(bytes: &[u8]) -> u64 {
-    let n = bytes.iter().filter(|b| **b == b'\n').count() as u64;
-    n + u64::from(!bytes.is_empty() && bytes.last() != Some(&b'\n'))
+    let head = &bytes[..bytes.len().min(rootline::ingest::read::CR_WINDOW)];
+    let end = if !head.contains(&b'\n') && rootline::ingest::read::lone_cr_text(head) {
+        b'\r'
+    } else {
+        b'\n'
+    };
+    let n = bytes.iter().filter(|b| **b == end).count() as u64;
+    n + u64::from(!bytes.is_empty() && bytes.last() != Some(&end))
 }
 
 /// Every line is accounted for exactly once.

@@ -29,7 +29,7 @@ fn sample() -> &'static Sample {
         let cfg = IncidentConfig::load(&dir.join("incident.toml")).unwrap();
         let tables = tables::ingest(&cfg.specs(&dir).unwrap()).unwrap().tables;
         let series = rootline::detect::series::build(&tables, 60_000).unwrap();
-        let frames = query::frames(&tables, &series).unwrap();
+        let frames = query::frames(&tables, Some(&series)).unwrap();
         let truth: Truth =
             serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap())
                 .unwrap();
@@ -410,4 +410,36 @@ fn times_compare_with_plain_literals() {
     let want = ms(table(Role::Change)).iter().filter(|t| (lo..lo + 3_600_000).contains(*t)).count();
     assert!(want > 0);
     assert_eq!(rows[0][0], Cell::Int(want as i64));
+}
+
+#[test]
+fn r12_joins_that_would_exhaust_memory_are_refused_before_they_run() {
+    let s = sample();
+    for sql in [
+        "SELECT SUM(a.line + b.line) AS n FROM change a CROSS JOIN change b",
+        "SELECT COUNT(*) AS n FROM node a JOIN node b ON a.event = b.event",
+    ] {
+        let e = query::run(&Query::parse(sql, "j.sql"), &s.frames).unwrap_err().to_string();
+        assert!(e.contains("join would make about") && e.contains("filter"), "{sql}: {e}");
+    }
+    // A join on a key that tells rows apart runs.
+    let q = Query::parse(
+        "SELECT COUNT(*) AS n FROM change a JOIN change b ON a.source = b.source AND a.line = b.line",
+        "k.sql",
+    );
+    let (_, rows) = query::cells(&query::run(&q, &s.frames).unwrap());
+    assert_eq!(rows[0][0], Cell::Int(table(Role::Change).height() as i64));
+}
+
+#[test]
+fn r12_a_query_polars_panics_on_is_a_quiet_error() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rootline"))
+        .args(["query", "--config"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/skype-2007/incident.toml"))
+        .arg("SELECT ts + INTERVAL '300000 years' AS t FROM change LIMIT 1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
 }
