@@ -22,14 +22,12 @@
 //! ```
 //! Unknown keys and values are errors that name the valid ones.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::error::ConfigError;
 use crate::ingest::SourceSpec;
-use crate::schema::Role;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -40,35 +38,45 @@ pub struct IncidentConfig {
     /// A name for the incident, shown in reports.
     pub title: Option<String>,
     #[serde(default)]
-    pub source: Vec<SourceConfig>,
-    /// Settings of the nightly check.
-    pub check: Option<CheckConfig>,
+    pub source: Vec<SourceSpec>,
+    /// `[check]` as written; read it as [`IncidentConfig::check`], typed and checked.
+    #[serde(rename = "check")]
+    check_table: Option<CheckTable>,
+    /// Settings of the nightly check, checked when the config was parsed.
+    #[serde(skip)]
+    pub check: CheckSettings,
 }
 
-/// `[check]`: defaults for `rootline check` (see [`crate::check::CheckOptions`]).
+/// `[check]` as written in the file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct CheckConfig {
-    pub window: Option<String>,
-    pub state: Option<String>,
-    pub max_rejected: Option<f64>,
-    pub min_history: Option<String>,
-    pub bucket: Option<String>,
+struct CheckTable {
+    window: Option<String>,
+    state: Option<String>,
+    max_rejected: Option<f64>,
+    min_history: Option<String>,
+    bucket: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct SourceConfig {
-    pub path: String,
-    pub role: Option<Role>,
-    pub format: Option<String>,
-    pub preset: Option<String>,
-    pub tz: Option<String>,
-    pub year: Option<i32>,
-    pub pattern: Option<String>,
-    pub ts_format: Option<String>,
-    #[serde(default)]
-    pub fields: BTreeMap<String, String>,
+/// `[check]`: defaults for `rootline check` (see [`crate::check::CheckOptions`]); the command
+/// line wins over each.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CheckSettings {
+    pub window_ms: Option<i64>,
+    /// Relative to the config's folder when written relative.
+    pub state: Option<PathBuf>,
+    pub max_rejected: Option<f64>,
+    pub min_history_ms: Option<i64>,
+    pub bucket_ms: Option<i64>,
+}
+
+/// A share of lines, 0.0 to 1.0 (`max-rejected`), or why it is not one.
+pub fn check_share(r: f64) -> Result<f64, String> {
+    if (0.0..=1.0).contains(&r) {
+        Ok(r)
+    } else {
+        Err(format!("{r} is not a share; use 0.0 to 1.0, e.g. 0.05"))
+    }
 }
 
 impl IncidentConfig {
@@ -85,26 +93,26 @@ impl IncidentConfig {
             message: describe_toml_error(&e, text),
         })?;
         cfg.path = path.to_path_buf();
-        if let Some(c) = &cfg.check {
+        if let Some(c) = &cfg.check_table {
             let bad = |key: &str, message: String| ConfigError::Parse {
                 path: path.to_path_buf(),
                 message: format!("check.{key}: {message}"),
             };
-            for (key, v) in
-                [("window", &c.window), ("min-history", &c.min_history), ("bucket", &c.bucket)]
-            {
-                if let Some(v) = v {
-                    parse_duration(v).map_err(|m| bad(key, m))?;
-                }
-            }
-            if let Some(r) = c.max_rejected
-                && !(0.0..=1.0).contains(&r)
-            {
-                return Err(bad(
-                    "max-rejected",
-                    format!("{r} is not a share; use 0.0 to 1.0, e.g. 0.05"),
-                ));
-            }
+            let duration = |key: &str, v: &Option<String>| {
+                v.as_deref().map(crate::units::parse_duration).transpose().map_err(|m| bad(key, m))
+            };
+            let base = path.parent().unwrap_or(Path::new(""));
+            cfg.check = CheckSettings {
+                window_ms: duration("window", &c.window)?,
+                state: c.state.as_ref().map(|s| base.join(s)),
+                max_rejected: c
+                    .max_rejected
+                    .map(check_share)
+                    .transpose()
+                    .map_err(|m| bad("max-rejected", m))?,
+                min_history_ms: duration("min-history", &c.min_history)?,
+                bucket_ms: duration("bucket", &c.bucket)?,
+            };
         }
         if cfg.source.is_empty() {
             return Err(ConfigError::Parse {
@@ -123,27 +131,22 @@ impl IncidentConfig {
         for (i, s) in self.source.iter().enumerate() {
             let origin = format!("{}: source[{i}]", self.path.display());
             let key = |k: &str| format!("{origin}.{k}");
-            let tz =
-                s.tz.as_deref()
-                    .map(str::parse)
-                    .transpose()
-                    .map_err(|e| ConfigError::Invalid(format!("{}: {e}", key("tz"))))?;
+            let path_text = s.path.to_string_lossy();
             let literal = base.join(&s.path);
             let mut paths: Vec<PathBuf> = if literal.is_file() {
                 vec![literal.clone()]
             } else {
                 let base = glob::Pattern::escape(&base.to_string_lossy());
-                let pattern = if Path::new(&s.path).is_absolute() || base.is_empty() {
-                    s.path.clone()
+                let pattern = if s.path.is_absolute() || base.is_empty() {
+                    path_text.to_string()
                 } else {
-                    format!("{base}/{}", s.path)
+                    format!("{base}/{path_text}")
                 };
                 glob::glob(&pattern)
                     .map_err(|e| {
                         ConfigError::Invalid(format!(
-                            "{}: bad glob \"{}\": {e}",
-                            key("path"),
-                            s.path
+                            "{}: bad glob \"{path_text}\": {e}",
+                            key("path")
                         ))
                     })?
                     .filter_map(Result::ok)
@@ -159,44 +162,11 @@ impl IncidentConfig {
                 )));
             }
             for path in paths {
-                out.push(SourceSpec {
-                    path,
-                    role: s.role,
-                    format: s.format.clone(),
-                    preset: s.preset.clone(),
-                    tz,
-                    year: s.year,
-                    pattern: s.pattern.clone(),
-                    ts_format: s.ts_format.clone(),
-                    fields: s.fields.clone(),
-                    origin: Some(origin.clone()),
-                });
+                out.push(SourceSpec { path, origin: Some(origin.clone()), ..s.clone() });
             }
         }
         Ok(out)
     }
-}
-
-/// A duration as people write it, `30s`, `1m`, `5m`, `1h`, `2d`, in milliseconds.
-pub fn parse_duration(s: &str) -> Result<i64, String> {
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 =
-        num.parse().map_err(|_| format!("bad duration \"{s}\"; write e.g. 30s, 5m, 24h, 7d"))?;
-    let ms = match unit {
-        "s" => 1_000,
-        "m" | "" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => {
-            return Err(format!(
-                "bad duration unit in \"{s}\"; write a number and s, m, h or d, e.g. 30s, 5m, 24h, 7d"
-            ));
-        }
-    };
-    if n <= 0 || n > 1_000_000 {
-        return Err(format!("duration \"{s}\" must be positive and at most 1000000 units"));
-    }
-    Ok(n * ms)
 }
 
 /// toml's message plus the line it points at.
@@ -251,8 +221,6 @@ mod tests {
             Path::new("n.toml"),
         );
         assert!(err.is_err(), "a share of 5 is refused");
-        assert_eq!(parse_duration("90s"), Ok(90_000));
-        assert_eq!(parse_duration("2d"), Ok(172_800_000));
     }
 
     #[test]

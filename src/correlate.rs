@@ -8,42 +8,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use polars::prelude::*;
 
-use crate::detect::{self, DetectOptions, Episode, SeriesSet, rfc3339};
+use crate::detect::{self, Episode, SeriesSet};
+pub use crate::findings::AnalyzeOptions;
 use crate::findings::{Coupling, Feedback, Findings, Impact, Link, Phase};
 use crate::ingest::SourceReport;
-use crate::schema::{self, Role};
-
-/// The role columns series building and correlation read (besides `ts`, `source`, `line`):
-/// in-memory analysis keeps only these. Change and metric tables are small and kept whole.
-pub const COLUMNS_READ: crate::ingest::sink::Columns = &[
-    (Role::Login, &["outcome", "user", "latency_ms"]),
-    (Role::Node, &["node", "event", "load", "capacity"]),
-];
-
-/// Everything `analyze` needs besides the data.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct AnalyzeOptions {
-    pub bucket_ms: i64,
-    pub detect: DetectOptions,
-    /// The longest lag between linked episodes, in minutes.
-    pub max_lag_min: f64,
-    /// How far before a change wave its trigger (a release, deploy, config change) may be.
-    pub trigger_lookback_h: f64,
-    /// How long before failures a deploy or config change may be to be blamed for them.
-    pub change_to_failure_min: f64,
-}
-
-impl Default for AnalyzeOptions {
-    fn default() -> Self {
-        AnalyzeOptions {
-            bucket_ms: 60_000,
-            detect: DetectOptions::default(),
-            max_lag_min: 24.0 * 60.0,
-            trigger_lookback_h: 72.0,
-            change_to_failure_min: 120.0,
-        }
-    }
-}
+use crate::schema::{self, Role, Tables};
+use crate::units::{rfc3339_ms, rfc3339_secs as rfc3339};
 
 /// One change event.
 struct ChangeRow {
@@ -54,7 +24,7 @@ struct ChangeRow {
     at: String,
 }
 
-fn change_rows(tables: &BTreeMap<Role, DataFrame>) -> PolarsResult<Vec<ChangeRow>> {
+fn change_rows(tables: &Tables) -> PolarsResult<Vec<ChangeRow>> {
     let Some(df) = tables.get(&Role::Change) else { return Ok(vec![]) };
     let ts = df.column(schema::TS)?.datetime()?.physical().clone();
     let kind = df.column("kind")?.str()?.clone();
@@ -142,19 +112,11 @@ fn overlaps_after(a: &Episode, b: &Episode, slack: usize, max_lag: usize) -> boo
     b.onset_i + slack >= a.onset_i && b.onset_i <= a.end_i + max_lag
 }
 
-/// Analyzes role tables: series, episodes, the chain and the rest of [`Findings`].
-pub fn analyze(
-    tables: &BTreeMap<Role, DataFrame>,
-    inputs: Vec<SourceReport>,
-    o: &AnalyzeOptions,
-) -> PolarsResult<Findings> {
-    let s = detect::series::build(tables, o.bucket_ms)?;
-    analyze_series(&s, tables, inputs, o)
-}
-
+/// Episodes, the chain and the rest of [`Findings`] from series and the tables they were
+/// built from (which the evidence cites). [`crate::pipeline::Incident::analyze`] calls this.
 pub fn analyze_series(
     s: &SeriesSet,
-    tables: &BTreeMap<Role, DataFrame>,
+    tables: &Tables,
     inputs: Vec<SourceReport>,
     o: &AnalyzeOptions,
 ) -> PolarsResult<Findings> {
@@ -331,7 +293,7 @@ pub fn analyze_series(
             to: "recovery".into(),
             from_at: last.to_at.clone(),
             to_at: rfc3339(s.at(r)),
-            lag_min: (s.at(r) - detect::rfc3339_ms(&last.to_at)) as f64 / 60_000.0,
+            lag_min: (s.at(r) - rfc3339_ms(&last.to_at)) as f64 / 60_000.0,
             xcorr: None,
             xcorr_lag_min: None,
             evidence: vec![format!(
@@ -380,13 +342,13 @@ pub fn analyze_series(
         feedback,
         phases,
         impact,
-        params: serde_json::to_value(o).unwrap_or_default(),
+        params: o.clone(),
     })
 }
 
 /// `metric_shift` episodes of every metric series, in onset order, with their first lines.
 fn metric_shifts(
-    tables: &BTreeMap<Role, DataFrame>,
+    tables: &Tables,
     s: &SeriesSet,
     d: &detect::DetectOptions,
 ) -> PolarsResult<Vec<Episode>> {
@@ -415,7 +377,7 @@ fn metric_shifts(
 /// Fills each episode's `first_lines` with `source:line` of the first three rows of `role`
 /// inside it whose `column` equals `value` (any row when `value` is `None`).
 fn cite(
-    tables: &BTreeMap<Role, DataFrame>,
+    tables: &Tables,
     role: Role,
     column: &str,
     value: Option<&str>,
@@ -459,7 +421,7 @@ fn cite(
 /// Nodes that left during an exhaustion, and how many had their own reboot or install in the
 /// hour before they left.
 fn coupling(
-    tables: &BTreeMap<Role, DataFrame>,
+    tables: &Tables,
     exhaustions: &[Episode],
     changes: &[ChangeRow],
     s: &SeriesSet,
@@ -531,7 +493,7 @@ fn feedback(
 }
 
 fn impact(
-    tables: &BTreeMap<Role, DataFrame>,
+    tables: &Tables,
     s: &SeriesSet,
     start: usize,
     rec: Option<usize>,

@@ -13,8 +13,35 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::detect::DetectOptions;
 pub use crate::detect::Episode;
 use crate::ingest::SourceReport;
+
+/// Everything `analyze` needs besides the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AnalyzeOptions {
+    pub bucket_ms: i64,
+    pub detect: DetectOptions,
+    /// The longest lag between linked episodes, in minutes.
+    pub max_lag_min: f64,
+    /// How far before a change wave its trigger (a release, deploy, config change) may be.
+    pub trigger_lookback_h: f64,
+    /// How long before failures a deploy or config change may be to be blamed for them.
+    pub change_to_failure_min: f64,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        AnalyzeOptions {
+            bucket_ms: 60_000,
+            detect: DetectOptions::default(),
+            max_lag_min: 24.0 * 60.0,
+            trigger_lookback_h: 72.0,
+            change_to_failure_min: 120.0,
+        }
+    }
+}
 
 /// One causal link: `from` led to `to`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,5 +125,19 @@ pub struct Findings {
     pub feedback: Option<Feedback>,
     pub phases: Vec<Phase>,
     pub impact: Option<Impact>,
-    pub params: serde_json::Value,
+    /// The bucket and thresholds used, so that a run can be repeated and a report drawn with
+    /// the same baselines (written with sorted keys).
+    #[serde(serialize_with = "sorted_keys")]
+    pub params: AnalyzeOptions,
+}
+
+impl Findings {
+    /// `findings.json` as rootline writes it, everywhere: pretty, with a final newline.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("findings serialize") + "\n"
+    }
+}
+
+fn sorted_keys<S: serde::Serializer>(o: &AnalyzeOptions, s: S) -> Result<S::Ok, S::Error> {
+    serde_json::to_value(o).map_err(serde::ser::Error::custom)?.serialize(s)
 }

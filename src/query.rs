@@ -19,9 +19,10 @@ use polars::prelude::{
 };
 use polars::sql::SQLContext;
 
-use crate::detect::{SeriesSet, short_number};
+use crate::detect::SeriesSet;
 use crate::schema::Role;
 use crate::tables::Tables;
+use crate::units::short_number;
 
 /// The queries that ship with rootline, from the repo's `queries/` folder.
 const SHIPPED: &[(&str, &str)] = &[

@@ -4,15 +4,76 @@
 //! and `source` + `line` so that every row points back at the line that proves it. Column names
 //! live here as constants; nowhere else spells them.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use polars::prelude::{DataType, Field, PolarsResult, Schema, TimeUnit, TimeZone};
+use polars::prelude::{DataFrame, DataType, Field, PolarsResult, Schema, TimeUnit, TimeZone};
 use serde::{Deserialize, Serialize};
 
 pub const TS: &str = "ts";
 pub const SOURCE: &str = "source";
 pub const LINE: &str = "line";
+
+// Role columns (see the tables below for their types and aliases).
+pub const OUTCOME: &str = "outcome";
+pub const USER: &str = "user";
+pub const HOST: &str = "host";
+pub const CLIENT: &str = "client";
+pub const REASON: &str = "reason";
+pub const LATENCY_MS: &str = "latency_ms";
+pub const NODE: &str = "node";
+pub const EVENT: &str = "event";
+pub const LOAD: &str = "load";
+pub const CAPACITY: &str = "capacity";
+pub const CPU: &str = "cpu";
+pub const MEM: &str = "mem";
+pub const KIND: &str = "kind";
+pub const TARGET: &str = "target";
+pub const ITEM: &str = "item";
+pub const STATUS: &str = "status";
+pub const SERIES: &str = "series";
+pub const VALUE: &str = "value";
+
+/// The names of the per-bucket series (the signals detection reads; see
+/// [`crate::detect::series`]), spelled here and nowhere else.
+pub mod signal {
+    // Demand, from the login table.
+    pub const ATTEMPTS: &str = "attempts";
+    pub const FAILURES: &str = "failures";
+    pub const FAILURE_RATIO: &str = "failure_ratio";
+    pub const USERS: &str = "users";
+    pub const PER_USER: &str = "per_user";
+    pub const LATENCY_P50: &str = "latency_p50";
+    pub const LATENCY_P99: &str = "latency_p99";
+    // Capacity, from the node table.
+    pub const NODES_ONLINE: &str = "nodes_online";
+    pub const CAPACITY: &str = "capacity";
+    pub const LOAD: &str = "load";
+    pub const UTILISATION: &str = "utilisation";
+    pub const NODE_CHURN: &str = "node_churn";
+    // Changes: all of them, and one series per kind (`change_reboot`).
+    pub const CHANGES: &str = "changes";
+    pub const CHANGE_PREFIX: &str = "change_";
+    // Plain metrics: one series per metric (`metric:cpu`).
+    pub const METRIC_PREFIX: &str = "metric:";
+
+    /// `change_<kind>`: the series of one kind of change.
+    pub fn change(kind: &str) -> String {
+        format!("{CHANGE_PREFIX}{}", kind.to_lowercase())
+    }
+}
+
+/// Tables by role; a role with no rows has no entry.
+pub type Tables = BTreeMap<Role, DataFrame>;
+
+/// Role columns to keep (besides `ts`, `source` and `line`); roles not listed keep all.
+pub type Columns = &'static [(Role, &'static [&'static str])];
+
+/// The role columns series building and correlation read: in-memory analysis keeps only these
+/// (change and metric tables are small and kept whole).
+pub const ANALYSIS_COLUMNS: Columns =
+    &[(Role::Login, &[OUTCOME, USER, LATENCY_MS]), (Role::Node, &[NODE, EVENT, LOAD, CAPACITY])];
 
 /// The values of a text column row by row, whether it is held as strings or as categories
 /// (analysis keeps few-valued columns as categoricals: `ingest::sink::keep_columns`).
@@ -64,38 +125,38 @@ const fn col(
 
 use ColKind::{Num, Str};
 
-const LOGIN: &[Column] = &[
-    col("outcome", Str, true, &["result", "status", "success"]),
-    col("user", Str, false, &["username", "user_name", "account", "uid"]),
-    col("host", Str, false, &["server", "region", "hostname"]),
-    col("client", Str, false, &["ip", "client_ip", "src", "peer", "remote_addr", "addr"]),
-    col("reason", Str, false, &["error", "cause", "message", "msg"]),
-    col("latency_ms", Num, false, &["latency", "duration_ms", "elapsed_ms"]),
+const LOGIN_COLUMNS: &[Column] = &[
+    col(OUTCOME, Str, true, &["result", "status", "success"]),
+    col(USER, Str, false, &["username", "user_name", "account", "uid"]),
+    col(HOST, Str, false, &["server", "region", "hostname"]),
+    col(CLIENT, Str, false, &["ip", "client_ip", "src", "peer", "remote_addr", "addr"]),
+    col(REASON, Str, false, &["error", "cause", "message", "msg"]),
+    col(LATENCY_MS, Num, false, &["latency", "duration_ms", "elapsed_ms"]),
 ];
-const NODE: &[Column] = &[
-    col("node", Str, true, &["supernode", "node_id", "instance"]),
-    col("event", Str, false, &["action", "type", "state"]),
-    col("load", Num, false, &["clients", "connections"]),
-    col("capacity", Num, false, &["max_clients", "limit"]),
-    col("cpu", Num, false, &["cpu_pct"]),
-    col("mem", Num, false, &["mem_pct", "memory"]),
+const NODE_COLUMNS: &[Column] = &[
+    col(NODE, Str, true, &["supernode", "node_id", "instance"]),
+    col(EVENT, Str, false, &["action", "type", "state"]),
+    col(LOAD, Num, false, &["clients", "connections"]),
+    col(CAPACITY, Num, false, &["max_clients", "limit"]),
+    col(CPU, Num, false, &["cpu_pct"]),
+    col(MEM, Num, false, &["mem_pct", "memory"]),
 ];
-const CHANGE: &[Column] = &[
-    col("kind", Str, true, &["action", "type", "event"]),
-    col("target", Str, false, &["host", "cohort", "node", "hostname"]),
-    col("item", Str, false, &["package", "kb", "version", "release"]),
-    col("status", Str, false, &["result", "state"]),
+const CHANGE_COLUMNS: &[Column] = &[
+    col(KIND, Str, true, &["action", "type", "event"]),
+    col(TARGET, Str, false, &["host", "cohort", "node", "hostname"]),
+    col(ITEM, Str, false, &["package", "kb", "version", "release"]),
+    col(STATUS, Str, false, &["result", "state"]),
 ];
-const METRIC: &[Column] =
-    &[col("series", Str, true, &["metric", "name"]), col("value", Num, true, &["val", "v"])];
+const METRIC_COLUMNS: &[Column] =
+    &[col(SERIES, Str, true, &["metric", "name"]), col(VALUE, Num, true, &["val", "v"])];
 
 /// No role has more columns than this (checked when compiling), so a row fits in an array.
 pub const MAX_COLUMNS: usize = 16;
 const _: () = assert!(
-    LOGIN.len() <= MAX_COLUMNS
-        && NODE.len() <= MAX_COLUMNS
-        && CHANGE.len() <= MAX_COLUMNS
-        && METRIC.len() <= MAX_COLUMNS
+    LOGIN_COLUMNS.len() <= MAX_COLUMNS
+        && NODE_COLUMNS.len() <= MAX_COLUMNS
+        && CHANGE_COLUMNS.len() <= MAX_COLUMNS
+        && METRIC_COLUMNS.len() <= MAX_COLUMNS
 );
 
 /// Raw field names tried, in order, for the timestamp when a source names none.
@@ -117,10 +178,10 @@ impl Role {
     /// The role's own columns, in table order (after `ts`).
     pub fn columns(self) -> &'static [Column] {
         match self {
-            Role::Login => LOGIN,
-            Role::Node => NODE,
-            Role::Change => CHANGE,
-            Role::Metric => METRIC,
+            Role::Login => LOGIN_COLUMNS,
+            Role::Node => NODE_COLUMNS,
+            Role::Change => CHANGE_COLUMNS,
+            Role::Metric => METRIC_COLUMNS,
         }
     }
 

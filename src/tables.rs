@@ -1,53 +1,56 @@
 //! The role tables in memory: read back from an ingest directory, or ingested straight from
-//! logs, and cut at an instant. One frame per role, sorted by `ts`, `source`, `line`.
+//! logs, cut to a time range, with rows far from the rest set aside. One frame per role,
+//! sorted by `ts`, `source`, `line`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
 use polars::prelude::{
     BooleanChunked, ChunkAgg, ChunkCompareIneq, DataFrame, ParquetReader, PolarsResult, SerReader,
 };
 
-use crate::ingest::sink::Columns;
+use crate::error::IngestError;
 use crate::ingest::{self, IngestOptions, IngestReport, MemorySink, Registry, Reject, SourceSpec};
-use crate::schema::{self, Role};
-
-/// Tables by role; a role with no rows has no entry.
-pub type Tables = BTreeMap<Role, DataFrame>;
+pub use crate::schema::Tables;
+use crate::schema::{self, Columns, Role};
 
 /// Reads DIR/<role>/**/*.parquet (as `rootline ingest` writes them) into one frame per role.
-pub fn read_dir(dir: &Path) -> anyhow::Result<Tables> {
+pub fn read_dir(dir: &Path) -> Result<Tables, IngestError> {
     read_dir_keeping(dir, None)
 }
 
-/// [`read_dir`] with only the columns analysis reads ([`crate::correlate::COLUMNS_READ`]).
-pub fn read_dir_for_analysis(dir: &Path) -> anyhow::Result<Tables> {
-    read_dir_keeping(dir, Some(crate::correlate::COLUMNS_READ))
+/// [`read_dir`] with only the columns analysis reads ([`schema::ANALYSIS_COLUMNS`]).
+pub fn read_dir_for_analysis(dir: &Path) -> Result<Tables, IngestError> {
+    read_dir_keeping(dir, Some(schema::ANALYSIS_COLUMNS))
 }
 
-fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> anyhow::Result<Tables> {
+fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> Result<Tables, IngestError> {
     let mut out = BTreeMap::new();
+    let unreadable = |p: &Path, e: &dyn std::fmt::Display| IngestError::Source {
+        path: p.to_path_buf(),
+        message: format!("cannot be read as a table: {e}"),
+    };
     for role in Role::ALL {
         // The directory is a path, not a pattern: `tables[1]/` is read as it is written.
         let root = glob::Pattern::escape(&dir.join(role.as_str()).to_string_lossy());
+        let pattern = format!("{root}/**/*.parquet");
         let mut paths: Vec<PathBuf> =
-            glob::glob(&format!("{root}/**/*.parquet"))?.filter_map(Result::ok).collect();
+            glob::glob(&pattern).map_err(|e| unreadable(dir, &e))?.filter_map(Result::ok).collect();
         paths.sort();
         let mut frame: Option<DataFrame> = None;
         for p in paths {
-            let file =
-                std::fs::File::open(&p).with_context(|| format!("cannot read {}", p.display()))?;
+            let file = std::fs::File::open(&p)
+                .map_err(|source| IngestError::Read { path: p.clone(), source })?;
             let columns = ingest::sink::kept_columns(keep, role)
                 .map(|names| names.into_iter().map(str::to_string).collect());
             let df = ParquetReader::new(file)
                 .with_columns(columns)
                 .finish()
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            let df = ingest::sink::keep_columns(df, keep, role)?;
+                .map_err(|e| unreadable(&p, &e))?;
+            let df = ingest::sink::keep_columns(df, keep, role).map_err(|e| unreadable(&p, &e))?;
             match frame.as_mut() {
                 Some(f) => {
-                    f.vstack_mut_owned(df)?;
+                    f.vstack_mut_owned(df).map_err(|e| unreadable(&p, &e))?;
                 }
                 None => frame = Some(df),
             }
@@ -57,11 +60,13 @@ fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> anyhow::Result<Tables>
         }
     }
     if out.is_empty() {
-        bail!(
-            "no tables under {}; make them with rootline ingest --out {}",
-            dir.display(),
-            dir.display()
-        );
+        return Err(IngestError::Source {
+            path: dir.to_path_buf(),
+            message: format!(
+                "holds no tables; make them with rootline ingest --out {}",
+                dir.display()
+            ),
+        });
     }
     Ok(out)
 }
@@ -76,27 +81,40 @@ pub struct Ingested {
 }
 
 /// Ingests sources into memory, every column.
-pub fn ingest(specs: &[SourceSpec]) -> anyhow::Result<Ingested> {
+pub fn ingest(specs: &[SourceSpec]) -> Result<Ingested, IngestError> {
     ingest_keeping(specs, None)
 }
 
 /// Ingests sources into memory with only the columns analysis reads
-/// ([`crate::correlate::COLUMNS_READ`]).
-pub fn ingest_for_analysis(specs: &[SourceSpec]) -> anyhow::Result<Ingested> {
-    ingest_keeping(specs, Some(crate::correlate::COLUMNS_READ))
+/// ([`schema::ANALYSIS_COLUMNS`]).
+pub fn ingest_for_analysis(specs: &[SourceSpec]) -> Result<Ingested, IngestError> {
+    ingest_keeping(specs, Some(schema::ANALYSIS_COLUMNS))
 }
 
-fn ingest_keeping(specs: &[SourceSpec], keep: Option<Columns>) -> anyhow::Result<Ingested> {
+fn ingest_keeping(specs: &[SourceSpec], keep: Option<Columns>) -> Result<Ingested, IngestError> {
     let mut sink = MemorySink { keep, ..Default::default() };
-    let report = ingest::ingest(
-        specs,
-        &IngestOptions::default(),
-        &Registry::builtin(),
-        &mut sink,
-        &|_, _| {},
-    )
-    .with_context(|| format!("failed to ingest {} source(s)", specs.len()))?;
+    let opts = IngestOptions::default();
+    let report = ingest::ingest(specs, &opts, &Registry::builtin(), &mut sink, &|_, _| {})?;
     Ok(Ingested { tables: sink.tables, report, rejects: sink.rejects })
+}
+
+/// Keeps the rows in `[since, until)` (ms since the epoch, UTC; either end open).
+pub fn keep_range(tables: &mut Tables, since: Option<i64>, until: Option<i64>) -> PolarsResult<()> {
+    if since.is_none() && until.is_none() {
+        return Ok(());
+    }
+    for df in tables.values_mut() {
+        let ts = df.column(schema::TS)?.datetime()?.physical().clone();
+        let keep: BooleanChunked = ts
+            .iter()
+            .map(|t| {
+                Some(t.is_some_and(|t| since.is_none_or(|s| t >= s) && until.is_none_or(|u| t < u)))
+            })
+            .collect();
+        *df = df.filter(&keep)?;
+    }
+    tables.retain(|_, df| df.height() > 0);
+    Ok(())
 }
 
 /// Keeps the rows at or before `cut_ms` (ms since the epoch, UTC).
@@ -151,8 +169,8 @@ impl Outliers {
                 "{n} row(s) set aside: their times lie {} days or more from the rest of the data \
                  ({} to {}); first: {}",
                 OUTLIER_GAP_MS / 86_400_000,
-                crate::detect::rfc3339(lo),
-                crate::detect::rfc3339(hi),
+                crate::units::rfc3339_secs(lo),
+                crate::units::rfc3339_secs(hi),
                 self.lines.join(", ")
             )
         })
@@ -254,7 +272,7 @@ pub fn set_aside_outliers(tables: &mut Tables) -> PolarsResult<Outliers> {
     out.lines = aside
         .iter()
         .take(OUTLIER_LINES)
-        .map(|(t, s, l)| format!("{s}:{l} at {}", crate::detect::rfc3339(*t)))
+        .map(|(t, s, l)| format!("{s}:{l} at {}", crate::units::rfc3339_secs(*t)))
         .collect();
     Ok(out)
 }

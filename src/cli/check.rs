@@ -1,12 +1,12 @@
 //! `rootline check`: the nightly run for cron and monitoring systems. Exit codes follow the
 //! monitoring-plugin convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::analyze::parse_duration;
+use super::args::duration;
 use crate::check::{self, CheckOptions, CheckResult};
-use crate::config::IncidentConfig;
+use crate::config::{IncidentConfig, check_share};
 
 /// Judge the last day of logs against what earlier nights learned; exit 0 OK, 1 WARNING,
 /// 2 CRITICAL, 3 UNKNOWN, with one status line (or --json) on stdout.
@@ -37,8 +37,8 @@ pub struct CheckArgs {
     /// The span judged: 24h, 6h, 30m... [default: 24h]
     #[arg(long)]
     pub window: Option<String>,
-    /// Where runs and the learned baseline are kept [default: rootline-state beside the
-    /// config].
+    /// Where runs and the learned baseline are kept [default: $XDG_STATE_HOME/rootline/<config
+    /// name>, else ~/.local/state/rootline/<config name>].
     #[arg(long)]
     pub state: Option<PathBuf>,
     /// Print the result as one JSON object instead of the status line.
@@ -71,32 +71,46 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
 
 fn options(args: &CheckArgs) -> anyhow::Result<(Vec<crate::ingest::SourceSpec>, CheckOptions)> {
     let cfg = IncidentConfig::load(&args.config)?;
-    let base = args.config.parent().unwrap_or(std::path::Path::new(""));
-    let specs = cfg.specs(base)?;
-    let c = cfg.check.clone().unwrap_or_default();
+    let specs = cfg.specs(args.config.parent().unwrap_or(Path::new("")))?;
+    let c = &cfg.check;
     let state = match (&args.state, &c.state) {
         (Some(s), _) => s.clone(),
-        (None, Some(s)) => base.join(s),
-        (None, None) => base.join("rootline-state"),
+        (None, Some(s)) => s.clone(),
+        (None, None) => default_state(&args.config)?,
     };
     let mut o = CheckOptions::new(state);
     o.title = cfg.title.clone().unwrap_or_else(|| args.config.display().to_string());
     o.as_of = args.as_of.clone();
-    if let Some(w) = args.window.as_ref().or(c.window.as_ref()) {
-        o.window_ms = parse_duration(w)?;
+    let flag = |name: &str, v: &Option<String>| v.as_deref().map(|v| duration(name, v)).transpose();
+    if let Some(w) = flag("window", &args.window)?.or(c.window_ms) {
+        o.window_ms = w;
     }
-    if let Some(m) = args.min_history.as_ref().or(c.min_history.as_ref()) {
-        o.min_history_ms = parse_duration(m)?;
+    if let Some(m) = flag("min-history", &args.min_history)?.or(c.min_history_ms) {
+        o.min_history_ms = m;
     }
-    if let Some(b) = args.bucket.as_ref().or(c.bucket.as_ref()) {
-        o.bucket_ms = parse_duration(b)?;
+    if let Some(b) = flag("bucket", &args.bucket)?.or(c.bucket_ms) {
+        o.bucket_ms = b;
     }
-    if let Some(r) = args.max_rejected.or(c.max_rejected) {
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&r),
-            "--max-rejected {r} is not a share; use 0.0 to 1.0"
-        );
+    if let Some(r) = args.max_rejected {
+        o.max_rejected = check_share(r).map_err(|e| anyhow::anyhow!("--max-rejected {e}"))?;
+    } else if let Some(r) = c.max_rejected {
         o.max_rejected = r;
     }
     Ok((specs, o))
+}
+
+/// The user's state directory for this config: `$XDG_STATE_HOME/rootline/<config name>`, else
+/// `~/.local/state/rootline/<config name>`; never beside the config, inside a source tree.
+fn default_state(config: &Path) -> anyhow::Result<PathBuf> {
+    let name = config.file_stem().map_or("rootline".into(), |s| s.to_string_lossy().into_owned());
+    let home = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let root = home("XDG_STATE_HOME")
+        .or_else(|| home("HOME").map(|h| h.join(".local").join("state")))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no state directory: neither XDG_STATE_HOME nor HOME is set; give --state DIR \
+                 or state = \"...\" in [check]"
+            )
+        })?;
+    Ok(root.join("rootline").join(name))
 }

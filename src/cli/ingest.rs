@@ -1,15 +1,13 @@
 //! `rootline ingest`: sources in, Parquet tables + `rejects.jsonl` + `ingest.json` out.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
-use crate::config::IncidentConfig;
-use crate::ingest::{IngestOptions, IngestReport, Registry, SourceSpec, output};
-use crate::schema::Role;
+use super::args::SourceArgs;
+use crate::ingest::{IngestOptions, Registry, SourceReport, output};
 
 /// Read exported logs into typed tables (Parquet), keeping every line accounted for.
 ///
@@ -40,99 +38,8 @@ pub struct IngestArgs {
     pub quiet: bool,
 }
 
-/// Where the logs are and how to read them: a config, or FILEs with flags.
-#[derive(Debug, clap::Args)]
-pub struct SourceArgs {
-    /// Log files (plain, gzip or zstd); use --config for many sources with different settings.
-    pub files: Vec<PathBuf>,
-    /// An incident.toml with [[source]] entries.
-    #[arg(long, short)]
-    pub config: Option<PathBuf>,
-    /// Role of the FILEs: login, node, change or metric.
-    #[arg(long)]
-    pub role: Option<Role>,
-    /// Format of the FILEs (see `rootline formats`); auto detects it from the first lines.
-    #[arg(long, default_value = "auto")]
-    pub format: Option<String>,
-    /// Preset for the FILEs (see `rootline formats`); auto picks one that fits, if any.
-    #[arg(long, default_value = "auto")]
-    pub preset: Option<String>,
-    /// Zone of local timestamps: UTC, an offset (+02:00) or an IANA name (Europe/Berlin).
-    #[arg(long)]
-    pub tz: Option<String>,
-    /// Year of yearless timestamps (classic syslog); rolls over on Dec -> Jan.
-    #[arg(long)]
-    pub year: Option<i32>,
-    /// A regex with named groups (one named ts) for a layout no format knows.
-    #[arg(long)]
-    pub pattern: Option<String>,
-    /// How timestamps are written: iso, syslog, epoch, epoch_ms, or a strftime pattern.
-    #[arg(long)]
-    pub ts_format: Option<String>,
-    /// Map a raw field to a table column, RAW=COLUMN (repeatable).
-    #[arg(long = "field", value_name = "RAW=COLUMN")]
-    pub fields: Vec<String>,
-}
-
-impl SourceArgs {
-    /// Sources from a config alone, for commands that take no FILEs.
-    pub fn config_only(config: Option<PathBuf>) -> SourceArgs {
-        SourceArgs {
-            files: vec![],
-            config,
-            role: None,
-            format: None,
-            preset: None,
-            tz: None,
-            year: None,
-            pattern: None,
-            ts_format: None,
-            fields: vec![],
-        }
-    }
-}
-
-/// Builds the source list from a config or from FILEs plus flags.
-pub fn specs(args: &SourceArgs) -> anyhow::Result<Vec<SourceSpec>> {
-    if let Some(cfg_path) = &args.config {
-        if !args.files.is_empty() {
-            bail!("give either --config or FILEs, not both");
-        }
-        let cfg = IncidentConfig::load(cfg_path)?;
-        let base = cfg_path.parent().unwrap_or(Path::new(""));
-        return Ok(cfg.specs(base)?);
-    }
-    if args.files.is_empty() {
-        bail!("no input: give FILEs or --config incident.toml (see rootline ingest --help)");
-    }
-    let tz = args.tz.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
-    let mut fields = BTreeMap::new();
-    for f in &args.fields {
-        let (raw, col) = f
-            .split_once('=')
-            .with_context(|| format!("--field \"{f}\" should be RAW=COLUMN, e.g. username=user"))?;
-        fields.insert(raw.to_string(), col.to_string());
-    }
-    Ok(args
-        .files
-        .iter()
-        .map(|p| SourceSpec {
-            path: p.clone(),
-            role: args.role,
-            format: args.format.clone(),
-            preset: args.preset.clone(),
-            tz,
-            year: args.year,
-            pattern: args.pattern.clone(),
-            ts_format: args.ts_format.clone(),
-            fields: fields.clone(),
-            origin: None,
-        })
-        .collect())
-}
-
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
-    let specs = specs(&args.sources)?;
+    let specs = args.sources.input()?.specs()?.unwrap_or_default();
     let registry = Registry::builtin();
     let opts = IngestOptions::default().with_strict(args.strict);
     let tty = std::io::stderr().is_terminal() && !args.quiet;
@@ -148,7 +55,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     }
     let written = result.with_context(|| format!("failed to ingest {} source(s)", specs.len()))?;
     if !args.quiet {
-        eprint!("{}", summary(&written.report));
+        eprint!("{}", summary(&written.report.sources));
         eprintln!(
             "wrote {} table file(s) and ingest.json to {}",
             written.tables.len(),
@@ -158,10 +65,10 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One line per source: what it was read as and where its lines went.
-pub fn summary(report: &IngestReport) -> String {
+/// One line per source: what it was read as and where its lines went, with its notes.
+pub fn summary(sources: &[SourceReport]) -> String {
     let mut s = String::new();
-    for r in &report.sources {
+    for r in sources {
         let role = r.role.map_or("-".to_string(), |r| r.to_string());
         s += &format!(
             "{}: {} as {}{}: {} lines -> {} rows, {} skipped, {} rejected\n",
@@ -178,7 +85,7 @@ pub fn summary(report: &IngestReport) -> String {
             s += &format!("  note: {n}\n");
         }
     }
-    if report.rejected() > 0 {
+    if sources.iter().any(|r| r.rejected > 0) {
         s += "rejected lines are in rejects.jsonl (file, line number, reason, raw text)\n";
     }
     s

@@ -2,6 +2,7 @@
 //! No logic lives here that a test could not reach through the library.
 
 mod analyze;
+mod args;
 mod check;
 mod eval;
 mod formats;
@@ -122,3 +123,13 @@ fn return_freed_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn return_freed_memory() {}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::analyze::{load, parse_duration};
-use super::ingest::SourceArgs;
+use super::args::{QueryDataArgs, RangeArgs, duration};
+use crate::pipeline::{Columns, Incident};
 use crate::query::{self, OutputFormat, Query};
 
 /// Ask your own questions in SQL: over `login`, `node`, `change`, `metric` and `series`.
@@ -19,7 +19,8 @@ use crate::query::{self, OutputFormat, Query};
 Examples:
   rootline query --list
   rootline query --config sample-data/skype-2007/incident.toml patches_per_hour
-  rootline query --tables tables/ my-question.sql --format csv > answer.csv
+  rootline query --tables tables/ queries/patches_per_hour.sql --format csv > answer.csv
+  rootline query \"SELECT COUNT(*) AS n FROM login\" logins.jsonl
   rootline query --config incident.toml restarted_vs_rest --format json
   rootline query --config incident.toml \"SELECT outcome, COUNT(*) AS n FROM login GROUP BY outcome\"
 
@@ -32,12 +33,10 @@ pub struct QueryArgs {
     /// SQL (SELECT ... / WITH ...), a .sql file, or the name of a shipped query.
     #[arg(required_unless_present = "list")]
     pub query: Option<String>,
-    /// An incident.toml with [[source]] entries.
-    #[arg(long, short, conflicts_with = "tables")]
-    pub config: Option<std::path::PathBuf>,
-    /// Read the tables `rootline ingest` wrote instead of logs.
-    #[arg(long)]
-    pub tables: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub data: QueryDataArgs,
+    #[command(flatten)]
+    pub range: RangeArgs,
     /// How to print the result.
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
@@ -47,9 +46,6 @@ pub struct QueryArgs {
     /// Bucket of the `series` table: 30s, 1m, 5m, 1h...
     #[arg(long, default_value = "1m")]
     pub bucket: String,
-    /// Leave out rows after this time (RFC 3339 or a date).
-    #[arg(long)]
-    pub as_of: Option<String>,
     /// List the shipped queries with what each answers.
     #[arg(long)]
     pub list: bool,
@@ -64,19 +60,13 @@ pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
     }
     let arg = args.query.as_deref().unwrap_or_default();
     let q = Query::resolve(arg)?;
-    if args.config.is_none() && args.tables.is_none() {
-        anyhow::bail!(
-            "no data: give --config incident.toml or --tables DIR (see rootline query --help)"
-        );
-    }
-    let sources = SourceArgs::config_only(args.config.clone());
-    let (tables, _) = load(&sources, args.tables.as_deref(), args.as_of.as_deref(), true)?;
+    let incident = Incident::load(&args.data.input()?, &args.range.load_options(Columns::All)?)?;
     let series = if query::reads_series(&q.sql) {
-        Some(crate::detect::series::build(&tables, parse_duration(&args.bucket)?)?)
+        Some(incident.series(duration("bucket", &args.bucket)?)?)
     } else {
         None
     };
-    let frames = query::frames(&tables, series.as_ref())?;
+    let frames = query::frames(&incident.tables, series.as_ref())?;
     let df = query::run(&q, &frames)?;
     let out = query::render(&df, args.format, args.max_rows);
     use std::io::Write;

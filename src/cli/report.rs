@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::analyze::{AnalyzeArgs, findings};
-use crate::config::IncidentConfig;
+use super::analyze::{AnalyzeArgs, analysis};
 
 /// Tell the story of an outage from its logs: an HTML report, a timeline chart, a Markdown
 /// postmortem and JSON findings.
@@ -26,16 +25,17 @@ pub struct ReportArgs {
 
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let a = &args.analyze;
-    let title = match (&args.title, &a.sources.config, a.sources.files.first()) {
-        (Some(t), _, _) => t.clone(),
-        (None, Some(c), _) => {
-            IncidentConfig::load(c)?.title.unwrap_or_else(|| c.display().to_string())
-        }
-        (None, None, Some(f)) => f.display().to_string(),
-        _ => "rootline report".to_string(),
-    };
-    let (findings, series) = findings(a)?;
-    let files = crate::report::write(&findings, &series, &title, &a.out)
+    let (incident, analysis) = analysis(a)?;
+    let sources = &a.data.sources;
+    let title = args
+        .title
+        .clone()
+        .or(incident.title.clone())
+        .or_else(|| sources.config.as_ref().map(|c| c.display().to_string()))
+        .or_else(|| sources.files.first().map(|f| f.display().to_string()))
+        .or_else(|| a.data.tables.as_ref().map(|t| t.display().to_string()))
+        .unwrap_or_else(|| "rootline report".to_string());
+    let files = crate::report::write(&analysis.findings, &analysis.series, &title, &a.out)
         .with_context(|| format!("cannot write the report to {}", a.out.display()))?;
     if !a.quiet {
         for f in &files {

@@ -50,8 +50,7 @@ pub struct SimulateArgs {
 pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let mut params = SimParams::new(args.scenario).with_seed(args.seed).with_clients(args.clients);
     if let Some(s) = &args.start {
-        let start =
-            crate::ingest::time::parse_instant(s).map_err(|e| anyhow::anyhow!("--start {e}"))?;
+        let start = crate::units::parse_instant(s).map_err(|e| anyhow::anyhow!("--start {e}"))?;
         params = params.with_start(start);
     }
     let out = SimOutput { dir: args.out.clone(), format: args.format, gzip: args.gzip };

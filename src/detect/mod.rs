@@ -13,12 +13,15 @@ pub mod shape;
 
 use serde::{Deserialize, Serialize};
 
-use baseline::{Band, BaselineOptions, bands, centred_means, centred_sums, same_bucket_medians};
+use crate::stats::{centred_means, centred_sums};
+use crate::units::{rfc3339_ms, rfc3339_secs as rfc3339, round_to, short_number};
+use baseline::{Band, BaselineOptions, bands, same_bucket_medians};
 pub use series::SeriesSet;
 
 /// Thresholds, with the defaults `rootline analyze` uses. Nothing here is tuned to one data
 /// set: the same numbers run on simulated incidents, loghub's real logs and NAB.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DetectOptions {
     /// A bucket is anomalous this many spreads (robust z) from its baseline...
     pub z: f64,
@@ -114,18 +117,6 @@ impl Episode {
     pub fn overlaps(&self, from_ms: i64, to_ms: i64) -> bool {
         rfc3339_ms(&self.onset) <= to_ms && rfc3339_ms(&self.end) >= from_ms
     }
-}
-
-/// Milliseconds since the epoch -> `2007-08-16T02:13:00Z`, the form of every time in findings.
-pub fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
-
-/// The inverse of [`rfc3339`] (0 for text that is not RFC 3339).
-pub fn rfc3339_ms(t: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(t).map(|d| d.timestamp_millis()).unwrap_or(0)
 }
 
 /// The baseline options detection uses for count series of `s`.
@@ -267,25 +258,6 @@ fn episode(
 
 fn merge_buckets(s: &SeriesSet, o: &DetectOptions) -> usize {
     (o.merge_min as i64 * 60_000 / s.bucket_ms.max(1)) as usize
-}
-
-/// `x` rounded to `digits` decimals, as findings, truth.json and status lines state numbers.
-pub fn round_to(x: f64, digits: i32) -> f64 {
-    let p = 10f64.powi(digits);
-    (x * p).round() / p
-}
-
-/// A number as people read it: whole numbers without a fraction, others to at most
-/// `decimals` places without trailing zeros (`3`, `0.125`, `0.3333`).
-pub fn short_number(v: f64, decimals: usize) -> String {
-    if !v.is_finite() {
-        v.to_string()
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        let s = format!("{v:.decimals$}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
 }
 
 /// High-side episodes of a count series.

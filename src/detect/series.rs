@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
 
-use crate::schema::{self, Role};
+use crate::schema::{self, Role, Tables};
 
 /// Series on a common bucket grid.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,7 +85,7 @@ pub const MAX_BUCKETS: i64 = 1_051_200;
 
 /// Builds every series from the role tables on a grid of `bucket_ms`; an error when the data
 /// spans more than [`MAX_BUCKETS`] buckets.
-pub fn build(tables: &BTreeMap<Role, DataFrame>, bucket_ms: i64) -> PolarsResult<SeriesSet> {
+pub fn build(tables: &Tables, bucket_ms: i64) -> PolarsResult<SeriesSet> {
     let mut lo = i64::MAX;
     let mut hi = i64::MIN;
     for df in tables.values() {
@@ -105,7 +105,7 @@ pub fn build(tables: &BTreeMap<Role, DataFrame>, bucket_ms: i64) -> PolarsResult
         polars_bail!(ComputeError:
             "the data spans {days:.0} days ({} to {}): {buckets} buckets of {} s, more than {MAX_BUCKETS}; \
              give a coarser --bucket (e.g. {}) or keep a shorter span (--as-of, or fewer files)",
-            crate::detect::rfc3339(lo), crate::detect::rfc3339(hi), bucket_ms / 1000,
+            crate::units::rfc3339_secs(lo), crate::units::rfc3339_secs(hi), bucket_ms / 1000,
             suggest_bucket(hi - lo)
         );
     }

@@ -14,11 +14,12 @@
 
 use serde::Serialize;
 
-use super::baseline::median;
 use super::{Episode, SeriesSet, rfc3339, round_to, short_number};
+use crate::stats::median;
 
 /// Knobs of the shape detector, with the defaults of the method's authors.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ShapeOptions {
     /// Bins the series' range is cut into.
     pub bins: usize,

@@ -17,10 +17,12 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::correlate::{self, AnalyzeOptions};
-use crate::detect::{Episode, rfc3339_ms};
+use crate::correlate::AnalyzeOptions;
+use crate::detect::Episode;
 use crate::findings::Findings;
+use crate::pipeline::{Incident, Input, LoadOptions};
 use crate::simulate::{self, Scenario, SimFormat, SimOutput, SimParams, Truth};
+use crate::units::rfc3339_ms;
 
 /// Which runs to make.
 #[derive(Debug, Clone)]
@@ -278,13 +280,9 @@ pub fn run(o: &SimEvalOptions, progress: &dyn Fn(&RunScore)) -> anyhow::Result<S
                     let params = SimParams::new(scenario).with_seed(seed).with_clients(clients);
                     let out = SimOutput { dir: dir.clone(), format, gzip: false };
                     let truth = simulate::simulate(&params, &out, &|_| {})?.truth;
-                    let cfg = crate::config::IncidentConfig::load(&dir.join("incident.toml"))?;
-                    let got = crate::tables::ingest_for_analysis(&cfg.specs(&dir)?)?;
-                    let f = correlate::analyze(
-                        &got.tables,
-                        got.report.sources,
-                        &AnalyzeOptions::default(),
-                    )?;
+                    let input = Input::Config(dir.join("incident.toml"));
+                    let incident = Incident::load(&input, &LoadOptions::default())?;
+                    let f = incident.analyze(&AnalyzeOptions::default())?.findings;
                     let s = score(&truth, &f, format.as_str());
                     progress(&s);
                     runs.push(s);

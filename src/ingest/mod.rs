@@ -342,11 +342,6 @@ fn drain(
     Ok(())
 }
 
-fn rfc3339(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-}
-
 /// The year for yearless stamps when none is given: the year of the file's last change.
 fn default_year(path: &Path) -> (i32, bool) {
     use chrono::Datelike;
@@ -580,8 +575,8 @@ fn finish_report(
     report.rows = counts.rows;
     report.skipped = counts.skipped;
     report.rejected = rejected;
-    report.first_ts = counts.min_ts.and_then(rfc3339);
-    report.last_ts = counts.max_ts.and_then(rfc3339);
+    report.first_ts = counts.min_ts.map(crate::units::rfc3339_millis);
+    report.last_ts = counts.max_ts.map(crate::units::rfc3339_millis);
     Ok(())
 }
 

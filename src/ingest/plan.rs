@@ -15,13 +15,19 @@ use super::time::{TimeState, TsFormat, TsParser, Zone};
 use crate::error::{ConfigError, unknown_value};
 use crate::schema::{Role, TS_ALIASES};
 
-/// What the user says about one source; everything left `None` is detected.
-#[derive(Debug, Clone, Default)]
+/// What the user says about one source; everything left `None` is detected. This is also a
+/// `[[source]]` entry of incident.toml as written (there `path` may be a glob, which
+/// [`crate::config::IncidentConfig::specs`] expands); the command line's flags map onto it in
+/// `cli::args`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct SourceSpec {
     pub path: PathBuf,
     pub role: Option<Role>,
     pub format: Option<String>,
     pub preset: Option<String>,
+    /// The zone of timestamps without an offset: UTC, `+02:00` or an IANA name.
+    #[serde(default, deserialize_with = "zone_from_text")]
     pub tz: Option<Zone>,
     pub year: Option<i32>,
     /// A regex with named groups, for a layout no built-in format knows.
@@ -29,10 +35,17 @@ pub struct SourceSpec {
     /// How the timestamp is written (`iso`, `epoch_ms`, a strftime pattern...).
     pub ts_format: Option<String>,
     /// Raw field name -> table column.
+    #[serde(default)]
     pub fields: BTreeMap<String, String>,
     /// Where these settings were written, for messages: `incident.toml: source[1]`; `None`
     /// for command-line flags.
+    #[serde(skip)]
     pub origin: Option<String>,
+}
+
+fn zone_from_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Zone>, D::Error> {
+    let text: Option<String> = serde::Deserialize::deserialize(d)?;
+    text.map(|t| t.parse().map_err(serde::de::Error::custom)).transpose()
 }
 
 impl SourceSpec {

@@ -13,7 +13,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::IngestError;
-use crate::schema::{self, Role};
+use crate::schema::{self, Columns, Role, Tables};
 
 /// A line that was not understood, with everything needed to find and fix it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -66,6 +66,21 @@ impl Reject {
     }
 }
 
+/// Writes one reject as a line of `rejects.jsonl`: the one writer of that format.
+pub fn write_reject(w: &mut impl Write, r: &Reject) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *w, r)?;
+    w.write_all(b"\n")
+}
+
+/// Rejects as the text of a `rejects.jsonl`.
+pub fn rejects_jsonl(rejects: &[Reject]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for r in rejects {
+        write_reject(&mut out, r).expect("writing to memory");
+    }
+    out
+}
+
 /// Receives what ingest produces. `rows` gets sorted frames of one role from one source.
 pub trait Sink: Send {
     fn rows(&mut self, role: Role, source: usize, df: DataFrame) -> Result<(), IngestError>;
@@ -77,13 +92,10 @@ pub trait Sink: Send {
     fn finish(&mut self) -> Result<(), IngestError>;
 }
 
-/// Role columns to keep (besides `ts`, `source` and `line`); roles not listed keep all.
-pub type Columns = &'static [(Role, &'static [&'static str])];
-
 /// Keeps everything in memory: one frame per role, and the rejects.
 #[derive(Default)]
 pub struct MemorySink {
-    pub tables: BTreeMap<Role, DataFrame>,
+    pub tables: Tables,
     pub rejects: Vec<Reject>,
     /// When set, only these columns are kept: memory for what a caller reads.
     pub keep: Option<Columns>,
@@ -100,7 +112,7 @@ pub fn kept_columns(keep: Option<Columns>, role: Role) -> Option<Vec<&'static st
 /// Text columns with a few values over millions of rows (a file name, an outcome, a node
 /// event, a node's name): held as categoricals when only some columns are kept, 4 bytes a
 /// row instead of a 16-byte string view. Read them with [`schema::texts`].
-const FEW_VALUES: [&str; 4] = [schema::SOURCE, "outcome", "event", "node"];
+const FEW_VALUES: [&str; 4] = [schema::SOURCE, schema::OUTCOME, schema::EVENT, schema::NODE];
 
 /// `df` with only the columns of `role` that `keep` lists (all when it lists none for the
 /// role); those kept for analysis hold their few-valued text columns as categoricals.
@@ -328,10 +340,7 @@ impl Sink for ParquetSink {
     }
 
     fn reject(&mut self, reject: Reject) -> Result<(), IngestError> {
-        let path = self.rejects_path.clone();
-        serde_json::to_writer(&mut self.rejects, &reject)
-            .map_err(|e| IngestError::Write { path: path.clone(), source: e.into() })?;
-        self.rejects.write_all(b"\n").map_err(io_err(&path))
+        write_reject(&mut self.rejects, &reject).map_err(io_err(&self.rejects_path))
     }
 
     fn end_source(&mut self, source: usize) -> Result<(), IngestError> {

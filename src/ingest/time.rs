@@ -263,17 +263,6 @@ impl TsParser {
     }
 }
 
-/// Parses an instant given on the command line (`--start`, `--as-of`): an RFC 3339 time or
-/// a bare date, meaning midnight UTC.
-pub fn parse_instant(s: &str) -> Result<i64, String> {
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis());
-    }
-    DateTime::parse_from_rfc3339(s)
-        .map(|d| d.timestamp_millis())
-        .map_err(|_| format!("\"{s}\" is neither a date (2007-08-16) nor an RFC 3339 time"))
-}
-
 /// The first and last instants a table holds: years 1 to 9999, as RFC 3339 can write them.
 pub const MIN_MS: i64 = -62_135_596_800_000;
 pub const MAX_MS: i64 = 253_402_300_799_999;

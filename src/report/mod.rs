@@ -69,15 +69,14 @@ impl Axis {
 pub fn timeline(s: &SeriesSet, f: &Findings, title: &str) -> chart::Timeline {
     let end_ms = s.at(s.len);
     let axis = Axis::for_span(s.start_ms, end_ms);
-    let hours_of = |t: &str| axis.x(crate::detect::rfc3339_ms(t));
+    let hours_of = |t: &str| axis.x(crate::units::rfc3339_ms(t));
     let mut panels = Vec::new();
     if let (Some(a), Some(fl)) = (s.get("attempts"), s.get("failures")) {
-        let base: Vec<f64> =
-            bands(a, &crate::detect::baseline_options(s, &crate::detect::DetectOptions::default()))
-                .iter()
-                .zip(a)
-                .map(|(b, v)| b.map_or(*v, |b| b.median))
-                .collect();
+        let base: Vec<f64> = bands(a, &crate::detect::baseline_options(s, &f.params.detect))
+            .iter()
+            .zip(a)
+            .map(|(b, v)| b.map_or(*v, |b| b.median))
+            .collect();
         panels.push(chart::Panel {
             title: "demand".into(),
             unit: "logins / min".into(),
@@ -205,7 +204,7 @@ pub fn write(f: &Findings, s: &SeriesSet, title: &str, dir: &Path) -> io::Result
     let svg = chart::svg(&t).map_err(io::Error::other)?;
     let story = Story::tell(f, title);
     let files = [
-        ("findings.json", serde_json::to_string_pretty(f).map_err(io::Error::other)? + "\n"),
+        ("findings.json", f.to_json()),
         ("timeline.svg", svg.clone()),
         ("summary.md", story.markdown()),
         ("report.html", story.html(&svg)),

@@ -124,7 +124,7 @@ impl Story {
         if let Some(e) = surge {
             let how = if e.baseline > 0.0 {
                 // Under 5-minute buckets the peak is a 5-minute mean (see `Episode`).
-                let bucket_ms = f.params["bucket_ms"].as_i64().unwrap_or(60_000);
+                let bucket_ms = f.params.bucket_ms;
                 let over = if bucket_ms < 300_000 { " over 5 minutes" } else { "" };
                 format!(
                     "{:.1}x their baseline ({:.0} against {:.0}/min{over})",

@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{MinuteStats, Stats};
 use super::{Scenario, SimParams};
-use crate::detect::baseline::{centred_means, median};
-use crate::detect::{rfc3339, rfc3339_ms, round_to};
+use crate::stats::{centred_means, median};
+use crate::units::{rfc3339_ms, rfc3339_secs as rfc3339, round_to};
 
 pub const SURGE_RATIO: f64 = 3.0;
 /// Episodes less than this many minutes apart are one, as in detection's default.

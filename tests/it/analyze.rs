@@ -1,16 +1,18 @@
 //! Detection and correlation, judged against the simulator's truth and real logs.
 
 use rootline::config::IncidentConfig;
-use rootline::correlate::{self, AnalyzeOptions};
+use rootline::correlate::AnalyzeOptions;
 use rootline::findings::{Episode, Findings};
 use rootline::ingest::SourceSpec;
+use rootline::pipeline::{Columns, Incident, Input, LoadOptions};
 use rootline::simulate::{self, Scenario, SimFormat, SimOutput, SimParams, Truth};
 
 use crate::common::{shared, temp_dir};
 
 fn analyze_specs(specs: &[SourceSpec]) -> Findings {
-    let got = rootline::tables::ingest(specs).unwrap();
-    correlate::analyze(&got.tables, got.report.sources, &AnalyzeOptions::default()).unwrap()
+    let input = Input::Specs(specs.to_vec());
+    let incident = Incident::load(&input, &LoadOptions::default().with_columns(Columns::All));
+    incident.unwrap().analyze(&AnalyzeOptions::default()).unwrap().findings
 }
 
 fn simulate_and_analyze(scenario: Scenario, clients: usize, name: &str) -> (Truth, Findings) {

@@ -33,7 +33,7 @@ fn specs(config: &Path) -> Vec<SourceSpec> {
 }
 
 fn day(ms: i64) -> String {
-    rootline::detect::rfc3339(ms)[..10].to_string()
+    rootline::units::rfc3339_secs(ms)[..10].to_string()
 }
 
 /// Copies the lines of `days` from each simulated log into `dir`, as a nightly export would
@@ -119,10 +119,10 @@ fn seven_quiet_nights_then_the_incident() {
     let state = dir.join("state");
 
     let first = params.start_ms + DAY_MS;
-    let incident = rootline::detect::rfc3339_ms(&truth.surge.as_ref().unwrap().onset);
+    let incident = rootline::units::rfc3339_ms(&truth.surge.as_ref().unwrap().onset);
     let mut nights: Vec<i64> = (0..7).map(|k| first + k * DAY_MS).collect();
     nights.push(incident.div_euclid(DAY_MS) * DAY_MS);
-    let release = rootline::detect::rfc3339_ms(truth.release.as_ref().unwrap());
+    let release = rootline::units::rfc3339_ms(truth.release.as_ref().unwrap());
     assert!(nights[6] + DAY_MS <= release, "the quiet nights end before the patch");
     let mut codes = Vec::new();
     let mut results = Vec::new();

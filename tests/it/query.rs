@@ -117,14 +117,14 @@ fn logins_vs_day_before_pairs_each_minute_with_yesterdays() {
     let rows = rows("logins_vs_day_before");
     let a = s.series.get("attempts").unwrap();
     assert_eq!(rows.len(), s.series.len - 1440, "every minute that has a day before it");
-    let peak = rootline::detect::rfc3339_ms(&s.truth.surge.as_ref().unwrap().peak);
+    let peak = rootline::units::rfc3339_ms(&s.truth.surge.as_ref().unwrap().peak);
     let i = s.series.index(peak).unwrap();
-    let r = rows.iter().find(|r| text(r, "ts") == rootline::detect::rfc3339(peak)).unwrap();
+    let r = rows.iter().find(|r| text(r, "ts") == rootline::units::rfc3339_secs(peak)).unwrap();
     assert_eq!(float(r, "attempts"), a[i]);
     assert_eq!(float(r, "attempts_day_before"), a[i - 1440]);
     assert!(float(r, "ratio") > 5.0, "the flood's peak is many times yesterday's: {r:?}");
     for r in &rows {
-        let i = s.series.index(rootline::detect::rfc3339_ms(&text(r, "ts"))).unwrap();
+        let i = s.series.index(rootline::units::rfc3339_ms(&text(r, "ts"))).unwrap();
         assert_eq!(float(r, "attempts_day_before"), a[i - 1440]);
     }
 }
@@ -182,7 +182,7 @@ fn supernode_churn_per_hour_peaks_at_the_recovery() {
         assert_eq!(int(r, "net"), int(r, "joined") - int(r, "left_total"));
     }
     let busiest = rows.iter().max_by_key(|r| int(r, "joined")).unwrap();
-    let recovery = rootline::detect::rfc3339_ms(s.truth.recovery.as_deref().unwrap());
+    let recovery = rootline::units::rfc3339_ms(s.truth.recovery.as_deref().unwrap());
     assert_eq!(key(busiest), day_hour(recovery), "the stalled capacity comes back at once");
 }
 
@@ -213,7 +213,7 @@ fn patches_per_hour_show_the_restart_wave() {
         .collect();
     assert_eq!(got, want);
     let peak = rows.iter().max_by_key(|r| int(r, "restarts")).unwrap();
-    let wave = rootline::detect::rfc3339_ms(&s.truth.restart_wave.as_ref().unwrap().peak);
+    let wave = rootline::units::rfc3339_ms(&s.truth.restart_wave.as_ref().unwrap().peak);
     assert_eq!(key(peak), day_hour(wave), "the busiest restart hour holds the wave's peak");
 }
 
@@ -333,15 +333,15 @@ fn time_to_recover_per_region_spans_the_bad_hours() {
     for r in &rows {
         let (n, first, last) = want[&text(r, "region")];
         assert_eq!(int(r, "failures_in_bad_hours"), n);
-        assert_eq!(rootline::detect::rfc3339_ms(&text(r, "first_failure")), first);
-        assert_eq!(rootline::detect::rfc3339_ms(&text(r, "last_failure")), last);
+        assert_eq!(rootline::units::rfc3339_ms(&text(r, "first_failure")), first);
+        assert_eq!(rootline::units::rfc3339_ms(&text(r, "last_failure")), last);
         assert!((float(r, "minutes_to_recover") - (last - first) as f64 / 60_000.0).abs() < 0.01);
     }
     // The bad hours sit around the simulated failure episode, and the service recovered.
-    let fail = rootline::detect::rfc3339_ms(&s.truth.failures.as_ref().unwrap().onset);
+    let fail = rootline::units::rfc3339_ms(&s.truth.failures.as_ref().unwrap().onset);
     for (_, first, last) in want.values() {
         assert!((first - fail).abs() < 3 * 3_600_000 && last > first);
-        assert!(*last < rootline::detect::rfc3339_ms(s.truth.recovery.as_deref().unwrap()));
+        assert!(*last < rootline::units::rfc3339_ms(s.truth.recovery.as_deref().unwrap()));
     }
 }
 
@@ -406,7 +406,7 @@ fn times_compare_with_plain_literals() {
     );
     let df = query::run(&q, &s.frames).unwrap();
     let (_, rows) = query::cells(&df);
-    let lo = rootline::detect::rfc3339_ms("2007-08-16T02:00:00Z");
+    let lo = rootline::units::rfc3339_ms("2007-08-16T02:00:00Z");
     let want = ms(table(Role::Change)).iter().filter(|t| (lo..lo + 3_600_000).contains(*t)).count();
     assert!(want > 0);
     assert_eq!(rows[0][0], Cell::Int(want as i64));

@@ -175,8 +175,9 @@ fn report_renders_offline_in_headless_chromium() {
 /// where they shifted; it was a blank chart.
 #[test]
 fn a_metrics_only_timeline_draws_the_metrics() {
-    use rootline::correlate::{self, AnalyzeOptions};
+    use rootline::correlate::AnalyzeOptions;
     use rootline::ingest::SourceSpec;
+    use rootline::pipeline::{Incident, Input, LoadOptions};
     let dir = temp_dir("report-metrics");
     let mut csv = String::from("timestamp,value\n");
     for m in 0..600 {
@@ -185,11 +186,10 @@ fn a_metrics_only_timeline_draws_the_metrics() {
     }
     std::fs::write(dir.join("queue_depth.csv"), csv).unwrap();
     let spec = SourceSpec { path: dir.join("queue_depth.csv"), ..Default::default() };
-    let got = rootline::tables::ingest(&[spec]).unwrap();
-    let o = AnalyzeOptions::default();
-    let f = correlate::analyze(&got.tables, got.report.sources, &o).unwrap();
+    let incident = Incident::load(&Input::Specs(vec![spec]), &LoadOptions::default()).unwrap();
+    let a = incident.analyze(&AnalyzeOptions::default()).unwrap();
+    let (f, s) = (a.findings, a.series);
     assert!(!f.metrics.is_empty(), "the step at 06:40 is a metric shift");
-    let s = rootline::detect::series::build(&got.tables, o.bucket_ms).unwrap();
     let t = rootline::report::timeline(&s, &f, "metrics");
     assert_eq!(t.panels.len(), 1);
     assert_eq!(t.panels[0].title, "queue_depth");
