@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::detect::DetectOptions;
-pub use crate::detect::Episode;
+pub use crate::detect::{Episode, EpisodeKind};
 use crate::ingest::SourceReport;
 
 /// Everything `analyze` needs besides the data.
@@ -43,12 +43,65 @@ impl Default for AnalyzeOptions {
     }
 }
 
+/// An end of a causal link: a single change event, or an episode, or the recovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkEnd {
+    /// One change event (a release, a deploy, a config change).
+    Change,
+    ChangeWave,
+    Surge,
+    Exhaustion,
+    Failures,
+    Recovery,
+}
+
+impl LinkEnd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkEnd::Change => "change",
+            LinkEnd::ChangeWave => "change_wave",
+            LinkEnd::Surge => "surge",
+            LinkEnd::Exhaustion => "exhaustion",
+            LinkEnd::Failures => "failures",
+            LinkEnd::Recovery => "recovery",
+        }
+    }
+
+    /// The link end an episode is (metric shifts are never in the chain).
+    pub fn of(kind: EpisodeKind) -> Option<LinkEnd> {
+        match kind {
+            EpisodeKind::Surge => Some(LinkEnd::Surge),
+            EpisodeKind::Exhaustion => Some(LinkEnd::Exhaustion),
+            EpisodeKind::ChangeWave => Some(LinkEnd::ChangeWave),
+            EpisodeKind::Failures => Some(LinkEnd::Failures),
+            EpisodeKind::MetricShift => None,
+        }
+    }
+}
+
+impl std::fmt::Display for LinkEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The change event a link starts from, as the change table has it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRef {
+    /// `release`, `deploy`, `config`, ...
+    pub kind: String,
+    pub item: Option<String>,
+    pub target: Option<String>,
+    /// `source:line` of the change's row.
+    pub at: String,
+}
+
 /// One causal link: `from` led to `to`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Link {
-    /// `change`, `change_wave`, `surge`, `exhaustion`, `failures` or `recovery`.
-    pub from: String,
-    pub to: String,
+    pub from: LinkEnd,
+    pub to: LinkEnd,
     /// When each end started, and minutes from one to the other.
     pub from_at: String,
     pub to_at: String,
@@ -60,6 +113,9 @@ pub struct Link {
     pub xcorr_lag_min: Option<f64>,
     /// What supports the link, in words with counts and source lines.
     pub evidence: Vec<String>,
+    /// The change event, when `from` is a single change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<ChangeRef>,
 }
 
 /// How much of the lost capacity was lost on nodes that took the change themselves.

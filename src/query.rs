@@ -25,7 +25,7 @@ use crate::tables::Tables;
 use crate::units::short_number;
 
 /// The queries that ship with rootline, from the repo's `queries/` folder.
-const SHIPPED: &[(&str, &str)] = &[
+pub const SHIPPED: &[(&str, &str)] = &[
     ("attempts_per_user", include_str!("../queries/attempts_per_user.sql")),
     ("failure_reasons_per_hour", include_str!("../queries/failure_reasons_per_hour.sql")),
     ("logins_vs_day_before", include_str!("../queries/logins_vs_day_before.sql")),

@@ -3,6 +3,7 @@
 
 use super::status::{CheckResult, Status};
 use crate::findings::{Episode, Findings, Link};
+use crate::schema::signal;
 use crate::units::{rfc3339_ms, rfc3339_secs as rfc3339, round_to, short_number};
 
 /// The findings about the window: episodes that overlap it, links that end in it, phases that
@@ -42,14 +43,15 @@ pub(crate) fn classify(r: &mut CheckResult, f: &Findings, start: i64, end: i64, 
     let top = |v: &[Episode]| v.iter().max_by(|a, b| a.score.total_cmp(&b.score)).cloned();
     let mut parts = Vec::new();
     if let Some(s) = top(&f.surges) {
-        let what = if s.series == "attempts" { "login".to_string() } else { s.series.clone() };
+        let what =
+            if s.series == signal::ATTEMPTS { "login".to_string() } else { s.series.clone() };
         parts.push(format!("{what} surge {:.1}x at {}", s.ratio, at(&s.peak)));
         r.perfdata.insert(format!("{}_ratio", s.series), round_to(s.ratio, 2));
     }
     if let Some(x) = top(&f.exhaustions) {
-        if x.series == "utilisation" {
+        if x.series == signal::UTILISATION {
             parts.push(format!("utilisation {:.0}% at {}", 100.0 * x.peak_value, at(&x.peak)));
-            r.perfdata.insert("utilisation".into(), round_to(x.peak_value, 3));
+            r.perfdata.insert(signal::UTILISATION.into(), round_to(x.peak_value, 3));
         } else {
             let drop =
                 if x.baseline > 0.0 { 100.0 * (1.0 - x.peak_value / x.baseline) } else { 0.0 };
@@ -78,7 +80,7 @@ pub(crate) fn classify(r: &mut CheckResult, f: &Findings, start: i64, end: i64, 
     };
     r.code = r.status.code();
     if let Some(w) = top(&f.changes) {
-        let kind = w.series.trim_start_matches("change_");
+        let kind = w.series.trim_start_matches(signal::CHANGE_PREFIX);
         let kind = if kind == "changes" { "change" } else { kind };
         parts.push(format!("{kind} wave at {}", at(&w.peak)));
     }

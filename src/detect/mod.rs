@@ -13,6 +13,7 @@ pub mod shape;
 
 use serde::{Deserialize, Serialize};
 
+use crate::schema::signal;
 use crate::stats::{centred_means, centred_sums};
 use crate::units::{rfc3339_ms, rfc3339_secs as rfc3339, round_to, short_number};
 use baseline::{Band, BaselineOptions, bands, same_bucket_medians};
@@ -74,11 +75,44 @@ impl Default for DetectOptions {
     }
 }
 
+/// What an episode is: the vocabulary of `findings.json`'s episodes (`kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EpisodeKind {
+    /// Demand (login attempts) far above its baseline.
+    Surge,
+    /// Capacity (nodes online) far below its baseline, or utilisation pinned at its ceiling.
+    Exhaustion,
+    /// A burst of change events of one kind.
+    ChangeWave,
+    /// Failed logins far above their baseline.
+    Failures,
+    /// A plain metric taking a shape not seen before in it.
+    MetricShift,
+}
+
+impl EpisodeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EpisodeKind::Surge => "surge",
+            EpisodeKind::Exhaustion => "exhaustion",
+            EpisodeKind::ChangeWave => "change_wave",
+            EpisodeKind::Failures => "failures",
+            EpisodeKind::MetricShift => "metric_shift",
+        }
+    }
+}
+
+impl std::fmt::Display for EpisodeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One episode, with everything a reader needs to judge it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Episode {
-    /// `surge`, `exhaustion`, `change_wave`, `failures` or `metric_shift`.
-    pub kind: String,
+    pub kind: EpisodeKind,
     /// The series it was found in (`attempts`, `nodes_online`, `change_reboot`, ...).
     pub series: String,
     /// Where the series left its band, where it was furthest out, where it came back (RFC 3339).
@@ -182,7 +216,7 @@ fn widen(
 #[allow(clippy::too_many_arguments)]
 fn episode(
     s: &SeriesSet,
-    kind: &str,
+    kind: EpisodeKind,
     series: &str,
     x: &[f64],
     b: &[Option<Band>],
@@ -238,7 +272,7 @@ fn episode(
         )
     };
     Episode {
-        kind: kind.into(),
+        kind,
         series: series.into(),
         onset: rfc3339(s.at(lo)),
         peak: rfc3339(s.at(pk)),
@@ -266,7 +300,7 @@ fn merge_buckets(s: &SeriesSet, o: &DetectOptions) -> usize {
 fn highs(
     s: &SeriesSet,
     name: &str,
-    kind: &str,
+    kind: EpisodeKind,
     o: &DetectOptions,
     what: &str,
     clumps: bool,
@@ -323,15 +357,16 @@ fn highs(
 
 /// Surges: login attempts far above their baseline.
 pub fn surges(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
-    highs(s, "attempts", "surge", o, "demand far above normal", true)
+    highs(s, signal::ATTEMPTS, EpisodeKind::Surge, o, "demand far above normal", true)
 }
 
 /// Change waves: bursts of change events, per kind.
 pub fn change_waves(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
-    let kinds: Vec<String> = s.cols.keys().filter(|k| k.starts_with("change_")).cloned().collect();
+    let kinds: Vec<String> =
+        s.cols.keys().filter(|k| k.starts_with(signal::CHANGE_PREFIX)).cloned().collect();
     let mut out: Vec<Episode> = kinds
         .iter()
-        .flat_map(|k| highs(s, k, "change_wave", o, "a burst of changes", false))
+        .flat_map(|k| highs(s, k, EpisodeKind::ChangeWave, o, "a burst of changes", false))
         .collect();
     out.sort_by_key(|e| e.onset_i);
     out
@@ -340,7 +375,7 @@ pub fn change_waves(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
 /// Exhaustion: nodes online far below their baseline, or utilisation pinned at its ceiling.
 pub fn exhaustions(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
     let mut out = Vec::new();
-    if let Some(x) = s.get("nodes_online") {
+    if let Some(x) = s.get(signal::NODES_ONLINE) {
         let b = bands(
             x,
             &BaselineOptions {
@@ -354,10 +389,20 @@ pub fn exhaustions(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
         let inside = |i: usize| b[i].is_none_or(|b| b.z(x[i]) > -o.band_z);
         for r in widen(runs(x.len(), flag, o.gap, o.min_len), inside, x.len(), merge_buckets(s, o))
         {
-            out.push(episode(s, "exhaustion", "nodes_online", x, &b, r, false, "capacity lost"));
+            let what = "capacity lost";
+            out.push(episode(
+                s,
+                EpisodeKind::Exhaustion,
+                signal::NODES_ONLINE,
+                x,
+                &b,
+                r,
+                false,
+                what,
+            ));
         }
     }
-    if let Some(u) = s.get("utilisation") {
+    if let Some(u) = s.get(signal::UTILISATION) {
         let flag = |i: usize| u[i] >= o.util_ceiling;
         let inside = |i: usize| u[i] < o.util_ceiling - 0.1;
         let b: Vec<Option<Band>> =
@@ -370,8 +415,8 @@ pub fn exhaustions(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
         ) {
             out.push(episode(
                 s,
-                "exhaustion",
-                "utilisation",
+                EpisodeKind::Exhaustion,
+                signal::UTILISATION,
                 u,
                 &b,
                 r,
@@ -388,7 +433,7 @@ pub fn exhaustions(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
 /// above its own.
 pub fn failures(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
     let (Some(a), Some(f), Some(r)) =
-        (s.get("attempts"), s.get("failures"), s.get("failure_ratio"))
+        (s.get(signal::ATTEMPTS), s.get(signal::FAILURES), s.get(signal::FAILURE_RATIO))
     else {
         return vec![];
     };
@@ -434,8 +479,8 @@ pub fn failures(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
         .map(|rg| {
             episode(
                 s,
-                "failures",
-                "failures",
+                EpisodeKind::Failures,
+                signal::FAILURES,
                 f,
                 &bf,
                 rg,
@@ -449,8 +494,8 @@ pub fn failures(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
 /// The first bucket after `after` from which attempts and failures stay in their bands for
 /// `recovery_len` buckets.
 pub fn recovery(s: &SeriesSet, o: &DetectOptions, after: usize) -> Option<usize> {
-    let a = s.get("attempts")?;
-    let f = s.get("failures")?;
+    let a = s.get(signal::ATTEMPTS)?;
+    let f = s.get(signal::FAILURES)?;
     let ba = bands(a, &base_opts(s, o, true, 1.0));
     let bf = bands(f, &base_opts(s, o, true, 1.0));
     let ok = |i: usize| {

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
 
-use crate::schema::{self, Role, Tables};
+use crate::schema::{self, Role, Tables, signal};
 
 /// Series on a common bucket grid.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,7 +126,7 @@ pub fn build(tables: &Tables, bucket_ms: i64) -> PolarsResult<SeriesSet> {
             let name = format!("change_{}", k.unwrap_or_default().to_lowercase());
             set.cols.entry(name).or_insert_with(|| vec![0.0; len])[i] += 1.0;
         }
-        set.cols.insert("changes".into(), total);
+        set.cols.insert(signal::CHANGES.into(), total);
     }
     if let Some(df) = tables.get(&Role::Metric) {
         let series = strs(df, "series")?;
@@ -175,11 +175,17 @@ fn login_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
         )
         .group_by([col("i")])
         .agg([
-            len().cast(DataType::Float64).alias("attempts"),
-            col("outcome").eq(lit("fail")).sum().cast(DataType::Float64).alias("failures"),
-            col("user").drop_nulls().n_unique().cast(DataType::Float64).alias("users"),
-            col("latency_ms").median().alias("latency_p50"),
-            col("latency_ms").quantile(lit(0.99), QuantileMethod::Linear).alias("latency_p99"),
+            len().cast(DataType::Float64).alias(signal::ATTEMPTS),
+            col(schema::OUTCOME)
+                .eq(lit("fail"))
+                .sum()
+                .cast(DataType::Float64)
+                .alias(signal::FAILURES),
+            col(schema::USER).drop_nulls().n_unique().cast(DataType::Float64).alias(signal::USERS),
+            col(schema::LATENCY_MS).median().alias(signal::LATENCY_P50),
+            col(schema::LATENCY_MS)
+                .quantile(lit(0.99), QuantileMethod::Linear)
+                .alias(signal::LATENCY_P99),
         ])
         .collect()?;
     let idx: Vec<i64> =
@@ -192,13 +198,13 @@ fn login_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
         }
         set.cols.insert(name.into(), out);
     }
-    let att = set.cols["attempts"].clone();
-    let fail = &set.cols["failures"];
-    let users = &set.cols["users"];
+    let att = set.cols[signal::ATTEMPTS].clone();
+    let fail = &set.cols[signal::FAILURES];
+    let users = &set.cols[signal::USERS];
     let ratio = att.iter().zip(fail).map(|(a, f)| if *a > 0.0 { f / a } else { 0.0 }).collect();
     let per_user = att.iter().zip(users).map(|(a, u)| if *u > 0.0 { a / u } else { 0.0 }).collect();
-    set.cols.insert("failure_ratio".into(), ratio);
-    set.cols.insert("per_user".into(), per_user);
+    set.cols.insert(signal::FAILURE_RATIO.into(), ratio);
+    set.cols.insert(signal::PER_USER.into(), per_user);
     Ok(())
 }
 
@@ -207,8 +213,8 @@ fn login_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
 fn node_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
     // Millions of sample rows are streamed from the columns, never copied out of them.
     let ts = df.column(schema::TS)?.datetime()?.physical();
-    let (node_col, event_col) = (df.column("node")?, df.column("event")?);
-    let (load, cap) = (df.column("load")?.f64()?, df.column("capacity")?.f64()?);
+    let (node_col, event_col) = (df.column(schema::NODE)?, df.column(schema::EVENT)?);
+    let (load, cap) = (df.column(schema::LOAD)?.f64()?, df.column(schema::CAPACITY)?.f64()?);
     // The usual gap between two rows of one node, for staleness.
     let mut last_seen: HashMap<&str, i64> = HashMap::new();
     let mut gaps = Vec::new();
@@ -274,10 +280,10 @@ fn node_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
     }
     let util =
         cap_sum.iter().zip(&load_sum).map(|(c, l)| if *c > 0.0 { l / c } else { 0.0 }).collect();
-    set.cols.insert("nodes_online".into(), n_online);
+    set.cols.insert(signal::NODES_ONLINE.into(), n_online);
     set.cols.insert("capacity".into(), cap_sum);
     set.cols.insert("load".into(), load_sum);
-    set.cols.insert("utilisation".into(), util);
-    set.cols.insert("node_churn".into(), churn);
+    set.cols.insert(signal::UTILISATION.into(), util);
+    set.cols.insert(signal::NODE_CHURN.into(), churn);
     Ok(())
 }

@@ -153,7 +153,7 @@ pub fn episodes(
                 }
             );
             Episode {
-                kind: "metric_shift".into(),
+                kind: super::EpisodeKind::MetricShift,
                 series,
                 onset: rfc3339(ts[onset]),
                 peak: rfc3339(ts[peak]),

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::correlate::AnalyzeOptions;
 use crate::detect::Episode;
-use crate::findings::Findings;
+use crate::findings::{Findings, LinkEnd};
 use crate::pipeline::{Incident, Input, LoadOptions};
 use crate::simulate::{self, Scenario, SimFormat, SimOutput, SimParams, Truth};
 use crate::units::rfc3339_ms;
@@ -188,7 +188,7 @@ pub fn score(truth: &Truth, f: &Findings, format: &str) -> RunScore {
         other => other.to_string(),
     };
     let claimed: Vec<(String, String)> =
-        f.chain.iter().map(|l| (l.from.clone(), l.to.clone())).collect();
+        f.chain.iter().map(|l| (l.from.to_string(), l.to.to_string())).collect();
     let mut wrong_links = Vec::new();
     let mut missed_links = Vec::new();
     for l in &truth.links {
@@ -210,7 +210,9 @@ pub fn score(truth: &Truth, f: &Findings, format: &str) -> RunScore {
         }
     }
     let wave_before_surge = truth.restart_wave.as_ref().and(truth.surge.as_ref()).map(|_| {
-        f.chain.iter().any(|l| l.from == "change_wave" && l.to == "surge" && l.lag_min >= 0.0)
+        f.chain
+            .iter()
+            .any(|l| l.from == LinkEnd::ChangeWave && l.to == LinkEnd::Surge && l.lag_min >= 0.0)
     });
     RunScore {
         scenario: truth.scenario.to_string(),

@@ -70,7 +70,8 @@ pub struct Format {
     pub regex: Option<RegexSet>,
 }
 
-const BUILTIN: &[(&str, &str)] = &[
+/// The built-in files (`src/ingest/formats/*.toml`) by name, embedded in the binary.
+pub const BUILTIN: &[(&str, &str)] = &[
     ("parquet.toml", include_str!("formats/parquet.toml")),
     ("ipc.toml", include_str!("formats/ipc.toml")),
     ("jsonl.toml", include_str!("formats/jsonl.toml")),

@@ -141,7 +141,8 @@ pub struct Preset {
     pub samples: Vec<PresetSample>,
 }
 
-const BUILTIN: &[(&str, &str)] = &[
+/// The built-in files (`src/ingest/presets/*.toml`) by name, embedded in the binary.
+pub const BUILTIN: &[(&str, &str)] = &[
     ("sshd.toml", include_str!("presets/sshd.toml")),
     ("windows_cbs.toml", include_str!("presets/windows_cbs.toml")),
     ("dpkg.toml", include_str!("presets/dpkg.toml")),

@@ -14,6 +14,7 @@ use plotters::style::RGBColor;
 use crate::detect::SeriesSet;
 use crate::detect::baseline::bands;
 use crate::findings::Findings;
+use crate::schema::signal;
 pub use story::Story;
 
 /// Escapes text for HTML element content and attribute values.
@@ -71,7 +72,7 @@ pub fn timeline(s: &SeriesSet, f: &Findings, title: &str) -> chart::Timeline {
     let axis = Axis::for_span(s.start_ms, end_ms);
     let hours_of = |t: &str| axis.x(crate::units::rfc3339_ms(t));
     let mut panels = Vec::new();
-    if let (Some(a), Some(fl)) = (s.get("attempts"), s.get("failures")) {
+    if let (Some(a), Some(fl)) = (s.get(signal::ATTEMPTS), s.get(signal::FAILURES)) {
         let base: Vec<f64> = bands(a, &crate::detect::baseline_options(s, &f.params.detect))
             .iter()
             .zip(a)
@@ -99,7 +100,7 @@ pub fn timeline(s: &SeriesSet, f: &Findings, title: &str) -> chart::Timeline {
             ],
         });
     }
-    if let Some(n) = s.get("nodes_online") {
+    if let Some(n) = s.get(signal::NODES_ONLINE) {
         panels.push(chart::Panel {
             title: "capacity".into(),
             unit: "nodes online".into(),
@@ -123,7 +124,7 @@ pub fn timeline(s: &SeriesSet, f: &Findings, title: &str) -> chart::Timeline {
         }
     }
     if change_lines.is_empty()
-        && let Some(x) = s.get("changes")
+        && let Some(x) = s.get(signal::CHANGES)
     {
         change_lines.push(chart::Line {
             label: "changes".into(),
@@ -139,10 +140,11 @@ pub fn timeline(s: &SeriesSet, f: &Findings, title: &str) -> chart::Timeline {
         });
     }
     // Plain metrics: the ones that shifted first, a few at most, each on its own scale.
-    let mut metrics: Vec<&String> = s.cols.keys().filter(|k| k.starts_with("metric:")).collect();
+    let mut metrics: Vec<&String> =
+        s.cols.keys().filter(|k| k.starts_with(signal::METRIC_PREFIX)).collect();
     metrics.sort_by_key(|n| (!f.metrics.iter().any(|e| &e.series == *n), *n));
     for name in metrics.into_iter().take(MAX_METRIC_PANELS) {
-        let label = name.trim_start_matches("metric:").to_string();
+        let label = name.trim_start_matches(signal::METRIC_PREFIX).to_string();
         panels.push(chart::Panel {
             title: label.clone(),
             unit: "value".into(),
@@ -157,11 +159,8 @@ pub fn timeline(s: &SeriesSet, f: &Findings, title: &str) -> chart::Timeline {
         f.phases.iter().map(|p| (p.name.clone(), hours_of(&p.start), hours_of(&p.end))).collect();
     let mut marks: Vec<(String, f64)> = Vec::new();
     for l in &f.chain {
-        if l.from == "change" {
-            // The evidence starts with the change's kind: "release KB936782 at ...".
-            let kind =
-                l.evidence.first().and_then(|e| e.split_whitespace().next()).unwrap_or("change");
-            marks.push((kind.to_string(), hours_of(&l.from_at)));
+        if let Some(c) = &l.change {
+            marks.push((c.kind.clone(), hours_of(&l.from_at)));
         }
     }
     if let Some(w) = f.changes.iter().max_by(|a, b| a.score.total_cmp(&b.score)) {

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::escape;
-use crate::findings::{Episode, Findings, Link};
+use crate::findings::{Episode, Findings, Link, LinkEnd};
 
 /// A report's text, before it is rendered.
 pub struct Story {
@@ -85,313 +85,386 @@ fn link_text(l: &Link) -> String {
     let when = if l.lag_min < 0.0 { "within" } else { "after" };
     format!(
         "{} → {}: {} {when} {}{x}",
-        l.from.replace('_', " "),
-        l.to.replace('_', " "),
+        l.from.as_str().replace('_', " "),
+        l.to.as_str().replace('_', " "),
         hours(l.lag_min.abs()),
         hm(&l.from_at)
     )
 }
 
-impl Story {
-    pub fn tell(f: &Findings, title: &str) -> Story {
-        let trigger_link = f.chain.iter().find(|l| l.from == "change");
+/// What the sections share: the links and episodes the story is about.
+struct Facts<'a> {
+    trigger_link: Option<&'a Link>,
+    surge: Option<&'a Episode>,
+    exh: Option<&'a Episode>,
+    wave: Option<&'a Link>,
+    metrics_only: bool,
+}
+
+impl<'a> Facts<'a> {
+    fn of(f: &'a Findings) -> Facts<'a> {
+        let trigger_link = f.chain.iter().find(|l| l.from == LinkEnd::Change);
         let surge = strongest(&f.surges);
         let exh =
             f.exhaustions.iter().find(|e| e.series == "nodes_online").or(f.exhaustions.first());
-        let wave = f.chain.iter().find(|l| l.to == "change_wave");
-        let mut sentences = Vec::new();
+        let wave = f.chain.iter().find(|l| l.to == LinkEnd::ChangeWave);
         let metrics_only = !f.inputs.is_empty()
             && f.inputs.iter().all(|i| i.role.is_none_or(|r| r == crate::schema::Role::Metric));
-        match (trigger_link, wave) {
-            _ if metrics_only => sentences.push(format!(
-                "These logs hold plain metrics only (no logins, nodes or changes), so there is no outage story to tell; the metrics took a shape not seen before in them {} time(s), listed in the timeline.",
-                f.metrics.len()
-            )),
-            (Some(t), Some(w)) => sentences.push(format!(
-                "{} was followed {} later by a burst of changes: {}.",
-                capitalise(&t.evidence.first().cloned().unwrap_or_default()),
-                hours(w.lag_min),
-                w.evidence.get(1).cloned().unwrap_or_default()
-            )),
-            (Some(t), None) => sentences.push(format!(
-                "{} came {} before logins began to fail.",
-                capitalise(&t.evidence.first().cloned().unwrap_or_default()),
-                hours(t.lag_min)
-            )),
-            _ => sentences.push("No change in the logs explains what followed.".to_string()),
-        }
-        let mut second = Vec::new();
-        if let Some(e) = surge {
-            let how = if e.baseline > 0.0 {
-                // Under 5-minute buckets the peak is a 5-minute mean (see `Episode`).
-                let bucket_ms = f.params.bucket_ms;
-                let over = if bucket_ms < 300_000 { " over 5 minutes" } else { "" };
-                format!(
-                    "{:.1}x their baseline ({:.0} against {:.0}/min{over})",
-                    e.ratio, e.peak_value, e.baseline
-                )
-            } else {
-                format!("{:.0}/min from a baseline of none", e.peak_value)
-            };
-            second.push(format!(
-                "login attempts rose to {how} between {} and {}",
-                hm(&e.onset),
-                hm(&e.end)
-            ));
-        }
-        if let Some(x) = exh {
-            second.push(format!(
-                "{} fell to {:.0}% of baseline ({} to {}) from {}",
-                x.series.replace('_', " "),
-                100.0 * x.ratio,
-                x.baseline,
-                x.peak_value,
-                hm(&x.onset)
-            ));
-        }
-        match (metrics_only, second.is_empty()) {
-            (true, _) => {}
-            (false, true) => {
-                sentences.push("Demand did not surge and capacity did not run out.".into())
-            }
-            (false, false) => {
-                let s = second.join(", while ");
-                sentences.push(format!("{}{}.", s[..1].to_uppercase(), &s[1..]));
-            }
-        }
-        match (&f.impact, &f.recovery) {
-            (Some(i), Some(r)) => sentences.push(format!(
-                "{} logins failed for {} users; demand and failures were back in their bands at {}{}.",
-                i.failed_logins,
-                i.users_affected,
-                hm(r),
-                i.time_to_recover_min.map(|m| format!(", {} after it began", hours(m))).unwrap_or_default()
-            )),
-            (Some(i), None) => sentences.push(format!(
-                "{} logins failed for {} users, and the logs end before demand and failures were back to normal.",
-                i.failed_logins, i.users_affected
-            )),
-            _ if metrics_only => {}
-            _ => sentences.push("No episode was found, so there is no impact to report.".into()),
-        }
+        Facts { trigger_link, surge, exh, wave, metrics_only }
+    }
+}
 
-        let mut numbers = Vec::new();
-        if let Some(e) = surge {
-            let v = if e.baseline > 0.0 {
-                format!("{:.1}x baseline", e.ratio)
-            } else {
-                format!("{:.0}/min", e.peak_value)
-            };
-            numbers.push(("peak demand".into(), v));
-        }
-        if let Some(x) = exh {
-            numbers.push(("capacity lost".into(), format!("{:.0}%", 100.0 * (1.0 - x.ratio))));
-        }
-        if let Some(i) = &f.impact {
-            numbers.push(("failed logins".into(), i.failed_logins.to_string()));
-            numbers.push(("users affected".into(), i.users_affected.to_string()));
-            numbers.push(("duration".into(), hours(i.duration_min)));
-            if let Some(t) = i.time_to_recover_min {
-                numbers.push(("time to recover".into(), hours(t)));
-            }
-        }
+/// The lessons: root causes, what went well and wrong, where luck helped, action items.
+struct Lessons {
+    root_causes: Vec<String>,
+    went_well: Vec<String>,
+    went_wrong: Vec<String>,
+    lucky: Vec<String>,
+    actions: Vec<String>,
+}
 
-        let mut timeline: Vec<(String, String, String)> = Vec::new();
-        for l in &f.chain {
-            if l.from == "change" {
-                timeline.push((
-                    l.from_at.clone(),
-                    "change".into(),
-                    l.evidence.first().cloned().unwrap_or_default(),
-                ));
-            }
+/// What happened, in three sentences.
+fn sentences(f: &Findings, k: &Facts) -> Vec<String> {
+    let Facts { trigger_link, surge, exh, wave, metrics_only, .. } = *k;
+    let mut sentences = Vec::new();
+    match (trigger_link, wave) {
+        _ if metrics_only => sentences.push(format!(
+            "These logs hold plain metrics only (no logins, nodes or changes), so there is no outage story to tell; the metrics took a shape not seen before in them {} time(s), listed in the timeline.",
+            f.metrics.len()
+        )),
+        (Some(t), Some(w)) => sentences.push(format!(
+            "{} was followed {} later by a burst of changes: {}.",
+            capitalise(&t.evidence.first().cloned().unwrap_or_default()),
+            hours(w.lag_min),
+            w.evidence.get(1).cloned().unwrap_or_default()
+        )),
+        (Some(t), None) => sentences.push(format!(
+            "{} came {} before logins began to fail.",
+            capitalise(&t.evidence.first().cloned().unwrap_or_default()),
+            hours(t.lag_min)
+        )),
+        _ => sentences.push("No change in the logs explains what followed.".to_string()),
+    }
+    let mut second = Vec::new();
+    if let Some(e) = surge {
+        let how = if e.baseline > 0.0 {
+            // Under 5-minute buckets the peak is a 5-minute mean (see `Episode`).
+            let bucket_ms = f.params.bucket_ms;
+            let over = if bucket_ms < 300_000 { " over 5 minutes" } else { "" };
+            format!(
+                "{:.1}x their baseline ({:.0} against {:.0}/min{over})",
+                e.ratio, e.peak_value, e.baseline
+            )
+        } else {
+            format!("{:.0}/min from a baseline of none", e.peak_value)
+        };
+        second.push(format!(
+            "login attempts rose to {how} between {} and {}",
+            hm(&e.onset),
+            hm(&e.end)
+        ));
+    }
+    if let Some(x) = exh {
+        second.push(format!(
+            "{} fell to {:.0}% of baseline ({} to {}) from {}",
+            x.series.replace('_', " "),
+            100.0 * x.ratio,
+            x.baseline,
+            x.peak_value,
+            hm(&x.onset)
+        ));
+    }
+    match (metrics_only, second.is_empty()) {
+        (true, _) => {}
+        (false, true) => {
+            sentences.push("Demand did not surge and capacity did not run out.".into())
         }
-        let episodes = f.changes.iter().chain(&f.surges).chain(&f.exhaustions).chain(&f.failures);
-        for e in episodes.chain(&f.metrics) {
-            let first = if e.first_lines.is_empty() {
-                String::new()
-            } else {
-                format!("; first lines: {}", e.first_lines.join(", "))
-            };
+        (false, false) => {
+            let s = second.join(", while ");
+            sentences.push(format!("{}{}.", s[..1].to_uppercase(), &s[1..]));
+        }
+    }
+    match (&f.impact, &f.recovery) {
+        (Some(i), Some(r)) => sentences.push(format!(
+            "{} logins failed for {} users; demand and failures were back in their bands at {}{}.",
+            i.failed_logins,
+            i.users_affected,
+            hm(r),
+            i.time_to_recover_min.map(|m| format!(", {} after it began", hours(m))).unwrap_or_default()
+        )),
+        (Some(i), None) => sentences.push(format!(
+            "{} logins failed for {} users, and the logs end before demand and failures were back to normal.",
+            i.failed_logins, i.users_affected
+        )),
+        _ if metrics_only => {}
+        _ => sentences.push("No episode was found, so there is no impact to report.".into()),
+    }
+
+    sentences
+}
+
+/// The key numbers.
+fn numbers(f: &Findings, k: &Facts) -> Vec<(String, String)> {
+    let Facts { surge, exh, .. } = *k;
+    let mut numbers = Vec::new();
+    if let Some(e) = surge {
+        let v = if e.baseline > 0.0 {
+            format!("{:.1}x baseline", e.ratio)
+        } else {
+            format!("{:.0}/min", e.peak_value)
+        };
+        numbers.push(("peak demand".into(), v));
+    }
+    if let Some(x) = exh {
+        numbers.push(("capacity lost".into(), format!("{:.0}%", 100.0 * (1.0 - x.ratio))));
+    }
+    if let Some(i) = &f.impact {
+        numbers.push(("failed logins".into(), i.failed_logins.to_string()));
+        numbers.push(("users affected".into(), i.users_affected.to_string()));
+        numbers.push(("duration".into(), hours(i.duration_min)));
+        if let Some(t) = i.time_to_recover_min {
+            numbers.push(("time to recover".into(), hours(t)));
+        }
+    }
+
+    numbers
+}
+
+/// The timeline: (time, what, evidence), in time order.
+fn timeline(f: &Findings) -> Vec<(String, String, String)> {
+    let mut timeline: Vec<(String, String, String)> = Vec::new();
+    for l in &f.chain {
+        if l.from == LinkEnd::Change {
             timeline.push((
-                e.onset.clone(),
-                format!("{} begins ({})", e.kind.replace('_', " "), e.series),
-                format!("{}{first}", e.reason),
-            ));
-        }
-        if let Some(r) = &f.recovery {
-            timeline.push((
-                r.clone(),
-                "recovery".into(),
-                "attempts and failures back in their bands".into(),
-            ));
-        }
-        timeline.sort();
-
-        let chain: Vec<String> = f.chain.iter().map(link_text).collect();
-        let mut went_wrong = Vec::new();
-        let mut actions = Vec::new();
-        let mut root_causes = Vec::new();
-        if let Some(c) = &f.coupling
-            && c.share >= 0.5
-        {
-            let s = format!(
-                "{:.0}% of the capacity nodes lost ({} of {}) had restarted for the change themselves: the change took capacity away as it created demand.",
-                100.0 * c.share,
-                c.nodes_lost_to_change,
-                c.nodes_lost
-            );
-            root_causes.push(s.clone());
-            went_wrong.push(s);
-            actions.push(format!(
-                "Keep capacity nodes out of the clients' restart wave: stagger their restarts, since {} of them went down with it.",
-                c.nodes_lost_to_change
-            ));
-        }
-        if let Some(fb) = &f.feedback {
-            if fb.per_user_baseline > 0.0 && fb.per_user_peak >= 1.2 * fb.per_user_baseline {
-                let s = format!(
-                    "Retries fed the load: attempts per user reached {:.2} against {:.2} before the surge (correlation with the failure ratio {:.2}).",
-                    fb.per_user_peak, fb.per_user_baseline, fb.per_user_vs_failures
-                );
-                root_causes.push(s.clone());
-                went_wrong.push(s);
-                actions.push(format!(
-                    "Give clients exponential backoff with jitter and a retry budget: each user tried {:.2} times per minute at the peak.",
-                    fb.per_user_peak
-                ));
-            }
-            if let Some(m) = fb.trigger_end_to_recovery_min
-                && m >= 360.0
-            {
-                let s = format!(
-                    "The overload outlived its trigger: recovery came {} after the burst of changes ended.",
-                    hours(m)
-                );
-                root_causes.push(s.clone());
-                went_wrong.push(s);
-                actions.push(format!(
-                    "Make self-healing (adding capacity) work under load; it stalled for {} here. Test it with rootline simulate at a larger restart wave.",
-                    hours(m)
-                ));
-            }
-        }
-        if let Some(l) = f.chain.iter().find(|l| l.from == "change" && l.to == "failures") {
-            let s = format!(
-                "{}; logins began failing {} later.",
+                l.from_at.clone(),
+                "change".into(),
                 l.evidence.first().cloned().unwrap_or_default(),
-                hours(l.lag_min)
+            ));
+        }
+    }
+    let episodes = f.changes.iter().chain(&f.surges).chain(&f.exhaustions).chain(&f.failures);
+    for e in episodes.chain(&f.metrics) {
+        let first = if e.first_lines.is_empty() {
+            String::new()
+        } else {
+            format!("; first lines: {}", e.first_lines.join(", "))
+        };
+        timeline.push((
+            e.onset.clone(),
+            format!("{} begins ({})", e.kind.as_str().replace('_', " "), e.series),
+            format!("{}{first}", e.reason),
+        ));
+    }
+    if let Some(r) = &f.recovery {
+        timeline.push((
+            r.clone(),
+            "recovery".into(),
+            "attempts and failures back in their bands".into(),
+        ));
+    }
+    timeline.sort();
+
+    timeline
+}
+
+/// The lessons, each citing the numbers it stands on.
+fn lessons(f: &Findings, k: &Facts) -> Lessons {
+    let Facts { trigger_link, surge, exh, .. } = *k;
+    let mut went_wrong = Vec::new();
+    let mut actions = Vec::new();
+    let mut root_causes = Vec::new();
+    if let Some(c) = &f.coupling
+        && c.share >= 0.5
+    {
+        let s = format!(
+            "{:.0}% of the capacity nodes lost ({} of {}) had restarted for the change themselves: the change took capacity away as it created demand.",
+            100.0 * c.share,
+            c.nodes_lost_to_change,
+            c.nodes_lost
+        );
+        root_causes.push(s.clone());
+        went_wrong.push(s);
+        actions.push(format!(
+            "Keep capacity nodes out of the clients' restart wave: stagger their restarts, since {} of them went down with it.",
+            c.nodes_lost_to_change
+        ));
+    }
+    if let Some(fb) = &f.feedback {
+        if fb.per_user_baseline > 0.0 && fb.per_user_peak >= 1.2 * fb.per_user_baseline {
+            let s = format!(
+                "Retries fed the load: attempts per user reached {:.2} against {:.2} before the surge (correlation with the failure ratio {:.2}).",
+                fb.per_user_peak, fb.per_user_baseline, fb.per_user_vs_failures
             );
             root_causes.push(s.clone());
             went_wrong.push(s);
             actions.push(format!(
-                "Canary such changes and roll back automatically when the failure ratio leaves its band: it took {} to show here.",
-                hours(l.lag_min)
+                "Give clients exponential backoff with jitter and a retry budget: each user tried {:.2} times per minute at the peak.",
+                fb.per_user_peak
             ));
         }
-        if let (Some(e), None) = (surge, trigger_link) {
-            went_wrong.push(format!(
-                "Demand rose {:.1}x with no change in the logs behind it ({}).",
-                e.ratio,
-                hm(&e.onset)
-            ));
+        if let Some(m) = fb.trigger_end_to_recovery_min
+            && m >= 360.0
+        {
+            let s = format!(
+                "The overload outlived its trigger: recovery came {} after the burst of changes ended.",
+                hours(m)
+            );
+            root_causes.push(s.clone());
+            went_wrong.push(s);
             actions.push(format!(
-                "Alert on demand itself and keep headroom for {:.1}x the usual load at this hour.",
-                e.ratio
+                "Make self-healing (adding capacity) work under load; it stalled for {} here. Test it with rootline simulate at a larger restart wave.",
+                hours(m)
             ));
         }
-        let mut went_well = Vec::new();
-        if let (Some(r), Some(i)) = (&f.recovery, &f.impact) {
-            went_well.push(format!("The service recovered at {} and stayed in band afterwards ({} of disruption in all).", hm(r), hours(i.duration_min)));
+    }
+    if let Some(l) = f.chain.iter().find(|l| l.from == LinkEnd::Change && l.to == LinkEnd::Failures)
+    {
+        let s = format!(
+            "{}; logins began failing {} later.",
+            l.evidence.first().cloned().unwrap_or_default(),
+            hours(l.lag_min)
+        );
+        root_causes.push(s.clone());
+        went_wrong.push(s);
+        actions.push(format!(
+            "Canary such changes and roll back automatically when the failure ratio leaves its band: it took {} to show here.",
+            hours(l.lag_min)
+        ));
+    }
+    if let (Some(e), None) = (surge, trigger_link) {
+        went_wrong.push(format!(
+            "Demand rose {:.1}x with no change in the logs behind it ({}).",
+            e.ratio,
+            hm(&e.onset)
+        ));
+        actions.push(format!(
+            "Alert on demand itself and keep headroom for {:.1}x the usual load at this hour.",
+            e.ratio
+        ));
+    }
+    let mut went_well = Vec::new();
+    if let (Some(r), Some(i)) = (&f.recovery, &f.impact) {
+        went_well.push(format!(
+            "The service recovered at {} and stayed in band afterwards ({} of disruption in all).",
+            hm(r),
+            hours(i.duration_min)
+        ));
+    }
+    if let Some(e) = surge
+        && exh.is_none()
+        && f.failures.is_empty()
+    {
+        went_well
+            .push(format!("Capacity absorbed a {:.1}x surge without failures piling up.", e.ratio));
+    }
+    let mut lucky = Vec::new();
+    if let Some(x) = exh
+        && x.ratio >= 0.3
+    {
+        lucky.push(format!("Capacity never fell below {:.0}% of its baseline, so logins degraded rather than stopped.", 100.0 * x.ratio));
+    }
+    for v in [&mut went_well, &mut went_wrong, &mut lucky, &mut actions, &mut root_causes] {
+        if v.is_empty() {
+            v.push("The data does not show anything to say here.".into());
         }
-        if let Some(e) = surge
-            && exh.is_none()
-            && f.failures.is_empty()
-        {
-            went_well.push(format!(
-                "Capacity absorbed a {:.1}x surge without failures piling up.",
-                e.ratio
-            ));
+    }
+    Lessons { root_causes, went_well, went_wrong, lucky, actions }
+}
+
+/// When the first episode began and what was found.
+fn detection(f: &Findings) -> String {
+    let detection = match f
+        .surges
+        .iter()
+        .chain(&f.exhaustions)
+        .chain(&f.failures)
+        .map(|e| e.onset.as_str())
+        .min()
+    {
+        Some(t) => format!(
+            "The first episode in the logs begins at {}; rootline found {} surge(s), {} exhaustion(s), {} failure episode(s) and {} change wave(s).",
+            hm(t),
+            f.surges.len(),
+            f.exhaustions.len(),
+            f.failures.len(),
+            f.changes.len()
+        ),
+        None => "No surge, exhaustion or failure episode was found in the logs.".into(),
+    };
+    let detection = match f.metrics.len() {
+        0 => detection,
+        n => {
+            let series: std::collections::BTreeSet<&str> =
+                f.metrics.iter().map(|e| e.series.trim_start_matches("metric:")).collect();
+            let series: Vec<&str> = series.into_iter().collect();
+            format!(
+                "{detection} Plain metrics changed shape {n} time(s) ({}); they are in the timeline but not in the chain.",
+                series.join(", ")
+            )
         }
-        let mut lucky = Vec::new();
-        if let Some(x) = exh
-            && x.ratio >= 0.3
-        {
-            lucky.push(format!("Capacity never fell below {:.0}% of its baseline, so logins degraded rather than stopped.", 100.0 * x.ratio));
-        }
-        for v in [&mut went_well, &mut went_wrong, &mut lucky, &mut actions, &mut root_causes] {
-            if v.is_empty() {
-                v.push("The data does not show anything to say here.".into());
-            }
-        }
-        let detection = match f
-            .surges
-            .iter()
-            .chain(&f.exhaustions)
-            .chain(&f.failures)
-            .map(|e| e.onset.as_str())
-            .min()
-        {
-            Some(t) => format!(
-                "The first episode in the logs begins at {}; rootline found {} surge(s), {} exhaustion(s), {} failure episode(s) and {} change wave(s).",
-                hm(t),
-                f.surges.len(),
-                f.exhaustions.len(),
-                f.failures.len(),
-                f.changes.len()
-            ),
-            None => "No surge, exhaustion or failure episode was found in the logs.".into(),
-        };
-        let detection = match f.metrics.len() {
-            0 => detection,
-            n => {
-                let series: std::collections::BTreeSet<&str> =
-                    f.metrics.iter().map(|e| e.series.trim_start_matches("metric:")).collect();
-                let series: Vec<&str> = series.into_iter().collect();
-                format!(
-                    "{detection} Plain metrics changed shape {n} time(s) ({}); they are in the timeline but not in the chain.",
-                    series.join(", ")
-                )
-            }
-        };
-        let resolution = match &f.recovery {
-            Some(r) => format!("Demand and failures were back in their bands from {} on.", hm(r)),
-            None => "The logs do not show a recovery.".into(),
-        };
-        let trigger = match trigger_link {
-            Some(t) => t.evidence.join("; "),
-            None => "No change in the logs comes before the episodes closely enough to be called their trigger.".into(),
-        };
-        let quality = f
-            .inputs
-            .iter()
-            .map(|s| {
-                [
-                    s.path.clone(),
-                    s.role.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
-                    s.format.clone().unwrap_or_default(),
-                    s.lines.to_string(),
-                    s.rows.to_string(),
-                    s.skipped.to_string(),
-                    s.rejected.to_string(),
-                ]
-            })
-            .collect();
+    };
+    detection
+}
+
+/// When the service was back.
+fn resolution(f: &Findings) -> String {
+    let resolution = match &f.recovery {
+        Some(r) => format!("Demand and failures were back in their bands from {} on.", hm(r)),
+        None => "The logs do not show a recovery.".into(),
+    };
+    resolution
+}
+
+/// The trigger, with its evidence.
+fn trigger(k: &Facts) -> String {
+    let Facts { trigger_link, .. } = *k;
+    let trigger = match trigger_link {
+        Some(t) => t.evidence.join("; "),
+        None => "No change in the logs comes before the episodes closely enough to be called their trigger.".into(),
+    };
+    trigger
+}
+
+/// Data quality per source.
+fn quality(f: &Findings) -> Vec<[String; 7]> {
+    let quality = f
+        .inputs
+        .iter()
+        .map(|s| {
+            [
+                s.path.clone(),
+                s.role.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+                s.format.clone().unwrap_or_default(),
+                s.lines.to_string(),
+                s.rows.to_string(),
+                s.skipped.to_string(),
+                s.rejected.to_string(),
+            ]
+        })
+        .collect();
+    quality
+}
+
+impl Story {
+    /// The story of the findings, one section function each.
+    pub fn tell(f: &Findings, title: &str) -> Story {
+        let k = Facts::of(f);
+        let Lessons { root_causes, went_well, went_wrong, lucky, actions } = lessons(f, &k);
         Story {
             title: title.to_string(),
-            sentences,
-            numbers,
-            timeline,
-            chain,
-            trigger,
+            sentences: sentences(f, &k),
+            numbers: numbers(f, &k),
+            timeline: timeline(f),
+            chain: f.chain.iter().map(link_text).collect(),
+            trigger: trigger(&k),
             root_causes,
-            detection,
-            resolution,
+            detection: detection(f),
+            resolution: resolution(f),
             went_well,
             went_wrong,
             lucky,
             actions,
-            quality,
+            quality: quality(f),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use rootline::config::IncidentConfig;
 use rootline::correlate::AnalyzeOptions;
-use rootline::findings::{Episode, Findings};
+use rootline::findings::{Episode, Findings, LinkEnd};
 use rootline::ingest::SourceSpec;
 use rootline::pipeline::{Columns, Incident, Input, LoadOptions};
 use rootline::simulate::{self, Scenario, SimFormat, SimOutput, SimParams, Truth};
@@ -36,7 +36,7 @@ fn covers(e: &Episode, t: &str) -> bool {
 }
 
 fn links(f: &Findings) -> Vec<(String, String)> {
-    f.chain.iter().map(|l| (l.from.clone(), l.to.clone())).collect()
+    f.chain.iter().map(|l| (l.from.to_string(), l.to.to_string())).collect()
 }
 
 fn has(f: &Findings, from: &str, to: &str) -> bool {
@@ -62,8 +62,11 @@ fn skype_2007_is_told_as_the_skype_story() {
     let wave = truth.restart_wave.as_ref().unwrap();
     assert!(f.changes.iter().any(|e| covers(e, &wave.peak)), "no change wave at {}", wave.peak);
     assert!(has(&f, "change", "change_wave"), "{:?}", links(&f));
-    let l =
-        f.chain.iter().find(|l| l.from == "change_wave" && l.to == "surge").expect("wave -> surge");
+    let l = f
+        .chain
+        .iter()
+        .find(|l| l.from == LinkEnd::ChangeWave && l.to == LinkEnd::Surge)
+        .expect("wave -> surge");
     assert!(l.lag_min >= 0.0, "the wave comes before the surge: {l:?}");
     assert!(has(&f, "change_wave", "exhaustion"), "{:?}", links(&f));
     let c = f.coupling.as_ref().unwrap();
@@ -112,7 +115,7 @@ fn bad_deploy_told(truth: &Truth, f: &Findings) {
     let l = f
         .chain
         .iter()
-        .find(|l| l.from == "change" && l.to == "failures")
+        .find(|l| l.from == LinkEnd::Change && l.to == LinkEnd::Failures)
         .expect("deploy -> failures");
     assert_eq!(l.from_at, truth.deploy.clone().unwrap());
     assert!(l.evidence[0].starts_with("deploy of login-eu"), "{:?}", l.evidence);
@@ -124,7 +127,7 @@ fn a_flash_crowd_blames_no_change() {
     let surge = truth.surge.as_ref().unwrap();
     assert!(f.surges.iter().any(|e| covers(e, &surge.peak)), "{:?}", f.surges);
     assert!(
-        f.chain.iter().all(|l| l.from != "change" && l.from != "change_wave"),
+        f.chain.iter().all(|l| l.from != LinkEnd::Change && l.from != LinkEnd::ChangeWave),
         "{:?}",
         links(&f)
     );

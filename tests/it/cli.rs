@@ -82,3 +82,34 @@ fn help_shows_examples() {
     let help = String::from_utf8_lossy(&o.stdout);
     assert!(help.contains("Examples:") && help.contains("rootline ingest --config"), "{help}");
 }
+
+/// Every query, format and preset file in the repo is built in: adding a file without
+/// registering it (or the other way round) fails here.
+#[test]
+fn every_query_format_and_preset_file_is_registered() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files = |dir: &str, ext: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(ext))
+            .collect();
+        v.sort();
+        v
+    };
+    let sorted = |v: Vec<String>| {
+        let mut v = v;
+        v.sort();
+        v
+    };
+    let formats =
+        sorted(rootline::ingest::format::BUILTIN.iter().map(|(f, _)| f.to_string()).collect());
+    assert_eq!(files("src/ingest/formats", ".toml"), formats);
+    let presets =
+        sorted(rootline::ingest::preset::BUILTIN.iter().map(|(f, _)| f.to_string()).collect());
+    assert_eq!(files("src/ingest/presets", ".toml"), presets);
+    let queries =
+        sorted(rootline::query::SHIPPED.iter().map(|(n, _)| format!("{n}.sql")).collect());
+    assert_eq!(files("queries", ".sql"), queries);
+}

@@ -1,0 +1,347 @@
+//! The chain: one function per rule that links two ends, each saying when the data supports
+//! the link (time order, overlap, coupling), with the lag, the lagged cross-correlation of the
+//! two series and the evidence. [`links`] applies them in the order the story is told.
+
+use polars::prelude::*;
+
+use crate::detect::{self, Episode, SeriesSet};
+use crate::findings::{AnalyzeOptions, ChangeRef, Coupling, Link, LinkEnd};
+use crate::schema::{self, Role, Tables, signal};
+use crate::units::{rfc3339_ms, rfc3339_secs as rfc3339};
+
+/// One change event.
+pub(crate) struct ChangeRow {
+    pub ts: i64,
+    pub kind: String,
+    pub target: Option<String>,
+    pub item: Option<String>,
+    pub at: String,
+}
+
+pub(crate) fn change_rows(tables: &Tables) -> PolarsResult<Vec<ChangeRow>> {
+    let Some(df) = tables.get(&Role::Change) else { return Ok(vec![]) };
+    let ts = df.column(schema::TS)?.datetime()?.physical().clone();
+    let kind = df.column(schema::KIND)?.str()?.clone();
+    let target = df.column(schema::TARGET)?.str()?.clone();
+    let item = df.column(schema::ITEM)?.str()?.clone();
+    let source = schema::texts(df.column(schema::SOURCE)?)?;
+    let line = df.column(schema::LINE)?.i64()?.clone();
+    // Zipped iterators walk the chunks once; `get(i)` would search them for every row.
+    let rows = ts.iter().zip(kind.iter()).zip(target.iter()).zip(item.iter());
+    Ok(rows
+        .zip(source.zip(line.iter()))
+        .map(|((((t, k), tg), it), (src, l))| ChangeRow {
+            ts: t.unwrap_or(0),
+            kind: k.unwrap_or("").to_lowercase(),
+            target: tg.map(str::to_string),
+            item: it.map(str::to_string),
+            at: format!("{}:{}", src.unwrap_or("?"), l.unwrap_or(0)),
+        })
+        .collect())
+}
+
+/// Pearson correlation of `a[t]` with `b[t + lag]` over `range`, for lags `0..=max_lag`; the
+/// best lag and its coefficient.
+pub(crate) fn xcorr(
+    a: &[f64],
+    b: &[f64],
+    range: std::ops::Range<usize>,
+    max_lag: usize,
+) -> Option<(f64, usize)> {
+    let mut best: Option<(f64, usize)> = None;
+    for lag in 0..=max_lag {
+        let idx: Vec<usize> = range.clone().filter(|&t| t + lag < b.len()).collect();
+        if idx.len() < 10 {
+            break;
+        }
+        let n = idx.len() as f64;
+        let ma = idx.iter().map(|&t| a[t]).sum::<f64>() / n;
+        let mb = idx.iter().map(|&t| b[t + lag]).sum::<f64>() / n;
+        let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+        for &t in &idx {
+            let (x, y) = (a[t] - ma, b[t + lag] - mb);
+            sab += x * y;
+            saa += x * x;
+            sbb += y * y;
+        }
+        if saa > 0.0 && sbb > 0.0 {
+            let r = sab / (saa * sbb).sqrt();
+            if best.is_none_or(|(br, _)| r > br) {
+                best = Some((r, lag));
+            }
+        }
+    }
+    best
+}
+
+/// How far an episode's refined onset may come before the change blamed for it.
+const ONSET_SLACK_MS: i64 = 5 * 60_000;
+
+pub(crate) fn minutes(s: &SeriesSet, a: usize, b: usize) -> f64 {
+    (b as f64 - a as f64) * s.bucket_ms as f64 / 60_000.0
+}
+
+fn link(s: &SeriesSet, from: &Episode, to: &Episode, evidence: Vec<String>) -> Link {
+    let (fx, tx) = (s.get(&from.series), s.get(&to.series));
+    let lo = from.onset_i.saturating_sub(60);
+    let hi = to.end_i.max(from.end_i) + 1;
+    let max_lag = (to.peak_i.saturating_sub(from.onset_i)).clamp(1, 24 * 60);
+    let best = match (fx, tx) {
+        (Some(a), Some(b)) => xcorr(a, b, lo..hi.min(a.len()), max_lag),
+        _ => None,
+    };
+    Link {
+        from: LinkEnd::of(from.kind).expect("a chain episode"),
+        to: LinkEnd::of(to.kind).expect("a chain episode"),
+        from_at: from.onset.clone(),
+        to_at: to.onset.clone(),
+        lag_min: minutes(s, from.onset_i, to.onset_i),
+        xcorr: best.map(|b| (b.0 * 100.0).round() / 100.0),
+        xcorr_lag_min: best.map(|b| b.1 as f64 * s.bucket_ms as f64 / 60_000.0),
+        evidence,
+        change: None,
+    }
+}
+
+fn overlaps_after(a: &Episode, b: &Episode, slack: usize, max_lag: usize) -> bool {
+    b.onset_i + slack >= a.onset_i && b.onset_i <= a.end_i + max_lag
+}
+
+/// What every rule reads.
+pub(crate) struct Context<'a> {
+    pub s: &'a SeriesSet,
+    pub o: &'a AnalyzeOptions,
+    pub surges: &'a [Episode],
+    pub exhaustions: &'a [Episode],
+    pub failures: &'a [Episode],
+    pub changes: &'a [ChangeRow],
+    /// The main change wave ([`main_wave`]).
+    pub wave: Option<&'a Episode>,
+    pub coupling: Option<&'a Coupling>,
+}
+
+impl Context<'_> {
+    fn per_min(&self) -> usize {
+        (60_000 / self.s.bucket_ms.max(1)).max(1) as usize
+    }
+    fn max_lag(&self) -> usize {
+        (self.o.max_lag_min as usize) * self.per_min()
+    }
+}
+
+/// The main wave: the strongest burst of reboots or installs (else of any kind).
+pub(crate) fn main_wave(waves: &[Episode]) -> Option<&Episode> {
+    let reboot = signal::change("reboot");
+    let install = signal::change("install");
+    waves
+        .iter()
+        .filter(|w| w.series == reboot || w.series == install)
+        .max_by(|a, b| a.score.total_cmp(&b.score))
+        .or_else(|| waves.iter().max_by(|a, b| a.score.total_cmp(&b.score)))
+}
+
+/// Every link the data supports, in the order the story is told, and the recovery (the
+/// bucket where demand and failures are back in their bands after the last episode).
+pub(crate) fn links(c: &Context) -> (Vec<Link>, Option<usize>) {
+    let rules: [fn(&Context) -> Option<Link>; 6] = [
+        trigger_to_wave,
+        wave_to_surge,
+        wave_to_exhaustion,
+        surge_to_exhaustion,
+        exhaustion_to_failures,
+        failures_to_surge,
+    ];
+    let mut chain: Vec<Link> = rules.iter().filter_map(|rule| rule(c)).collect();
+    chain.extend(change_to_failures(c));
+    let last_end = c.surges.iter().chain(c.exhaustions).chain(c.failures).map(|e| e.end_i).max();
+    let rec = last_end.and_then(|e| detect::recovery(c.s, &c.o.detect, e));
+    if let Some(l) = rec.and_then(|r| to_recovery(c, r, chain.last())) {
+        chain.push(l);
+    }
+    (chain, rec)
+}
+
+fn change_ref(c: &ChangeRow) -> ChangeRef {
+    ChangeRef {
+        kind: c.kind.clone(),
+        item: c.item.clone(),
+        target: c.target.clone(),
+        at: c.at.clone(),
+    }
+}
+
+/// A release, deploy, config change, rollout or patch before the main wave (within
+/// `trigger_lookback_h`) started it.
+fn trigger_to_wave(c: &Context) -> Option<Link> {
+    const TRIGGERS: [&str; 5] = ["release", "deploy", "config", "rollout", "patch"];
+    let (s, w) = (c.s, c.wave?);
+    let start = s.at(w.onset_i);
+    let lookback = (c.o.trigger_lookback_h * 3_600_000.0) as i64;
+    let t = c
+        .changes
+        .iter()
+        .filter(|r| TRIGGERS.contains(&r.kind.as_str()))
+        .filter(|r| r.ts <= start && start - r.ts <= lookback)
+        .max_by_key(|r| r.ts)?;
+    let ti = s.index(t.ts).unwrap_or(0);
+    let kind = w.series.trim_start_matches(signal::CHANGE_PREFIX);
+    let wave_rows: Vec<&ChangeRow> = c
+        .changes
+        .iter()
+        .filter(|r| r.kind == kind || w.series == signal::CHANGES)
+        .filter(|r| s.index(r.ts).is_some_and(|i| i >= w.onset_i && i <= w.end_i))
+        .collect();
+    let first: Vec<&str> = wave_rows.iter().take(3).map(|r| r.at.as_str()).collect();
+    Some(Link {
+        from: LinkEnd::Change,
+        to: LinkEnd::ChangeWave,
+        from_at: rfc3339(t.ts),
+        to_at: w.onset.clone(),
+        lag_min: minutes(s, ti, w.onset_i),
+        xcorr: None,
+        xcorr_lag_min: None,
+        evidence: vec![
+            format!(
+                "{} {} at {} ({})",
+                t.kind,
+                t.item.as_deref().unwrap_or("-"),
+                rfc3339(t.ts),
+                t.at
+            ),
+            format!(
+                "{} {} events in the wave; first at {}",
+                wave_rows.len(),
+                w.series.trim_start_matches(signal::CHANGE_PREFIX),
+                first.join(", ")
+            ),
+        ],
+        change: Some(change_ref(t)),
+    })
+}
+
+/// The first surge that starts during the main wave or after it (within `max_lag_min`).
+fn wave_to_surge(c: &Context) -> Option<Link> {
+    let w = c.wave?;
+    let e = c.surges.iter().find(|e| overlaps_after(w, e, 30 * c.per_min(), c.max_lag()))?;
+    Some(link(c.s, w, e, vec![format!("{}; {}", w.reason, e.reason)]))
+}
+
+/// An exhaustion during or after the main wave, when a fifth or more of the nodes lost had
+/// taken the change themselves.
+fn wave_to_exhaustion(c: &Context) -> Option<Link> {
+    let w = c.wave?;
+    let x = c.exhaustions.iter().find(|x| overlaps_after(w, x, 60 * c.per_min(), c.max_lag()))?;
+    let k = c.coupling.filter(|k| k.share >= 0.2)?;
+    Some(link(
+        c.s,
+        w,
+        x,
+        vec![format!(
+            "{} of {} nodes lost in the exhaustion took the change themselves ({:.0}%)",
+            k.nodes_lost_to_change,
+            k.nodes_lost,
+            100.0 * k.share
+        )],
+    ))
+}
+
+/// The demand came first and the capacity went during it (or within the hour after).
+fn surge_to_exhaustion(c: &Context) -> Option<Link> {
+    let per_min = c.per_min();
+    c.surges.iter().take(3).find_map(|e| {
+        let x = c
+            .exhaustions
+            .iter()
+            .find(|x| x.onset_i >= e.onset_i && x.onset_i <= e.end_i + 60 * per_min)?;
+        Some(link(c.s, e, x, vec![format!("{}; {}", e.reason, x.reason)]))
+    })
+}
+
+/// Failures that began during an exhaustion (or up to 30 minutes before its onset).
+fn exhaustion_to_failures(c: &Context) -> Option<Link> {
+    let per_min = c.per_min();
+    c.exhaustions.iter().find_map(|x| {
+        let f = c
+            .failures
+            .iter()
+            .find(|f| f.onset_i + 30 * per_min >= x.onset_i && f.onset_i <= x.end_i)?;
+        Some(link(c.s, x, f, vec![format!("{}; {}", x.reason, f.reason)]))
+    })
+}
+
+/// Retries feeding the load: a surge that began while logins were failing.
+fn failures_to_surge(c: &Context) -> Option<Link> {
+    c.failures.iter().find_map(|f| {
+        let e = c.surges.iter().find(|e| e.onset_i > f.onset_i && e.onset_i <= f.end_i)?;
+        Some(link(
+            c.s,
+            f,
+            e,
+            vec![format!("the surge began while logins were failing: {}", f.reason)],
+        ))
+    })
+}
+
+/// A deploy or config change shortly before failures that no surge explains. The onset is
+/// read back to the band's edge, where a chance failure or two can put it a few minutes
+/// before the change that set them off: those few minutes are allowed.
+fn change_to_failures(c: &Context) -> Vec<Link> {
+    let (s, per_min) = (c.s, c.per_min());
+    let mut out = Vec::new();
+    for f in c.failures {
+        let start = s.at(f.onset_i) + ONSET_SLACK_MS;
+        let window = (c.o.change_to_failure_min * 60_000.0) as i64;
+        let explained =
+            c.surges.iter().any(|e| e.onset_i <= f.onset_i && e.end_i + per_min >= f.onset_i);
+        let culprit = c
+            .changes
+            .iter()
+            .filter(|r| matches!(r.kind.as_str(), "deploy" | "config" | "release"))
+            .filter(|r| r.ts <= start && start - r.ts <= window)
+            .max_by_key(|r| r.ts);
+        if let (Some(r), false) = (culprit, explained) {
+            let ri = s.index(r.ts).unwrap_or(0);
+            out.push(Link {
+                from: LinkEnd::Change,
+                to: LinkEnd::Failures,
+                from_at: rfc3339(r.ts),
+                to_at: f.onset.clone(),
+                lag_min: minutes(s, ri, f.onset_i),
+                xcorr: None,
+                xcorr_lag_min: None,
+                evidence: vec![
+                    format!(
+                        "{} of {} ({}) at {} ({})",
+                        r.kind,
+                        r.target.as_deref().unwrap_or("-"),
+                        r.item.as_deref().unwrap_or("-"),
+                        rfc3339(r.ts),
+                        r.at
+                    ),
+                    f.reason.clone(),
+                ],
+                change: Some(change_ref(r)),
+            });
+        }
+    }
+    out
+}
+
+/// Recovery after the last link's end.
+fn to_recovery(c: &Context, r: usize, last: Option<&Link>) -> Option<Link> {
+    let (s, last) = (c.s, last?);
+    Some(Link {
+        from: last.to,
+        to: LinkEnd::Recovery,
+        from_at: last.to_at.clone(),
+        to_at: rfc3339(s.at(r)),
+        lag_min: (s.at(r) - rfc3339_ms(&last.to_at)) as f64 / 60_000.0,
+        xcorr: None,
+        xcorr_lag_min: None,
+        evidence: vec![format!(
+            "attempts and failures back in their bands for {} min",
+            c.o.detect.recovery_len as i64 * s.bucket_ms / 60_000
+        )],
+        change: None,
+    })
+}

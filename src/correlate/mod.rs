@@ -1,0 +1,283 @@
+//! Correlate: episodes -> the story. Orders episodes into a causal chain (change -> change
+//! wave -> surge -> exhaustion -> failures -> recovery), each link with its lag, the lagged
+//! cross-correlation of the two series and evidence that points at source lines; then
+//! coupling, feedback, phases and impact. A link is claimed only when time order and the data
+//! support it, so a bad deploy or a flash crowd is not told as the Skype story.
+
+mod chain;
+
+use chain::{ChangeRow, minutes, xcorr};
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use polars::prelude::*;
+
+use crate::detect::{self, Episode, SeriesSet};
+pub use crate::findings::AnalyzeOptions;
+use crate::findings::{Coupling, Feedback, Findings, Impact, LinkEnd, Phase};
+use crate::ingest::SourceReport;
+use crate::schema::{self, Role, Tables, signal};
+use crate::units::rfc3339_secs as rfc3339;
+
+/// Episodes, the chain and the rest of [`Findings`] from series and the tables they were
+/// built from (which the evidence cites). [`crate::pipeline::Incident::analyze`] calls this.
+pub fn analyze_series(
+    s: &SeriesSet,
+    tables: &Tables,
+    inputs: Vec<SourceReport>,
+    o: &AnalyzeOptions,
+) -> PolarsResult<Findings> {
+    let d = &o.detect;
+    let mut surges = detect::surges(s, d);
+    let mut exhaustions = detect::exhaustions(s, d);
+    let mut waves = detect::change_waves(s, d);
+    let mut failures = detect::failures(s, d);
+    cite(tables, Role::Login, schema::OUTCOME, None, &mut surges, s)?;
+    cite(tables, Role::Login, schema::OUTCOME, Some("fail"), &mut failures, s)?;
+    cite(tables, Role::Node, schema::EVENT, Some("leave"), &mut exhaustions, s)?;
+    for w in &mut waves {
+        let kind = w.series.trim_start_matches(signal::CHANGE_PREFIX).to_string();
+        cite(tables, Role::Change, schema::KIND, Some(&kind), std::slice::from_mut(w), s)?;
+    }
+    let metrics = metric_shifts(tables, s, d)?;
+    let changes = chain::change_rows(tables)?;
+    let coupling = coupling(tables, &exhaustions, &changes, s)?;
+    let wave = chain::main_wave(&waves);
+    let ctx = chain::Context {
+        s,
+        o,
+        surges: &surges,
+        exhaustions: &exhaustions,
+        failures: &failures,
+        changes: &changes,
+        wave,
+        coupling: coupling.as_ref(),
+    };
+    let (chain, rec) = chain::links(&ctx);
+    let main_surge = surges.iter().max_by(|a, b| a.score.total_cmp(&b.score));
+    let first_onset = surges.iter().chain(&exhaustions).chain(&failures).map(|e| e.onset_i).min();
+    let feedback = main_surge.map(|e| feedback(s, e, wave, rec));
+    let mut phases = Vec::new();
+    let phase = |name: &str, a: usize, b: usize| Phase {
+        name: name.into(),
+        start: rfc3339(s.at(a)),
+        end: rfc3339(s.at(b)),
+    };
+    if let Some(w) = wave.filter(|_| {
+        chain.iter().any(|l| l.from == LinkEnd::ChangeWave || l.to == LinkEnd::ChangeWave)
+    }) {
+        phases.push(phase("trigger", w.onset_i, w.end_i));
+    }
+    for e in &surges {
+        phases.push(phase("surge", e.onset_i, e.end_i));
+    }
+    for x in &exhaustions {
+        phases.push(phase("exhaustion", x.onset_i, x.end_i));
+    }
+    for f in &failures {
+        phases.push(phase("degraded", f.onset_i, f.end_i));
+    }
+    if let Some(r) = rec {
+        phases.push(phase("recovery", r, (r + d.recovery_len).min(s.len.saturating_sub(1))));
+    }
+    let impact = first_onset.map(|a| impact(tables, s, a, rec, wave)).transpose()?;
+    Ok(Findings {
+        inputs,
+        surges,
+        exhaustions,
+        changes: waves,
+        failures,
+        metrics,
+        recovery: rec.map(|r| rfc3339(s.at(r))),
+        chain,
+        coupling,
+        feedback,
+        phases,
+        impact,
+        params: o.clone(),
+    })
+}
+
+/// `metric_shift` episodes of every metric series, in onset order, with their first lines.
+fn metric_shifts(
+    tables: &Tables,
+    s: &SeriesSet,
+    d: &detect::DetectOptions,
+) -> PolarsResult<Vec<Episode>> {
+    let Some(df) = tables.get(&Role::Metric) else { return Ok(Vec::new()) };
+    let ts = df.column(schema::TS)?.datetime()?.physical();
+    let names = df.column(schema::SERIES)?.str()?;
+    let values = df.column(schema::VALUE)?.f64()?;
+    let mut by_series: BTreeMap<&str, (Vec<i64>, Vec<f64>)> = BTreeMap::new();
+    for ((t, n), v) in ts.iter().zip(names.iter()).zip(values.iter()) {
+        if let (Some(t), Some(n), Some(v)) = (t, n, v) {
+            let e = by_series.entry(n).or_default();
+            e.0.push(t);
+            e.1.push(v);
+        }
+    }
+    let mut out = Vec::new();
+    for (name, (t, v)) in &by_series {
+        let mut found = detect::shape::episodes(name, t, v, s, &d.shape);
+        cite(tables, Role::Metric, schema::SERIES, Some(name), &mut found, s)?;
+        out.extend(found);
+    }
+    out.sort_by(|a, b| (&a.onset, &a.series).cmp(&(&b.onset, &b.series)));
+    Ok(out)
+}
+
+/// Fills each episode's `first_lines` with `source:line` of the first three rows of `role`
+/// inside it whose `column` equals `value` (any row when `value` is `None`).
+fn cite(
+    tables: &Tables,
+    role: Role,
+    column: &str,
+    value: Option<&str>,
+    episodes: &mut [Episode],
+    s: &SeriesSet,
+) -> PolarsResult<()> {
+    let Some(df) = tables.get(&role) else { return Ok(()) };
+    if episodes.is_empty() {
+        return Ok(());
+    }
+    let ts: Vec<i64> = df.column(schema::TS)?.datetime()?.physical().into_no_null_iter().collect();
+    // Which rows may be cited, as one pass over the column (it may be text or categories).
+    let wanted: Option<Vec<bool>> = match value {
+        Some(v) => Some(
+            df.column(column)?
+                .as_materialized_series()
+                .equal(v)?
+                .iter()
+                .map(|b| b.unwrap_or(false))
+                .collect(),
+        ),
+        None => None,
+    };
+    let (source, line) = (df.column(schema::SOURCE)?, df.column(schema::LINE)?.i64()?);
+    for e in episodes {
+        let (lo, hi) = (s.at(e.onset_i), s.at(e.end_i) + s.bucket_ms);
+        let start = ts.partition_point(|t| *t < lo);
+        e.first_lines = (start..ts.len())
+            .take_while(|&i| ts[i] < hi)
+            .filter(|&i| wanted.as_ref().is_none_or(|w| w[i]))
+            .take(3)
+            .map(|i| -> PolarsResult<String> {
+                let src = source.get(i)?;
+                Ok(format!("{}:{}", src.get_str().unwrap_or("?"), line.get(i).unwrap_or(0)))
+            })
+            .collect::<PolarsResult<_>>()?;
+    }
+    Ok(())
+}
+
+/// Nodes that left during an exhaustion, and how many had their own reboot or install in the
+/// hour before they left.
+fn coupling(
+    tables: &Tables,
+    exhaustions: &[Episode],
+    changes: &[ChangeRow],
+    s: &SeriesSet,
+) -> PolarsResult<Option<Coupling>> {
+    let (Some(df), false) = (tables.get(&Role::Node), exhaustions.is_empty()) else {
+        return Ok(None);
+    };
+    let ts = df.column(schema::TS)?.datetime()?.physical().clone();
+    let (node, event) =
+        (schema::texts(df.column(schema::NODE)?)?, schema::texts(df.column(schema::EVENT)?)?);
+    let mut took: HashMap<&str, Vec<i64>> = HashMap::new();
+    for c in changes.iter().filter(|c| c.kind == "reboot" || c.kind == "install") {
+        if let Some(t) = c.target.as_deref() {
+            took.entry(t).or_default().push(c.ts);
+        }
+    }
+    // From the start of the first exhaustion's decline to the end of the last.
+    let lo = s.at(exhaustions.iter().map(|e| e.onset_i).min().unwrap_or(0));
+    let hi = s.at(exhaustions.iter().map(|e| e.end_i).max().unwrap_or(0)) + s.bucket_ms;
+    let (mut lost, mut to_change) = (HashSet::new(), HashSet::new());
+    for ((t, n), e) in ts.iter().zip(node).zip(event) {
+        let (Some(t), Some(n), Some(e)) = (t, n, e) else { continue };
+        if t < lo || t >= hi || !matches!(e, "leave" | "crash") {
+            continue;
+        }
+        lost.insert(n);
+        if took.get(n).is_some_and(|v| v.iter().any(|c| *c <= t && t - c <= 3_600_000)) {
+            to_change.insert(n);
+        }
+    }
+    if lost.is_empty() {
+        return Ok(None);
+    }
+    let share = to_change.len() as f64 / lost.len() as f64;
+    Ok(Some(Coupling {
+        nodes_lost: lost.len() as u64,
+        nodes_lost_to_change: to_change.len() as u64,
+        share: (share * 100.0).round() / 100.0,
+    }))
+}
+
+fn feedback(
+    s: &SeriesSet,
+    surge: &Episode,
+    wave: Option<&Episode>,
+    rec: Option<usize>,
+) -> Feedback {
+    let pu = s.get(signal::PER_USER).unwrap_or(&[]);
+    let fr = s.get(signal::FAILURE_RATIO).unwrap_or(&[]);
+    let before: Vec<f64> = pu[surge.onset_i.saturating_sub(24 * 60)..surge.onset_i]
+        .iter()
+        .copied()
+        .filter(|v| *v > 0.0)
+        .collect();
+    let base =
+        if before.is_empty() { 0.0 } else { before.iter().sum::<f64>() / before.len() as f64 };
+    let peak =
+        pu.get(surge.onset_i..=surge.end_i).map_or(0.0, |w| w.iter().copied().fold(0.0, f64::max));
+    let r = xcorr(pu, fr, surge.onset_i.saturating_sub(60)..(surge.end_i + 60).min(pu.len()), 0)
+        .map_or(0.0, |b| b.0);
+    Feedback {
+        per_user_peak: (peak * 100.0).round() / 100.0,
+        per_user_baseline: (base * 100.0).round() / 100.0,
+        per_user_vs_failures: (r * 100.0).round() / 100.0,
+        trigger_end_to_recovery_min: match (wave, rec) {
+            (Some(w), Some(r)) if r > w.end_i => Some(minutes(s, w.end_i, r)),
+            _ => None,
+        },
+    }
+}
+
+fn impact(
+    tables: &Tables,
+    s: &SeriesSet,
+    start: usize,
+    rec: Option<usize>,
+    wave: Option<&Episode>,
+) -> PolarsResult<Impact> {
+    let end = rec.unwrap_or(s.len);
+    let (lo, hi) = (s.at(start), s.at(end));
+    let (mut failed, mut users) = (0u64, HashSet::new());
+    if let Some(df) = tables.get(&Role::Login) {
+        let ts = df.column(schema::TS)?.datetime()?.physical().clone();
+        let outcome = schema::texts(df.column(schema::OUTCOME)?)?;
+        let user = schema::texts(df.column(schema::USER)?)?;
+        for ((t, o), u) in ts.iter().zip(outcome).zip(user) {
+            if let (Some(t), Some("fail")) = (t, o)
+                && t >= lo
+                && t < hi
+            {
+                failed += 1;
+                if let Some(u) = u {
+                    users.insert(u.to_string());
+                }
+            }
+        }
+    }
+    Ok(Impact {
+        failed_logins: failed,
+        users_affected: users.len() as u64,
+        duration_min: minutes(s, start, end),
+        time_to_recover_min: match (wave, rec) {
+            (Some(w), Some(r)) => Some(minutes(s, w.onset_i.min(start), r)),
+            _ => None,
+        },
+    })
+}
