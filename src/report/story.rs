@@ -373,7 +373,7 @@ fn lessons(f: &Findings, k: &Facts) -> Lessons {
 
 /// When the first episode began and what was found.
 fn detection(f: &Findings) -> String {
-    let detection = match f
+    let found = match f
         .surges
         .iter()
         .chain(&f.exhaustions)
@@ -391,44 +391,40 @@ fn detection(f: &Findings) -> String {
         ),
         None => "No surge, exhaustion or failure episode was found in the logs.".into(),
     };
-    let detection = match f.metrics.len() {
-        0 => detection,
+    match f.metrics.len() {
+        0 => found,
         n => {
             let series: std::collections::BTreeSet<&str> =
                 f.metrics.iter().map(|e| e.series.trim_start_matches("metric:")).collect();
             let series: Vec<&str> = series.into_iter().collect();
             format!(
-                "{detection} Plain metrics changed shape {n} time(s) ({}); they are in the timeline but not in the chain.",
+                "{found} Plain metrics changed shape {n} time(s) ({}); they are in the timeline but not in the chain.",
                 series.join(", ")
             )
         }
-    };
-    detection
+    }
 }
 
 /// When the service was back.
 fn resolution(f: &Findings) -> String {
-    let resolution = match &f.recovery {
+    match &f.recovery {
         Some(r) => format!("Demand and failures were back in their bands from {} on.", hm(r)),
         None => "The logs do not show a recovery.".into(),
-    };
-    resolution
+    }
 }
 
 /// The trigger, with its evidence.
 fn trigger(k: &Facts) -> String {
     let Facts { trigger_link, .. } = *k;
-    let trigger = match trigger_link {
+    match trigger_link {
         Some(t) => t.evidence.join("; "),
         None => "No change in the logs comes before the episodes closely enough to be called their trigger.".into(),
-    };
-    trigger
+    }
 }
 
 /// Data quality per source.
 fn quality(f: &Findings) -> Vec<[String; 7]> {
-    let quality = f
-        .inputs
+    f.inputs
         .iter()
         .map(|s| {
             [
@@ -441,8 +437,7 @@ fn quality(f: &Findings) -> Vec<[String; 7]> {
                 s.rejected.to_string(),
             ]
         })
-        .collect();
-    quality
+        .collect()
 }
 
 impl Story {

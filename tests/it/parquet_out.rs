@@ -103,11 +103,8 @@ fn analysis_from_the_tables_matches_analysis_from_the_logs() {
         "--out".as_ref(),
         b.as_os_str(),
     ]);
-    let read = |d: &std::path::Path| {
-        let mut v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(d.join("findings.json")).unwrap())
-                .unwrap();
-        v
+    let read = |d: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join("findings.json")).unwrap()).unwrap()
     };
     let (from_tables, from_logs) = (read(&a), read(&b));
     assert!(!from_logs["surges"].as_array().unwrap().is_empty());
