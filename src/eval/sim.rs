@@ -271,8 +271,21 @@ pub fn summarise(runs: Vec<RunScore>) -> SimEval {
     }
 }
 
+/// What can stop `eval sim`.
+#[derive(Debug, thiserror::Error)]
+pub enum SimEvalError {
+    #[error("cannot write the simulation to {}", .dir.display())]
+    Simulate {
+        dir: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Pipeline(#[from] crate::pipeline::PipelineError),
+}
+
 /// Simulates, analyzes and scores every combination; `progress` hears of each run as it ends.
-pub fn run(o: &SimEvalOptions, progress: &dyn Fn(&RunScore)) -> anyhow::Result<SimEval> {
+pub fn run(o: &SimEvalOptions, progress: &dyn Fn(&RunScore)) -> Result<SimEval, SimEvalError> {
     let mut runs = Vec::new();
     for &scenario in &o.scenarios {
         for &seed in &o.seeds {
@@ -281,7 +294,9 @@ pub fn run(o: &SimEvalOptions, progress: &dyn Fn(&RunScore)) -> anyhow::Result<S
                     let dir = o.work.join(format!("{scenario}-{seed}-{format}-{clients}"));
                     let params = SimParams::new(scenario).with_seed(seed).with_clients(clients);
                     let out = SimOutput { dir: dir.clone(), format, gzip: false };
-                    let truth = simulate::simulate(&params, &out, &|_| {})?.truth;
+                    let truth = simulate::simulate(&params, &out, &|_| {})
+                        .map_err(|source| SimEvalError::Simulate { dir: dir.clone(), source })?
+                        .truth;
                     let input = Input::Config(dir.join("incident.toml"));
                     let incident = Incident::load(&input, &LoadOptions::default())?;
                     let f = incident.analyze(&AnalyzeOptions::default())?.findings;
