@@ -66,6 +66,16 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     Ok(n * ms)
 }
 
+/// A duration in the largest whole unit it fits: `2d`, `36h`, `90s`.
+pub fn duration_text(ms: i64) -> String {
+    for (unit, size) in [("d", DAY_MS), ("h", HOUR_MS), ("m", MINUTE_MS), ("s", SECOND_MS)] {
+        if ms % size == 0 && ms >= size {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
 /// `x` rounded to `digits` decimals, as findings, truth.json and status lines state numbers.
 pub fn round_to(x: f64, digits: i32) -> f64 {
     let p = 10f64.powi(digits);

@@ -1,7 +1,7 @@
 //! The judgement: from the findings about a window, the status, the summary and the
 //! performance data.
 
-use super::status::{CheckResult, Status};
+use super::status::{CheckResult, Status, Thresholds};
 use crate::findings::{Episode, Findings, Link};
 use crate::schema::signal;
 use crate::units::{rfc3339_ms, rfc3339_secs as rfc3339, round_to, short_number};
@@ -30,7 +30,14 @@ pub fn within(f: &Findings, start: i64, end: i64) -> Findings {
 }
 
 /// Sets status, summary and perfdata from the window's findings.
-pub(crate) fn classify(r: &mut CheckResult, f: &Findings, start: i64, end: i64, bucket_ms: i64) {
+pub(crate) fn classify(
+    r: &mut CheckResult,
+    f: &Findings,
+    start: i64,
+    end: i64,
+    bucket_ms: i64,
+    thresholds: &Thresholds,
+) {
     let at = |t: &str| {
         let ms = rfc3339_ms(t).clamp(start, end);
         let full = rfc3339(ms);
@@ -57,7 +64,7 @@ pub(crate) fn classify(r: &mut CheckResult, f: &Findings, start: i64, end: i64, 
                 if x.baseline > 0.0 { 100.0 * (1.0 - x.peak_value / x.baseline) } else { 0.0 };
             let what = x.series.replace('_', " ");
             parts.push(format!("{what} -{drop:.0}% at {}", at(&x.peak)));
-            r.perfdata.insert(format!("{}_drop_pct", x.series), round_to(drop, 1));
+            r.perfdata.insert(format!("{}_drop", x.series), round_to(drop, 1));
         }
     }
     if let Some(x) = top(&f.failures) {
@@ -71,14 +78,6 @@ pub(crate) fn classify(r: &mut CheckResult, f: &Findings, start: i64, end: i64, 
         ));
         r.perfdata.insert("failed_logins_peak".into(), round_to(x.peak_value, 2));
     }
-    r.status = if !f.failures.is_empty() || (!f.surges.is_empty() && !f.exhaustions.is_empty()) {
-        Status::Critical
-    } else if !f.surges.is_empty() || !f.exhaustions.is_empty() {
-        Status::Warning
-    } else {
-        Status::Ok
-    };
-    r.code = r.status.code();
     if let Some(w) = top(&f.changes) {
         let kind = w.series.trim_start_matches(signal::CHANGE_PREFIX);
         let kind = if kind == "changes" { "change" } else { kind };
@@ -92,11 +91,25 @@ pub(crate) fn classify(r: &mut CheckResult, f: &Findings, start: i64, end: i64, 
     ] {
         r.perfdata.insert(k.into(), v as f64);
     }
+    r.thresholds = thresholds.clone();
+    let of =
+        |label: &str| r.perfdata.get(label).map_or(Status::Ok, |v| thresholds.status_of(label, *v));
+    let mut status = r.perfdata.keys().map(|k| of(k)).max().unwrap_or(Status::Ok);
+    // Demand rising as capacity falls is the outage itself, whatever each is alone.
+    let capacity = of("nodes_online_drop").max(of("utilisation"));
+    if of("attempts_ratio") >= Status::Warning && capacity >= Status::Warning {
+        status = Status::Critical;
+    }
+    r.status = status;
+    r.code = status.code();
     if r.status == Status::Ok {
-        let quiet = format!(
-            "no surge, exhaustion or failures in {}",
-            r.night.clone().unwrap_or_else(|| rfc3339(start))
-        );
+        let night = r.night.clone().unwrap_or_else(|| rfc3339(start));
+        let episodes = f.surges.len() + f.exhaustions.len() + f.failures.len();
+        let quiet = if episodes == 0 {
+            format!("no surge, exhaustion or failures in {night}")
+        } else {
+            format!("below the thresholds in {night}")
+        };
         parts.insert(0, quiet);
     }
     if !f.chain.is_empty() {

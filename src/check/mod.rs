@@ -36,7 +36,7 @@ use std::path::PathBuf;
 use polars::prelude::PolarsError;
 
 pub use judge::within;
-pub use status::{CheckResult, Status};
+pub use status::{CheckResult, METRICS, Metric, Status, Thresholds};
 pub use window::{Window, window};
 
 use crate::correlate::AnalyzeOptions;
@@ -84,6 +84,8 @@ pub struct CheckOptions {
     pub bucket_ms: i64,
     /// Stored nights older than this before the window are not loaded (default 28 days).
     pub history_ms: i64,
+    /// What decides WARNING and CRITICAL.
+    pub thresholds: Thresholds,
 }
 
 impl CheckOptions {
@@ -97,6 +99,7 @@ impl CheckOptions {
             min_history_ms: 6 * HOUR_MS,
             bucket_ms: 60_000,
             history_ms: 28 * DAY_MS,
+            thresholds: Thresholds::default(),
         }
     }
 }
@@ -128,6 +131,16 @@ pub fn check(specs: &[SourceSpec], o: &CheckOptions) -> CheckResult {
 }
 
 fn judge(specs: &[SourceSpec], o: &CheckOptions) -> Result<CheckResult, CheckError> {
+    if o.bucket_ms * 10 > o.window_ms {
+        // A bucket that wide averages an incident night into its neighbours.
+        return Err(crate::error::ConfigError::Invalid(format!(
+            "a bucket of {} over a window of {} is too coarse to judge it: give a bucket of at \
+             most a tenth of the window (--bucket, --window)",
+            crate::units::duration_text(o.bucket_ms),
+            crate::units::duration_text(o.window_ms)
+        ))
+        .into());
+    }
     let incident = Incident::load(&Input::Specs(specs.to_vec()), &LoadOptions::default())?;
     let lines: u64 = incident.inputs.iter().map(|s| s.lines).sum();
     let rejected: u64 = incident.inputs.iter().map(|s| s.rejected).sum();
@@ -202,7 +215,7 @@ fn judge(specs: &[SourceSpec], o: &CheckOptions) -> Result<CheckResult, CheckErr
     let opts = AnalyzeOptions { bucket_ms: o.bucket_ms, ..Default::default() };
     let findings = incident.analyze_series(&series, &opts)?;
     let tonight = within(&findings, start, end);
-    judge::classify(&mut result, &tonight, start, end, o.bucket_ms);
+    judge::classify(&mut result, &tonight, start, end, o.bucket_ms, &o.thresholds);
 
     // The night's report and its series, each put in place whole.
     let shown = series.slice(end - 3 * o.window_ms.max(DAY_MS), end);

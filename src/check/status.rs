@@ -33,6 +33,127 @@ impl Status {
     }
 }
 
+/// The performance data a check reports: its label, unit of measure and range
+/// (`label=value[uom];warn;crit;min;max` in the monitoring-plugin format).
+pub struct Metric {
+    pub label: &'static str,
+    pub uom: &'static str,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub help: &'static str,
+}
+
+/// Every metric a check can report, in the order of the status line.
+pub const METRICS: &[Metric] = &[
+    Metric {
+        label: "attempts_ratio",
+        uom: "",
+        min: Some(0.0),
+        max: None,
+        help: "the worst login surge in the window, as a multiple of its baseline",
+    },
+    Metric {
+        label: "nodes_online_drop",
+        uom: "%",
+        min: Some(0.0),
+        max: Some(100.0),
+        help: "the deepest fall of nodes online in the window, in percent of its baseline",
+    },
+    Metric {
+        label: "utilisation",
+        uom: "",
+        min: Some(0.0),
+        max: None,
+        help: "the highest utilisation (load over capacity) in an exhaustion in the window",
+    },
+    Metric {
+        label: "failed_logins_peak",
+        uom: "",
+        min: Some(0.0),
+        max: None,
+        help: "failed logins per bucket at the peak of the worst failure episode",
+    },
+    Metric { label: "surges", uom: "", min: Some(0.0), max: None, help: "surges in the window" },
+    Metric {
+        label: "exhaustions",
+        uom: "",
+        min: Some(0.0),
+        max: None,
+        help: "exhaustions in the window",
+    },
+    Metric {
+        label: "failure_episodes",
+        uom: "",
+        min: Some(0.0),
+        max: None,
+        help: "failure episodes in the window",
+    },
+    Metric {
+        label: "change_waves",
+        uom: "",
+        min: Some(0.0),
+        max: None,
+        help: "change waves in the window (named, never raising the status)",
+    },
+    Metric { label: "lines", uom: "", min: Some(0.0), max: None, help: "log lines read" },
+    Metric { label: "rejected", uom: "", min: Some(0.0), max: None, help: "log lines rejected" },
+];
+
+/// The thresholds that decide WARNING and CRITICAL: a metric at or above its warning value
+/// is WARNING, at or above its critical value CRITICAL; a surge and an exhaustion together
+/// are CRITICAL too. The defaults give the documented rules (a surge or an exhaustion alone
+/// WARNING, a failure episode CRITICAL); `--warning`/`--critical` change them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub warning: BTreeMap<String, f64>,
+    pub critical: BTreeMap<String, f64>,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        // A detected surge is at least 3x its baseline, an exhaustion at least 20% down (see
+        // DetectOptions): any of them is a warning.
+        let warning = [("attempts_ratio", 3.0), ("nodes_online_drop", 20.0), ("utilisation", 0.95)];
+        Thresholds {
+            warning: warning.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            critical: [("failure_episodes".to_string(), 1.0)].into(),
+        }
+    }
+}
+
+impl Thresholds {
+    /// Sets thresholds from `KEY=VALUE[,KEY=VALUE...]` (a flag's text); `critical` says which.
+    pub fn set(&mut self, text: &str, critical: bool) -> Result<(), String> {
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once('=').ok_or_else(|| {
+                format!("\"{part}\" should be METRIC=VALUE, e.g. attempts_ratio=6")
+            })?;
+            if !METRICS.iter().any(|m| m.label == k) {
+                return Err(crate::error::unknown_value(
+                    "metric",
+                    k,
+                    METRICS.iter().map(|m| m.label),
+                ));
+            }
+            let v: f64 = v.parse().map_err(|_| format!("\"{v}\" in \"{part}\" is not a number"))?;
+            let map = if critical { &mut self.critical } else { &mut self.warning };
+            map.insert(k.to_string(), v);
+        }
+        Ok(())
+    }
+
+    /// The status one metric's value gives.
+    pub fn status_of(&self, label: &str, v: f64) -> Status {
+        if self.critical.get(label).is_some_and(|c| v >= *c) {
+            Status::Critical
+        } else if self.warning.get(label).is_some_and(|w| v >= *w) {
+            Status::Warning
+        } else {
+            Status::Ok
+        }
+    }
+}
+
 /// The result of a check: `--json` prints it, `status.json` and `last.json` keep it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
@@ -60,8 +181,11 @@ pub struct CheckResult {
     /// Hours of history before the window the baseline stood on, and the stored runs in it.
     pub history_h: f64,
     pub stored_runs: usize,
-    /// Performance data for the status line: name -> value.
+    /// Performance data for the status line: name -> value (see [`METRICS`]).
     pub perfdata: BTreeMap<String, f64>,
+    /// The thresholds the status was decided with.
+    #[serde(default)]
+    pub thresholds: Thresholds,
     /// The run's directory in the state, when it was written.
     pub report: Option<String>,
 }
@@ -86,6 +210,7 @@ impl CheckResult {
             history_h: 0.0,
             stored_runs: 0,
             perfdata: BTreeMap::new(),
+            thresholds: Thresholds::default(),
             report: None,
         }
     }
@@ -106,13 +231,73 @@ impl CheckResult {
         let mut s = format!("ROOTLINE {} - {summary}", self.status.as_str());
         if !self.perfdata.is_empty() {
             s.push_str(" |");
-            for (k, v) in &self.perfdata {
-                let label: String =
-                    k.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-                s.push_str(&format!(" {label}={}", short_number(*v, 3)));
+            for (label, v) in self.ordered_perfdata() {
+                let (uom, min, max) = METRICS
+                    .iter()
+                    .find(|m| m.label == label)
+                    .map_or(("", None, None), |m| (m.uom, m.min, m.max));
+                let num = |x: Option<f64>| x.map(|x| short_number(x, 3)).unwrap_or_default();
+                let (w, c) =
+                    (self.thresholds.warning.get(&label), self.thresholds.critical.get(&label));
+                s.push_str(&format!(
+                    " {label}={}{uom};{};{};{};{}",
+                    short_number(v, 3),
+                    num(w.copied()),
+                    num(c.copied()),
+                    num(min),
+                    num(max)
+                ));
             }
         }
         s
+    }
+
+    /// The performance data in the order of [`METRICS`], labels made of word characters only.
+    pub fn ordered_perfdata(&self) -> Vec<(String, f64)> {
+        let clean = |k: &str| -> String {
+            k.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+        };
+        let rank = |k: &str| METRICS.iter().position(|m| m.label == k).unwrap_or(METRICS.len());
+        let mut v: Vec<(String, f64)> = self.perfdata.iter().map(|(k, v)| (clean(k), *v)).collect();
+        v.sort_by(|a, b| (rank(&a.0), &a.0).cmp(&(rank(&b.0), &b.0)));
+        v
+    }
+
+    /// The result in Prometheus' text exposition format (for node_exporter's textfile
+    /// collector): the status and every metric, labelled with the check's `name`.
+    pub fn prometheus(&self, name: &str) -> String {
+        let label: String = name
+            .chars()
+            .flat_map(|c| match c {
+                '\\' => vec!['\\', '\\'],
+                '"' => vec!['\\', '"'],
+                '\n' => vec!['\\', 'n'],
+                c => vec![c],
+            })
+            .collect();
+        let mut out = String::new();
+        let mut gauge = |metric: &str, help: &str, v: f64| {
+            out += &format!("# HELP rootline_{metric} {help}\n# TYPE rootline_{metric} gauge\n");
+            out += &format!("rootline_{metric}{{check=\"{label}\"}} {v}\n");
+        };
+        gauge(
+            "check_status",
+            "The last check's status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+            f64::from(self.code),
+        );
+        if let Some(end) = &self.window_end {
+            let secs = crate::units::rfc3339_ms(end) / 1000;
+            gauge(
+                "check_window_end_timestamp_seconds",
+                "The end of the window judged.",
+                secs as f64,
+            );
+        }
+        for (k, v) in self.ordered_perfdata() {
+            let help = METRICS.iter().find(|m| m.label == k).map_or("", |m| m.help);
+            gauge(&k, help, v);
+        }
+        out
     }
 }
 
@@ -138,6 +323,11 @@ mod tests {
         let mut r = CheckResult::unknown("x");
         r.perfdata.insert("attempts_ratio".into(), 12.4);
         r.perfdata.insert("lines".into(), 10.0);
-        assert_eq!(r.status_line(), "ROOTLINE UNKNOWN - x | attempts_ratio=12.4 lines=10");
+        r.perfdata.insert("nodes_online_drop".into(), 45.3);
+        assert_eq!(
+            r.status_line(),
+            "ROOTLINE UNKNOWN - x | attempts_ratio=12.4;3;;0; nodes_online_drop=45.3%;20;;0;100 \
+             lines=10;;;0;"
+        );
     }
 }

@@ -11,24 +11,31 @@ use crate::config::{IncidentConfig, check_share};
 /// Judge the last day of logs against what earlier nights learned; exit 0 OK, 1 WARNING,
 /// 2 CRITICAL, 3 UNKNOWN, with one status line (or --json) on stdout.
 ///
-/// WARNING: a surge or a capacity exhaustion alone. CRITICAL: a surge with exhaustion, or a
-/// failure episode. UNKNOWN: cannot decide (bad config, unreadable or stale input, too many
-/// rejected lines, too little history, another run holding the lock), with the reason.
+/// By default WARNING is a surge or a capacity exhaustion alone, CRITICAL a surge with an
+/// exhaustion, or a failure episode; --warning and --critical set thresholds on the metrics
+/// of the performance data instead. UNKNOWN: cannot decide (bad config, unreadable or stale
+/// input, too many rejected lines, too little history, another run holding the lock), with
+/// the reason.
 /// Each run keeps its report in STATE/runs/<night>/ and its series in STATE/baseline/, which
 /// later nights learn from; re-running a night replaces it.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
-  rootline check --config nightly.toml
-  rootline check --config nightly.toml --as-of 2007-08-16 --state /var/lib/rootline
+  rootline check --config sample-data/skype-2007/incident.toml --as-of 2007-08-16 --state st/
+  rootline check --config nightly.toml --state /var/lib/rootline
+  rootline check --config nightly.toml -w attempts_ratio=5 -c attempts_ratio=10,nodes_online_drop=30
+  rootline check --config nightly.toml --prometheus /var/lib/node_exporter/rootline.prom
   rootline check --config nightly.toml --as-of 2007-08-16T06:00:00Z --window 6h --json
 
 nightly.toml is an incident.toml; an optional [check] table sets window, state,
-max-rejected, min-history and bucket (the command line wins). Status line:
-  ROOTLINE CRITICAL - login surge 12.7x at 02:15Z, nodes online -45% at 19:24Z | ...")]
+max-rejected, min-history and bucket (the command line wins). Metrics for -w and -c:
+attempts_ratio, nodes_online_drop (%), utilisation, failed_logins_peak, surges,
+exhaustions, failure_episodes, change_waves, lines, rejected. Status line:
+  ROOTLINE CRITICAL - login surge 14.1x at 02:10Z, ... | attempts_ratio=14.14;3;;0; ...")]
 pub struct CheckArgs {
-    /// The sources to check, as an incident.toml (with an optional [check] table).
-    #[arg(long, short)]
+    /// The sources to check, as an incident.toml (with an optional [check] table). (Here -c is
+    /// --critical, as monitoring plugins have it.)
+    #[arg(long)]
     pub config: PathBuf,
     /// The window's end: a date means that whole UTC day; an RFC 3339 time ends it there.
     /// Default: the last complete UTC day in the logs.
@@ -50,9 +57,21 @@ pub struct CheckArgs {
     /// Least history before the window, from logs and state together [default: 6h].
     #[arg(long)]
     pub min_history: Option<String>,
-    /// Bucket size of the series [default: 1m].
+    /// Bucket size of the series, at most a tenth of the window [default: 1m].
     #[arg(long)]
     pub bucket: Option<String>,
+    /// WARNING thresholds, METRIC=VALUE[,METRIC=VALUE] (repeatable) [default:
+    /// attempts_ratio=3,nodes_online_drop=20,utilisation=0.95].
+    #[arg(long, short, value_name = "METRIC=VALUE")]
+    pub warning: Vec<String>,
+    /// CRITICAL thresholds, METRIC=VALUE[,METRIC=VALUE] (repeatable) [default:
+    /// failure_episodes=1; and a surge with an exhaustion].
+    #[arg(long, short, value_name = "METRIC=VALUE")]
+    pub critical: Vec<String>,
+    /// Also write the result for Prometheus (node_exporter's textfile collector) to FILE,
+    /// whole (written under a temporary name, then renamed).
+    #[arg(long, value_name = "FILE")]
+    pub prometheus: Option<PathBuf>,
 }
 
 /// Every way this can go wrong ends as an UNKNOWN status, never as an error exit.
@@ -61,6 +80,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Ok((specs, opts)) => check::check(&specs, &opts),
         Err(e) => CheckResult::unknown(format!("{e:#}")),
     };
+    let mut result = result;
+    if let Some(path) = &args.prometheus {
+        let name = args.config.file_stem().map_or("rootline".into(), |s| s.to_string_lossy());
+        if let Err(e) = crate::atomic::write(path, result.prometheus(&name).as_bytes()) {
+            result = CheckResult::unknown(format!("cannot write {}: {e}", path.display()));
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string(&result)?);
     } else {
@@ -95,6 +121,12 @@ fn options(args: &CheckArgs) -> anyhow::Result<(Vec<crate::ingest::SourceSpec>, 
         o.max_rejected = check_share(r).map_err(|e| anyhow::anyhow!("--max-rejected {e}"))?;
     } else if let Some(r) = c.max_rejected {
         o.max_rejected = r;
+    }
+    for w in &args.warning {
+        o.thresholds.set(w, false).map_err(|e| anyhow::anyhow!("--warning {e}"))?;
+    }
+    for c in &args.critical {
+        o.thresholds.set(c, true).map_err(|e| anyhow::anyhow!("--critical {e}"))?;
     }
     Ok((specs, o))
 }

@@ -4,6 +4,7 @@
 mod analyze;
 mod args;
 mod check;
+mod completions;
 mod eval;
 mod formats;
 mod ingest;
@@ -39,9 +40,11 @@ pub struct Cli {
 pub enum Command {
     Analyze(Box<analyze::AnalyzeArgs>),
     Check(Box<check::CheckArgs>),
+    Completions(completions::CompletionsArgs),
     Eval(eval::EvalArgs),
     Ingest(Box<ingest::IngestArgs>),
     Formats(formats::FormatsArgs),
+    Man(completions::ManArgs),
     Query(Box<query::QueryArgs>),
     Report(Box<report::ReportArgs>),
     Simulate(Box<simulate::SimulateArgs>),
@@ -59,9 +62,12 @@ pub fn parse() -> Result<Cli, ExitCode> {
             let informational =
                 matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
             if is_check && !informational {
-                let first = e.to_string();
-                let first = first.lines().next().unwrap_or("").trim_start_matches("error: ");
-                println!("ROOTLINE UNKNOWN - usage: {first} (see rootline check --help)");
+                // The whole message up to its usage lines, on one line: "... not provided:
+                // --config <CONFIG>" must name what is missing.
+                let text = e.to_string();
+                let what = text.split("\n\n").next().unwrap_or("").trim_start_matches("error: ");
+                let what = what.split_whitespace().collect::<Vec<_>>().join(" ");
+                println!("ROOTLINE UNKNOWN - usage: {what} (see rootline check --help)");
                 let _ = e.print();
                 return Err(ExitCode::from(3));
             }
@@ -82,9 +88,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let code = match cli.command {
         Command::Analyze(args) => analyze::run(*args),
         Command::Check(args) => check::run(*args),
+        Command::Completions(args) => completions::completions(args),
         Command::Eval(args) => eval::run(args),
         Command::Ingest(args) => ingest::run(*args),
         Command::Formats(args) => formats::run(args),
+        Command::Man(args) => completions::man(args),
         Command::Query(args) => query::run(*args),
         Command::Report(args) => report::run(*args),
         Command::Simulate(args) => simulate::run(*args),

@@ -185,6 +185,93 @@ fn usage_errors_are_unknown_not_2() {
     assert!(out.starts_with("ROOTLINE UNKNOWN - usage: ") && out.contains("--windw"), "{out}");
     let o = rootline().args(["check", "--help"]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "help is not an error");
+    // With no arguments, the one status line names what is missing.
+    let o = rootline().arg("check").output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(out.lines().count() == 1 && out.contains("--config <CONFIG>"), "{out}");
+}
+
+/// The status line as a monitoring system reads it: the plugin guidelines' grammar for
+/// performance data (`'label'=value[UOM];[warn];[crit];[min];[max]`), every label known, and
+/// thresholds from -w and -c deciding the status.
+#[test]
+fn r19_perfdata_follows_the_plugin_grammar_and_thresholds_decide() {
+    let dir = temp_dir("check-perfdata");
+    let run = |extra: &[&str]| {
+        let o = rootline()
+            .args(["check", "--as-of", "2007-08-16", "--config"])
+            .arg(sample_config())
+            .arg("--state")
+            .arg(dir.join("state"))
+            .args(extra)
+            .output()
+            .unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).trim_end().to_string())
+    };
+    let (code, line) = run(&[]);
+    assert_eq!(code, Some(2), "{line}");
+    let (_, perf) = line.split_once(" | ").expect("perfdata");
+    let value = r"-?[0-9]+(\.[0-9]+)?";
+    let grammar = regex::Regex::new(&format!(
+        r"^([A-Za-z0-9_]+|'[^'=]+')=({value})(s|us|ms|%|B|KB|MB|TB|c)?;({value})?;({value})?;({value})?;({value})?$"
+    ))
+    .unwrap();
+    let mut labels = Vec::new();
+    for item in perf.split(' ') {
+        let c = grammar.captures(item).unwrap_or_else(|| panic!("not plugin perfdata: {item}"));
+        labels.push(c[1].to_string());
+    }
+    for label in &labels {
+        assert!(check::METRICS.iter().any(|m| m.label == label), "unknown label {label}");
+    }
+    assert!(perf.contains("attempts_ratio=14.14;3;;0;"), "{perf}");
+    assert!(perf.contains("nodes_online_drop=45.3%;20;;0;100"), "{perf}");
+    // Thresholds decide: a warning line the surge stays under, and a critical one it passes.
+    let (code, line) = run(&["-w", "attempts_ratio=20", "-c", "failure_episodes=5"]);
+    assert_eq!(code, Some(1), "the exhaustion alone warns: {line}");
+    let (code, line) =
+        run(&["-w", "attempts_ratio=20,nodes_online_drop=60", "-c", "failure_episodes=5"]);
+    assert_eq!(code, Some(0), "below every threshold: {line}");
+    assert!(line.starts_with("ROOTLINE OK - below the thresholds"), "{line}");
+    let (code, line) = run(&["--warning", "attempts_ratio=x"]);
+    assert_eq!(code, Some(3), "{line}");
+    assert!(line.contains("--warning") && line.contains("not a number"), "{line}");
+}
+
+/// `--prometheus FILE`: the text exposition format, read back by a Prometheus parser.
+#[test]
+fn r19_the_prometheus_file_parses_back() {
+    let dir = temp_dir("check-prom");
+    let prom = dir.join("rootline.prom");
+    let o = rootline()
+        .args(["check", "--as-of", "2007-08-16", "--config"])
+        .arg(sample_config())
+        .arg("--state")
+        .arg(dir.join("state"))
+        .arg("--prometheus")
+        .arg(&prom)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let text = fs::read_to_string(&prom).unwrap();
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text format");
+    let get = |name: &str| {
+        let s =
+            scrape.samples.iter().find(|s| s.metric == name).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(s.labels.get("check"), Some("incident"));
+        match s.value {
+            prometheus_parse::Value::Gauge(v) => v,
+            ref other => panic!("{name} is not a gauge: {other:?}"),
+        }
+    };
+    assert_eq!(get("rootline_check_status"), 2.0);
+    assert_eq!(get("rootline_attempts_ratio"), 14.14);
+    assert_eq!(get("rootline_nodes_online_drop"), 45.3);
+    assert_eq!(get("rootline_check_window_end_timestamp_seconds"), 1_187_308_800.0);
+    assert!(scrape.docs.contains_key("rootline_check_status"), "HELP lines are there");
+    assert!(leftovers(&dir).is_empty(), "written whole: {:?}", leftovers(&dir));
 }
 
 #[test]
