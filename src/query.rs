@@ -307,9 +307,24 @@ fn bound_joins(plan: &DslPlan) -> Result<(), String> {
     Ok(())
 }
 
-/// A hint for a failed query: the tables there are, or the columns of the tables.
+/// A hint for a failed query: quoting a column that is also an SQL word, the tables there
+/// are, or the columns of the tables.
 fn hint(message: &str, frames: &BTreeMap<String, DataFrame>) -> String {
     let names: Vec<&str> = frames.keys().map(String::as_str).collect();
+    // `user` (and the like) parse as SQL functions or keywords: "unsupported function 'user'".
+    let quoted =
+        |c: &str| message.contains(&format!("'{c}'")) || message.contains(&format!("\"{c}\""));
+    let column = frames
+        .values()
+        .flat_map(|df| df.get_column_names())
+        .map(|c| c.as_str())
+        .find(|c| quoted(c) && !message.contains("not found"));
+    if let Some(c) = column {
+        return format!(
+            "{c} is a column here and also a word of SQL: write it in double quotes, \
+             e.g. SELECT \"{c}\" FROM ..."
+        );
+    }
     if message.contains("relation") && message.contains("not found") {
         return format!("the tables are: {}", names.join(", "));
     }
@@ -401,6 +416,14 @@ impl Cell {
         }
     }
 
+    /// The cell as text with every digit a float has (for CSV, as JSON keeps them).
+    pub fn exact(&self) -> String {
+        match self {
+            Cell::Float(f) => f.to_string(),
+            other => other.text(),
+        }
+    }
+
     fn json(&self) -> serde_json::Value {
         match self {
             Cell::Null => serde_json::Value::Null,
@@ -436,7 +459,7 @@ pub fn render(df: &DataFrame, format: OutputFormat, max_rows: usize) -> String {
             };
             s += &line(header);
             for r in &rows {
-                s += &line(r.iter().map(Cell::text).collect());
+                s += &line(r.iter().map(Cell::exact).collect());
             }
             s
         }

@@ -113,3 +113,53 @@ fn every_query_format_and_preset_file_is_registered() {
         sorted(rootline::query::SHIPPED.iter().map(|(n, _)| format!("{n}.sql")).collect());
     assert_eq!(files("queries", ".sql"), queries);
 }
+
+#[test]
+fn r19_completions_for_every_shell_and_a_manual_page() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let o = rootline().args(["completions", shell]).output().unwrap();
+        assert!(o.status.success(), "{shell}: {}", String::from_utf8_lossy(&o.stderr));
+        let text = String::from_utf8_lossy(&o.stdout);
+        for word in ["rootline", "report", "check", "config"] {
+            assert!(text.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    let o = rootline().arg("man").output().unwrap();
+    assert!(o.status.success());
+    let page = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH rootline"),
+        "{}",
+        &page[..200.min(page.len())]
+    );
+    assert!(page.contains("check") && page.contains("report"));
+    let dir = temp_dir("man");
+    let o = rootline().args(["man", "--out"]).arg(&dir).output().unwrap();
+    assert!(o.status.success());
+    for name in ["rootline.1", "rootline-check.1", "rootline-report.1"] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|_| panic!("{name}"));
+        assert!(text.contains(".TH"), "{name} is a roff page");
+    }
+}
+
+#[test]
+fn r19_query_csv_keeps_every_digit_and_keywords_get_a_hint() {
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-data/skype-2007/incident.toml");
+    let o = rootline()
+        .args(["query", "--config"])
+        .arg(&config)
+        .args(["SELECT 1.0 / 3.0 AS third", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "third\n0.3333333333333333\n");
+    let o = rootline()
+        .args(["query", "--config"])
+        .arg(&config)
+        .arg("SELECT user FROM login LIMIT 1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("double quotes") && err.contains("\"user\""), "{err}");
+}
