@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod parquet_out;
 mod query;
+mod readme;
 mod report;
 mod shared_data;
 mod simulate;
