@@ -161,8 +161,22 @@ impl IncidentConfig {
                     literal.display()
                 )));
             }
+            // A user's own preset or format file is relative to the config, as paths are.
+            let near = |v: &Option<String>| {
+                v.as_ref().map(|name| match crate::ingest::plan::user_file(name) {
+                    Some(p) if p.is_relative() => base.join(p).to_string_lossy().into_owned(),
+                    _ => name.clone(),
+                })
+            };
+            let (preset, format) = (near(&s.preset), near(&s.format));
             for path in paths {
-                out.push(SourceSpec { path, origin: Some(origin.clone()), ..s.clone() });
+                out.push(SourceSpec {
+                    path,
+                    origin: Some(origin.clone()),
+                    preset: preset.clone(),
+                    format: format.clone(),
+                    ..s.clone()
+                });
             }
         }
         Ok(out)

@@ -128,9 +128,11 @@ use ColKind::{Num, Str};
 const LOGIN_COLUMNS: &[Column] = &[
     col(OUTCOME, Str, true, &["result", "status", "success"]),
     col(USER, Str, false, &["username", "user_name", "account", "uid"]),
-    col(HOST, Str, false, &["server", "region", "hostname"]),
+    // Not `region`: a region is not a host (and not `message`: a free-text remainder is no
+    // reason). A field map (`fields = { region = "host" }`) says so when it is meant.
+    col(HOST, Str, false, &["server", "hostname"]),
     col(CLIENT, Str, false, &["ip", "client_ip", "src", "peer", "remote_addr", "addr"]),
-    col(REASON, Str, false, &["error", "cause", "message", "msg"]),
+    col(REASON, Str, false, &["error", "cause", "error_code"]),
     col(LATENCY_MS, Num, false, &["latency", "duration_ms", "elapsed_ms"]),
 ];
 const NODE_COLUMNS: &[Column] = &[

@@ -17,7 +17,19 @@ pub fn run(_args: FormatsArgs) -> anyhow::Result<ExitCode> {
     }
     println!("\npresets (--preset; turn lines into role rows):");
     for p in &reg.presets {
-        println!("  {:<14} {:<7} {} [{}]", p.name, p.role.as_str(), p.title, p.formats.join(", "));
+        let also = if p.aliases.is_empty() {
+            String::new()
+        } else {
+            format!(" (also {})", p.aliases.join(", "))
+        };
+        println!(
+            "  {:<16} {:<7} {}{also} [{}]",
+            p.name,
+            p.role.as_str(),
+            p.title,
+            p.formats.join(", ")
+        );
     }
+    println!("\nyour own: --preset FILE.toml / --format FILE.toml (docs/FORMATS.md)");
     Ok(ExitCode::SUCCESS)
 }

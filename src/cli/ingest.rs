@@ -20,7 +20,9 @@ Examples:
   rootline ingest --config sample-data/skype-2007/incident.toml --out tables/
   rootline ingest /var/log/auth.log --preset sshd --year 2024 --tz Europe/Berlin --out tables/
   rootline ingest logins.csv --role login --field username=user --field when=ts --out tables/
-  rootline ingest cpu.csv.gz --preset metric-csv --strict --out tables/")]
+  rootline ingest cpu.csv.gz --preset metric-csv --strict --out tables/
+  rootline ingest access.log --since 2025-03-03 --until 2025-03-04 --out tables/
+  zcat auth.log.gz | rootline ingest - --preset sshd --year 2024 --out tables/")]
 pub struct IngestArgs {
     #[command(flatten)]
     pub sources: SourceArgs,
@@ -33,6 +35,12 @@ pub struct IngestArgs {
     /// Also write DIR/login_per_minute.csv: login attempts and failures per minute.
     #[arg(long)]
     pub per_minute: bool,
+    /// Keep only rows at or after this time (RFC 3339, or a date meaning its midnight UTC).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Keep only rows before this time.
+    #[arg(long)]
+    pub until: Option<String>,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -41,7 +49,15 @@ pub struct IngestArgs {
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let specs = args.sources.input()?.specs()?.unwrap_or_default();
     let registry = Registry::builtin();
-    let opts = IngestOptions::default().with_strict(args.strict);
+    let at = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
+        v.as_deref()
+            .map(crate::units::parse_instant)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--{flag} {e}"))
+    };
+    let opts = IngestOptions::default()
+        .with_strict(args.strict)
+        .with_range(at("since", &args.since)?, at("until", &args.until)?);
     let tty = std::io::stderr().is_terminal() && !args.quiet;
     let progress = |source: &str, lines: u64| {
         if tty {
@@ -81,6 +97,9 @@ pub fn summary(sources: &[SourceReport]) -> String {
             r.skipped,
             r.rejected
         );
+        for w in r.warnings() {
+            s += &format!("  warning: {w}\n");
+        }
         for n in &r.notes {
             s += &format!("  note: {n}\n");
         }

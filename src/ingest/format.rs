@@ -59,6 +59,9 @@ pub struct FormatDef {
     pub patterns: Vec<String>,
     pub timestamp_field: Option<String>,
     pub timestamp_format: Option<String>,
+    /// Lines that carry no event and are skipped, not rejected (journalctl's `-- Boot ... --`).
+    #[serde(default)]
+    pub skip: Vec<String>,
     #[serde(default)]
     pub sample: Vec<FormatSample>,
 }
@@ -68,6 +71,7 @@ pub struct FormatDef {
 pub struct Format {
     pub def: FormatDef,
     pub regex: Option<RegexSet>,
+    skip: Option<regex::RegexSet>,
 }
 
 /// The built-in files (`src/ingest/formats/*.toml`) by name, embedded in the binary.
@@ -75,6 +79,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("parquet.toml", include_str!("formats/parquet.toml")),
     ("ipc.toml", include_str!("formats/ipc.toml")),
     ("jsonl.toml", include_str!("formats/jsonl.toml")),
+    ("syslog_iso.toml", include_str!("formats/syslog_iso.toml")),
     ("syslog5424.toml", include_str!("formats/syslog5424.toml")),
     ("syslog.toml", include_str!("formats/syslog.toml")),
     ("windows_cbs.toml", include_str!("formats/windows_cbs.toml")),
@@ -82,6 +87,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("bgl.toml", include_str!("formats/bgl.toml")),
     ("hpc.toml", include_str!("formats/hpc.toml")),
     ("apache_error.toml", include_str!("formats/apache_error.toml")),
+    ("access_log.toml", include_str!("formats/access_log.toml")),
     ("android.toml", include_str!("formats/android.toml")),
     ("hdfs.toml", include_str!("formats/hdfs.toml")),
     ("spark.toml", include_str!("formats/spark.toml")),
@@ -124,11 +130,67 @@ impl Format {
         if !def.kind.is_binary() && def.sample.is_empty() {
             return Err(bad("every line format needs at least one [[sample]]".into()));
         }
-        Ok(Format { def, regex })
+        let skip = if def.skip.is_empty() {
+            None
+        } else {
+            Some(
+                regex::RegexSet::new(&def.skip)
+                    .map_err(|e| bad(format!("bad skip pattern: {e}")))?,
+            )
+        };
+        Ok(Format { def, regex, skip })
     }
 
     pub fn name(&self) -> &str {
         &self.def.name
+    }
+
+    /// Reads a user's format file (`format = "mine.toml"`) and checks its samples.
+    pub fn from_file(path: &std::path::Path) -> Result<Format, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let f = Format::from_toml(&path.display().to_string(), &text)?;
+        f.check_samples()
+            .map_err(|message| ConfigError::Parse { path: path.to_path_buf(), message })?;
+        Ok(f)
+    }
+
+    /// Every sample must parse, give its fields, and its timestamp must read as the UTC time
+    /// the sample states; the first that does not is the error.
+    pub fn check_samples(&self) -> Result<(), String> {
+        use super::time::{TimeState, TsFormat, TsParser, Zone};
+        for s in &self.def.sample {
+            let sample = |m: String| format!("format {}: sample \"{}\": {m}", self.name(), s.line);
+            let parser = LineParser::new(self).with_first_line(&s.line);
+            let mut locs = parser.locations();
+            let mut rec = Record::default();
+            parser.parse(&s.line, &mut locs, &mut rec).map_err(sample)?;
+            let mut names: Vec<String> = match &self.def.timestamp_field {
+                Some(n) => vec![n.clone()],
+                None => crate::schema::TS_ALIASES.iter().map(|s| s.to_string()).collect(),
+            };
+            names.push("column_1".into());
+            let raw = names
+                .iter()
+                .find_map(|n| rec.get(n))
+                .ok_or_else(|| sample("no timestamp field".into()))?;
+            let format: TsFormat =
+                self.def.timestamp_format.as_deref().unwrap_or("auto").parse().map_err(sample)?;
+            let zone: Zone = s.tz.as_deref().unwrap_or("UTC").parse().map_err(sample)?;
+            let ms = TsParser::new(format, zone)
+                .parse(raw, &mut TimeState::new(s.year.unwrap_or(2000)))
+                .map_err(|e| sample(format!("timestamp \"{raw}\": {e}")))?;
+            let got = crate::units::rfc3339_millis(ms);
+            if got != s.ts {
+                return Err(sample(format!("gave the time {got}, not {}", s.ts)));
+            }
+            for (k, v) in &s.fields {
+                if rec.get(k) != Some(v.as_str()) {
+                    return Err(sample(format!("gave {k} = {:?}, not \"{v}\"", rec.get(k))));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -176,9 +238,11 @@ impl Formats {
                 patterns: vec![pattern.into()],
                 timestamp_field: Some(ts.into()),
                 timestamp_format: None,
+                skip: vec![],
                 sample: vec![],
             },
             regex: Some(RegexSet { patterns: vec![re] }),
+            skip: None,
         })
     }
 }
@@ -189,6 +253,7 @@ impl Formats {
 pub struct LineParser {
     pub kind: FormatKind,
     regex: Option<RegexSet>,
+    skip: Option<regex::RegexSet>,
     /// Column names of a delimited source (its header, or `column_1`, `column_2`, ...).
     pub columns: Vec<String>,
     /// Whether the first line of the file is a header (and so is skipped).
@@ -200,6 +265,7 @@ impl LineParser {
         LineParser {
             kind: format.def.kind,
             regex: format.regex.clone(),
+            skip: format.skip.clone(),
             columns: vec![],
             has_header: false,
         }
@@ -237,6 +303,11 @@ impl LineParser {
 
     pub fn locations(&self) -> Vec<CaptureLocations> {
         self.regex.as_ref().map(RegexSet::locations).unwrap_or_default()
+    }
+
+    /// Whether the format says this line carries no event (it is then skipped).
+    pub fn skips(&self, line: &str) -> bool {
+        self.skip.as_ref().is_some_and(|s| s.is_match(line))
     }
 
     /// Splits one line (without its line ending) into `rec`.

@@ -58,17 +58,26 @@ pub struct IngestOptions {
     pub strict: bool,
     /// Bytes read and parsed at a time per source.
     pub block_size: usize,
+    /// Rows at or after `since` and before `until` (ms since the epoch) are kept; the rest are
+    /// skipped with a note.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        IngestOptions { strict: false, block_size: 16 << 20 }
+        IngestOptions { strict: false, block_size: 16 << 20, since: None, until: None }
     }
 }
 
 impl IngestOptions {
     pub fn with_strict(mut self, strict: bool) -> Self {
         self.strict = strict;
+        self
+    }
+    pub fn with_range(mut self, since: Option<i64>, until: Option<i64>) -> Self {
+        self.since = since;
+        self.until = until;
         self
     }
     pub fn with_block_size(mut self, bytes: usize) -> Self {
@@ -102,6 +111,34 @@ pub struct SourceReport {
     pub last_ts: Option<String>,
     /// Choices rootline made for this source (detections, assumed year) and problems.
     pub notes: Vec<String>,
+    /// Table column -> the raw field it was read from, when columns were mapped directly
+    /// (a preset's rules say it themselves).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+impl SourceReport {
+    /// What a reader of the report must not miss about this source: it gave no rows, or its
+    /// role was guessed from field names.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.lines > 0 && self.rows == 0 {
+            out.push(format!(
+                "no rows from {} line(s) ({} rejected, {} skipped): pass --role, --preset or \
+                 --format (or set them in the config), and see rejects.jsonl",
+                self.lines, self.rejected, self.skipped
+            ));
+        }
+        if let Some(n) =
+            self.notes.iter().find(|n| n.starts_with("role ") && n.ends_with("(detected)"))
+        {
+            out.push(format!(
+                "the {} was guessed from the field names; pass --role (or role = ...) if it is not",
+                n.trim_end_matches(" (detected)")
+            ));
+        }
+        out
+    }
 }
 
 /// The result of ingesting several sources.
@@ -127,6 +164,8 @@ struct Counts {
     /// Lines whose repeat count was cut, and the events they claimed beyond what was counted.
     repeats_cut: u64,
     repeats_dropped: u64,
+    /// Lines skipped for a time outside the range asked for.
+    out_of_range: u64,
 }
 
 impl Counts {
@@ -137,6 +176,7 @@ impl Counts {
         self.skipped += o.skipped;
         self.repeats_cut += o.repeats_cut;
         self.repeats_dropped += o.repeats_dropped;
+        self.out_of_range += o.out_of_range;
         self.min_ts = opt(self.min_ts, o.min_ts, i64::min);
         self.max_ts = opt(self.max_ts, o.max_ts, i64::max);
     }
@@ -172,7 +212,7 @@ fn parse_lines(
     let mut out =
         ChunkOut { table: None, rejects: Vec::new(), counts: Counts::default(), sorted: true };
     let mut locs = plan.parser.locations();
-    let mut fields_buf: Vec<(&str, Cow<str>)> = Vec::new();
+    let mut fields_buf: Vec<(Cow<str>, Cow<str>)> = Vec::new();
     let mut vals_buf: Vec<Option<Cow<str>>> = Vec::new();
     let mut last_ts = i64::MIN;
     // One UTF-8 check for the whole piece instead of one per line (nearly every log is valid).
@@ -200,34 +240,48 @@ fn parse_lines(
             Some(s) => Cow::Borrowed(&s[range]),
             None => String::from_utf8_lossy(raw),
         };
+        if plan.parser.skips(&text) {
+            // A line the format knows carries no event (journalctl's `-- Boot ... --`).
+            out.counts.skipped += 1;
+            continue;
+        }
         let mut rec = Record { fields: recycle(std::mem::take(&mut fields_buf)) };
         let mut vals = recycle(std::mem::take(&mut vals_buf));
-        match plan.parser.parse(&text, &mut locs, &mut rec) {
+        let parsed = plan.parser.parse(&text, &mut locs, &mut rec);
+        let kept = parsed.is_err() || plan.keeps(&rec);
+        match parsed {
             Err(reason) => reject(reason),
-            Ok(()) => match (plan.mapper.map(&rec, &mut vals), table.as_mut()) {
-                (Mapped::Skip | Mapped::NotMine, _)
-                | (Mapped::Rows { count: 0, .. }, _)
-                | (_, None) => out.counts.skipped += 1,
-                (Mapped::Reject(reason), _) => reject(reason),
-                (Mapped::Rows { ts: None, .. }, _) => reject("no timestamp".into()),
-                (Mapped::Rows { ts: Some(ts), count }, Some(t)) => {
-                    let count = capped_repeats(count, repeat_budget, &mut out.counts);
-                    match plan.ts.parse(&ts, state) {
-                        Err(e) => reject(format!("{e}: \"{}\"", table::clip(&ts))),
-                        Ok(ms) => match t.push(ms, line_no as i64, &vals, count) {
-                            Err(reason) => reject(reason),
-                            Ok(()) => {
-                                out.counts.parsed += 1;
-                                out.counts.rows += count as u64;
-                                out.sorted &= ms >= last_ts;
-                                last_ts = last_ts.max(ms);
-                                out.counts.min_ts = opt(out.counts.min_ts, Some(ms), i64::min);
-                                out.counts.max_ts = opt(out.counts.max_ts, Some(ms), i64::max);
+            Ok(()) if !kept => out.counts.skipped += 1,
+            Ok(()) => {
+                match (plan.mapper.map_with(&rec, &mut vals, &mut state.memo), table.as_mut()) {
+                    (Mapped::Skip | Mapped::NotMine, _)
+                    | (Mapped::Rows { count: 0, .. }, _)
+                    | (_, None) => out.counts.skipped += 1,
+                    (Mapped::Reject(reason), _) => reject(reason),
+                    (Mapped::Rows { ts: None, .. }, _) => reject("no timestamp".into()),
+                    (Mapped::Rows { ts: Some(ts), count }, Some(t)) => {
+                        let count = capped_repeats(count, repeat_budget, &mut out.counts);
+                        match plan.ts.parse(&ts, state) {
+                            Err(e) => reject(format!("{e}: \"{}\"", table::clip(&ts))),
+                            Ok(ms) if !plan.in_range(ms) => {
+                                out.counts.skipped += 1;
+                                out.counts.out_of_range += 1;
                             }
-                        },
+                            Ok(ms) => match t.push(ms, line_no as i64, &vals, count) {
+                                Err(reason) => reject(reason),
+                                Ok(()) => {
+                                    out.counts.parsed += 1;
+                                    out.counts.rows += count as u64;
+                                    out.sorted &= ms >= last_ts;
+                                    last_ts = last_ts.max(ms);
+                                    out.counts.min_ts = opt(out.counts.min_ts, Some(ms), i64::min);
+                                    out.counts.max_ts = opt(out.counts.max_ts, Some(ms), i64::max);
+                                }
+                            },
+                        }
                     }
                 }
-            },
+            }
         }
         vals_buf = recycle(vals);
         fields_buf = recycle(rec.fields);
@@ -436,6 +490,7 @@ fn ingest_source(
     // Lines over the limit come as blocks of their own; the sample comes from the first block
     // of ordinary lines, and the long lines before it wait for the plan.
     let mut blocks = Blocks { pending: std::collections::VecDeque::new(), reader };
+    // (The sample block is read ahead below; a JSON document is turned into lines first.)
     while let Some(b) = blocks.reader.next_block() {
         let ordinary = b.oversized.is_none();
         blocks.pending.push_back(b);
@@ -449,6 +504,17 @@ fn ingest_source(
             return Err(read_err(e));
         }
         return Ok(report);
+    }
+    if let Some(items) = json_document(&mut blocks, &source)? {
+        report.notes.push(format!(
+            "a JSON document: its {} item(s) are read as lines (line N is item N)",
+            items.1
+        ));
+        blocks = Blocks {
+            pending: std::collections::VecDeque::new(),
+            reader: BlockReader::new(Box::new(std::io::Cursor::new(items.0)), opts.block_size),
+        };
+        blocks.pending.extend(blocks.reader.next_block());
     }
     if blocks.reader.cr_line_ends {
         report
@@ -474,7 +540,7 @@ fn ingest_source(
         }
     }
     let plan = match plan::plan_text(&spec, registry, &sample, year, &stem) {
-        Ok(p) => p,
+        Ok(p) => p.with_range(opts.since, opts.until),
         Err(crate::error::ConfigError::NoFormat(msg)) => {
             // Nothing fits: keep going so every line is accounted for as a reject.
             report.notes.push(msg.clone());
@@ -514,6 +580,7 @@ fn ingest_source(
     report.role = plan.role();
     report.preset = plan.preset().map(str::to_string);
     report.notes.extend(plan.notes.iter().cloned());
+    report.fields = plan.mapping.clone();
     let mut state = TimeState::new(plan.year);
     let mut counts = Counts::default();
     let mut rejected = 0;
@@ -529,6 +596,12 @@ fn ingest_source(
         progress(&source, counts.lines);
         parsed = next;
     }
+    if counts.out_of_range > 0 {
+        report.notes.push(format!(
+            "{} line(s) outside the time range asked for (--since/--until) skipped",
+            counts.out_of_range
+        ));
+    }
     if counts.repeats_cut > 0 {
         report.notes.push(format!(
             "{} line(s) stand for more events than rootline counts ('message repeated N times'): \
@@ -539,6 +612,61 @@ fn ingest_source(
     }
     finish_report(&mut report, &counts, rejected, &mut blocks.reader, sink, &source)?;
     Ok(report)
+}
+
+/// The largest JSON document (`kubectl get events -o json`) read whole to split its items.
+const MAX_JSON_DOCUMENT: usize = 512 << 20;
+
+/// When a source is one pretty-printed JSON document (its first line is `{` or `[`), its
+/// items (`items` of an object, or the elements of an array) as JSON lines, and how many.
+fn json_document(
+    blocks: &mut Blocks,
+    source: &str,
+) -> Result<Option<(Vec<u8>, usize)>, IngestError> {
+    let Some(first) = blocks.pending.front().filter(|b| b.oversized.is_none()) else {
+        return Ok(None);
+    };
+    let head = read::lines(&first.data).find(|l| !l.iter().all(u8::is_ascii_whitespace));
+    if !head.is_some_and(|l| matches!(l.trim_ascii(), b"{" | b"[")) {
+        return Ok(None);
+    }
+    let mut read: Vec<Block> = Vec::new();
+    let mut size = 0;
+    while let Some(b) = blocks.next() {
+        size += b.data.len();
+        let too_big = b.oversized.is_some() || size > MAX_JSON_DOCUMENT;
+        read.push(b);
+        if too_big {
+            // Not a document rootline reads whole: the lines go on as lines.
+            for b in read.into_iter().rev() {
+                blocks.pending.push_front(b);
+            }
+            return Ok(None);
+        }
+    }
+    let text: Vec<u8> = read.iter().flat_map(|b| b.data.iter().copied()).collect();
+    let bad = |m: String| IngestError::Source { path: source.into(), message: m };
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&text) else {
+        // Not one JSON document after all: its lines are read (and rejected) as lines.
+        for b in read.into_iter().rev() {
+            blocks.pending.push_front(b);
+        }
+        return Ok(None);
+    };
+    let items = match doc {
+        serde_json::Value::Array(items) => items,
+        serde_json::Value::Object(mut o) => match o.remove("items") {
+            Some(serde_json::Value::Array(items)) => items,
+            _ => vec![serde_json::Value::Object(o)],
+        },
+        other => vec![other],
+    };
+    let mut out = Vec::new();
+    for item in &items {
+        serde_json::to_writer(&mut out, item).map_err(|e| bad(e.to_string()))?;
+        out.push(b'\n');
+    }
+    Ok(Some((out, items.len())))
 }
 
 /// The blocks of a source: those read ahead for the sample first, then the rest.

@@ -37,6 +37,13 @@ pub struct SourceSpec {
     /// Raw field name -> table column.
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
+    /// Raw value -> table value, per column (see [`super::preset::ValueMap`]).
+    #[serde(default)]
+    pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// Lines are kept only when these raw fields match these regexes (`path = '^/login'`);
+    /// the rest are skipped.
+    #[serde(default)]
+    pub keep: BTreeMap<String, String>,
     /// Where these settings were written, for messages: `incident.toml: source[1]`; `None`
     /// for command-line flags.
     #[serde(skip)]
@@ -65,7 +72,7 @@ impl SourceSpec {
 pub fn check_spec(spec: &SourceSpec, registry: &Registry) -> Result<(), ConfigError> {
     let bad = |key: &str, msg: String| ConfigError::Invalid(format!("{}: {msg}", spec.key(key)));
     if let Some(f) = spec.format.as_deref().filter(|f| *f != "auto") {
-        registry.formats.get(f).map_err(|e| bad("format", e.to_string()))?;
+        registry.format(f).map_err(|e| bad("format", e.to_string()))?;
     }
     if let Some(p) = spec.preset.as_deref().filter(|p| *p != "auto") {
         registry.preset(p).map_err(|e| bad("preset", e.to_string()))?;
@@ -76,6 +83,9 @@ pub fn check_spec(spec: &SourceSpec, registry: &Registry) -> Result<(), ConfigEr
     if let Some(p) = &spec.pattern {
         Formats::custom_regex(p).map_err(|e| bad("pattern", e.to_string()))?;
     }
+    for (k, re) in &spec.keep {
+        regex::Regex::new(re).map_err(|e| bad("keep", format!("{k}: {e}")))?;
+    }
     if let Some(y) = spec.year
         && !(1..=9999).contains(&y)
     {
@@ -85,6 +95,13 @@ pub fn check_spec(spec: &SourceSpec, registry: &Registry) -> Result<(), ConfigEr
         Some(r) => vec![r],
         None => Role::ALL.to_vec(),
     };
+    for (col, map) in &spec.values {
+        let known = roles.iter().any(|r| r.columns().iter().any(|c| c.name == col));
+        if !known {
+            return Err(bad("values", format!("no role has a column \"{col}\"")));
+        }
+        super::preset::ValueMap::new(map).map_err(|e| bad("values", e))?;
+    }
     for col in spec.fields.values() {
         let known = col == "ts" || roles.iter().any(|r| r.columns().iter().any(|c| c.name == col));
         if !known {
@@ -114,8 +131,15 @@ impl Registry {
         Registry { formats: Formats::builtin(), presets: super::preset::builtin_presets() }
     }
 
-    pub fn preset(&self, name: &str) -> Result<&Preset, ConfigError> {
-        self.presets.iter().find(|p| p.name == name).ok_or_else(|| {
+    /// A preset by name, or read from a file when the name is a path to a `.toml` file (a
+    /// user's own preset, its samples checked as it loads).
+    pub fn preset(&self, name: &str) -> Result<Cow<'_, Preset>, ConfigError> {
+        if let Some(path) = user_file(name) {
+            return Preset::from_file(path, &self.formats).map(Cow::Owned);
+        }
+        let found =
+            self.presets.iter().find(|p| p.name == name || p.aliases.iter().any(|a| a == name));
+        found.map(Cow::Borrowed).ok_or_else(|| {
             ConfigError::Invalid(unknown_value(
                 "preset",
                 name,
@@ -123,6 +147,21 @@ impl Registry {
             ))
         })
     }
+
+    /// A format by name, or read from a file when the name is a path to a `.toml` file.
+    pub fn format(&self, name: &str) -> Result<Cow<'_, Format>, ConfigError> {
+        if let Some(path) = user_file(name) {
+            return Format::from_file(path).map(Cow::Owned);
+        }
+        self.formats.get(name).map(Cow::Borrowed)
+    }
+}
+
+/// A setting that names a file of the user's (`mine.toml`) rather than a built-in.
+pub(crate) fn user_file(name: &str) -> Option<&std::path::Path> {
+    let path = std::path::Path::new(name);
+    let is_file = name.ends_with(".toml") || name.contains('/') || name.contains('\\');
+    is_file.then_some(path)
 }
 
 /// How one source is read, decided.
@@ -135,6 +174,12 @@ pub struct SourcePlan {
     pub year: i32,
     /// What was detected rather than given, for the user to check.
     pub notes: Vec<String>,
+    /// The source's `keep` filter: a line whose fields do not all match is skipped.
+    pub keep: Vec<(Vec<String>, regex::Regex)>,
+    /// Rows outside `[since, until)` are skipped.
+    pub range: (Option<i64>, Option<i64>),
+    /// Table column -> the raw field it is read from (for a direct mapping).
+    pub mapping: BTreeMap<String, String>,
 }
 
 impl SourcePlan {
@@ -147,6 +192,23 @@ impl SourcePlan {
             Mapper::Preset { preset, .. } => Some(&preset.name),
             _ => None,
         }
+    }
+
+    pub fn with_range(mut self, since: Option<i64>, until: Option<i64>) -> SourcePlan {
+        self.range = (since, until);
+        self
+    }
+
+    /// Whether a row at `ms` is in the range asked for.
+    pub fn in_range(&self, ms: i64) -> bool {
+        self.range.0.is_none_or(|s| ms >= s) && self.range.1.is_none_or(|u| ms < u)
+    }
+
+    /// Whether a parsed line passes the source's `keep` filter.
+    pub fn keeps(&self, rec: &Record) -> bool {
+        self.keep.iter().all(|(names, re)| {
+            names.iter().find_map(|n| rec.get(n)).is_some_and(|v| re.is_match(v))
+        })
     }
 
     /// Whether lines must be read in order (yearless stamps, or a zone with DST).
@@ -168,11 +230,18 @@ pub fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
     v.into_iter().map(|_| -> U { unreachable!("the vector is empty") }).collect()
 }
 
-fn ts_names(format: &Format, parser: &LineParser, first: Option<&Record>) -> Vec<String> {
+fn ts_names(
+    format: &Format,
+    parser: &LineParser,
+    first: Option<&Record>,
+    presets: &[String],
+) -> Vec<String> {
     if let Some(f) = &format.def.timestamp_field {
         return vec![f.clone()];
     }
     let mut names: Vec<String> = TS_ALIASES.iter().map(|s| s.to_string()).collect();
+    // The time fields presets of this format read (`lastTimestamp` of Kubernetes events).
+    names.extend(presets.iter().filter(|n| !names.contains(n)).cloned().collect::<Vec<_>>());
     // A headerless table: the first column that holds a time.
     if let Some(rec) = first {
         let probe = TsParser::new(TsFormat::Auto, Zone::Utc);
@@ -217,15 +286,18 @@ pub fn plan_text(
 
     // Candidate formats: the one given, the user's pattern, the preset's, or all.
     let custom;
+    let given;
+    let any_format = || registry.formats.list.iter().filter(|f| !f.def.kind.is_binary()).collect();
     let candidates: Vec<&Format> = if let Some(p) = &spec.pattern {
         custom = Formats::custom_regex(p)?;
         vec![&custom]
     } else if let Some(name) = format_given {
-        vec![registry.formats.get(name)?]
-    } else if let Some(p) = preset_given {
+        given = registry.format(name)?;
+        vec![given.as_ref()]
+    } else if let Some(p) = preset_given.as_deref().filter(|p| !p.formats.is_empty()) {
         p.formats.iter().map(|f| registry.formats.get(f)).collect::<Result<_, _>>()?
     } else {
-        registry.formats.list.iter().filter(|f| !f.def.kind.is_binary()).collect()
+        any_format()
     };
 
     let user_ts = spec
@@ -243,6 +315,22 @@ pub fn plan_text(
         ts_field: Vec<String>,
         ts_format: TsFormat,
     }
+    // Time fields the presets that could read a format name (the one given, or the built-ins
+    // for that format).
+    let preset_ts_fields = |fmt: &Format| -> Vec<String> {
+        let from = |p: &Preset| -> Vec<String> {
+            p.timestamp_field.iter().flat_map(|f| f.split('|').map(str::to_string)).collect()
+        };
+        match preset_given.as_deref() {
+            Some(p) => from(p),
+            None => registry
+                .presets
+                .iter()
+                .filter(|p| p.formats.iter().any(|f| f == fmt.name()))
+                .flat_map(from)
+                .collect(),
+        }
+    };
     let mut best: Option<Best> = None;
     for fmt in &candidates {
         let first = sample.first().copied().unwrap_or("");
@@ -256,7 +344,8 @@ pub fn plan_text(
             if parser.parse(line, &mut locs, &mut rec).is_err() {
                 continue;
             }
-            let names = names.get_or_insert_with(|| ts_names(fmt, &parser, Some(&rec)));
+            let names = names
+                .get_or_insert_with(|| ts_names(fmt, &parser, Some(&rec), &preset_ts_fields(fmt)));
             if let Some(v) = names.iter().find_map(|n| rec.get(n)) {
                 found.push((v.to_string(), rec.fields.len()));
             }
@@ -274,7 +363,8 @@ pub fn plan_text(
             found.iter().filter(|(v, _)| probe.parse(v, st).is_ok()).map(|(_, n)| *n).collect();
         let score = (ok.len() + usize::from(parser.has_header), ok.iter().sum::<usize>());
         if !ok.is_empty() && best.as_ref().is_none_or(|b| score > b.score) {
-            let ts_field = names.unwrap_or_else(|| ts_names(fmt, &parser, None));
+            let ts_field =
+                names.unwrap_or_else(|| ts_names(fmt, &parser, None, &preset_ts_fields(fmt)));
             best = Some(Best { score, fmt, parser, ts_field, ts_format });
         }
     }
@@ -292,8 +382,8 @@ pub fn plan_text(
     let ts = TsParser::new(ts_format, zone);
 
     // Role mapping: a preset or direct columns, scored on the same sample.
-    let presets: Vec<&Preset> = match preset_given {
-        Some(p) => vec![p],
+    let presets: Vec<&Preset> = match &preset_given {
+        Some(p) => vec![p.as_ref()],
         None => registry
             .presets
             .iter()
@@ -341,9 +431,11 @@ pub fn plan_text(
     let lines = if parser.has_header { &sample[sample.len().min(1)..] } else { sample };
     // Score: rows with a readable time; failing any, lines a preset claims as its own
     // (its `when` filter matched and no rule rejected them), which beats no mapping at all.
-    let mut best_map: Option<((usize, usize), usize)> = None;
+    // On a tie, the mapping that fills more columns: a change log's `status` can pass for a
+    // login's `outcome`, but `kind`, `target` and `item` only fit a change.
+    let mut best_map: Option<((usize, usize, usize), usize)> = None;
     for (i, m) in mappers.iter().enumerate() {
-        let mut score = (0, 0);
+        let mut score = (0, 0, 0);
         let st = &mut TimeState::new(year);
         let mut locs = parser.locations();
         for line in lines {
@@ -359,28 +451,42 @@ pub fn plan_text(
                     });
                     if required_ok && ts.parse(&t, st).is_ok() {
                         score.0 += 1;
+                        score.2 += out.iter().filter(|v| v.is_some()).count();
                     }
                 }
                 Mapped::Skip if matches!(m, Mapper::Preset { .. }) => score.1 += 1,
                 _ => {}
             }
         }
-        if score > best_map.map_or((0, 0), |b| b.0) {
+        if score > best_map.map_or((0, 0, 0), |b| b.0) {
             best_map = Some((score, i));
         }
     }
-    let mapper = match (best_map, preset_given, spec.role) {
+    let given = preset_given.is_some();
+    let mut mapper = match (best_map, given, spec.role) {
         (Some((_, i)), _, _) => mappers.swap_remove(i),
         // Asked for explicitly: use it even if the sample gave no row (it may later).
-        (None, Some(_), _) => mappers.swap_remove(0),
-        (None, None, Some(_)) => {
+        (None, true, _) => mappers.swap_remove(0),
+        (None, false, Some(_)) => {
             let i = mappers.iter().position(|m| matches!(m, Mapper::Direct(_))).unwrap_or(0);
             mappers.swap_remove(i)
         }
-        (None, None, None) => Mapper::Unmapped,
+        (None, false, None) => Mapper::Unmapped,
     };
-    match (&mapper, preset_given, spec.role) {
-        (Mapper::Preset { preset, .. }, None, _) => {
+    // The source's own value maps, over the preset's.
+    if let Some(role) = mapper.role()
+        && !spec.values.is_empty()
+    {
+        let values = super::preset::value_maps(role, &spec.values)
+            .map_err(|e| ConfigError::Invalid(format!("{}: {e}", spec.key("values"))))?;
+        match &mut mapper {
+            Mapper::Preset { preset, .. } => *preset = preset.clone().with_values(&values),
+            Mapper::Direct(d) => d.values = values,
+            Mapper::Unmapped => {}
+        }
+    }
+    match (&mapper, given, spec.role) {
+        (Mapper::Preset { preset, .. }, false, _) => {
             notes.push(format!("preset {} (detected)", preset.name))
         }
         (Mapper::Direct(d), _, None) => notes.push(format!("role {} (detected)", d.role)),
@@ -389,5 +495,37 @@ pub fn plan_text(
         ),
         _ => {}
     }
-    Ok(SourcePlan { format: fmt.name().to_string(), parser, ts, mapper, year, notes })
+    // What went where, from the first line the mapping reads.
+    let mut mapping = BTreeMap::new();
+    if let Mapper::Direct(d) = &mapper {
+        let mut locs = parser.locations();
+        for line in lines {
+            let mut rec = Record::default();
+            if parser.parse(line, &mut locs, &mut rec).is_ok() && d.fit(&rec).is_some() {
+                mapping = d.found(&rec);
+                break;
+            }
+        }
+    }
+    let keep = spec
+        .keep
+        .iter()
+        .map(|(k, re)| {
+            let names = k.split('|').map(str::to_string).collect();
+            regex::Regex::new(re)
+                .map(|r| (names, r))
+                .map_err(|e| ConfigError::Invalid(format!("{}: {k}: {e}", spec.key("keep"))))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(SourcePlan {
+        format: fmt.name().to_string(),
+        parser,
+        ts,
+        mapper,
+        year,
+        notes,
+        keep,
+        range: (None, None),
+        mapping,
+    })
 }

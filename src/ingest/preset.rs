@@ -29,6 +29,18 @@ struct RuleDef {
     repeat: Option<String>,
     #[serde(default)]
     skip: bool,
+    /// The connection (`{host}:{pid}`) a row is an attempt of, remembered...
+    key: Option<String>,
+    /// ...or remembered as standing for the connection's first try, until a line of that try
+    /// (a rule with `settles`) comes: an `Invalid user` line counts for a probe that never
+    /// tries a password, and for the first try of one that does.
+    tentative: Option<String>,
+    /// A try: when the connection's first try was counted tentatively, this line is that try
+    /// (no row); else it counts, and the connection is remembered.
+    settles: Option<String>,
+    /// No row for a connection already remembered (a disconnect after counted failures is not
+    /// one more attempt).
+    unless: Option<String>,
 }
 
 /// One sample line of a preset file and what it must give.
@@ -36,6 +48,8 @@ struct RuleDef {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct PresetSample {
     pub line: String,
+    /// The header line a delimited sample comes under (none: a headerless file).
+    pub header: Option<String>,
     /// The format to parse the line with (the preset's first format when absent).
     pub format: Option<String>,
     pub year: Option<i32>,
@@ -53,23 +67,33 @@ pub struct PresetSample {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct PresetDef {
     name: String,
+    /// Other names the preset answers to (`apache` for the access-log preset).
+    #[serde(default)]
+    aliases: Vec<String>,
     title: String,
     role: Role,
+    /// The formats the preset's lines come in; empty: any (detected).
+    #[serde(default)]
     formats: Vec<String>,
     timestamp_field: Option<String>,
     timestamp_format: Option<String>,
     #[serde(default)]
     when: BTreeMap<String, String>,
+    /// Raw value -> table value, per column (see [`ValueMap`]).
+    #[serde(default)]
+    values: BTreeMap<String, BTreeMap<String, String>>,
     rule: Vec<RuleDef>,
     #[serde(default)]
     sample: Vec<PresetSample>,
 }
 
-/// `{user}`, `{timestamp|column_1}` or literal text around them.
+/// `{user}`, `{timestamp|column_1}` or literal text around them. `{request_time*1000}`
+/// scales a number (seconds to milliseconds); `{@2}` is the second field of the line and
+/// `{@2.name}` its name.
 #[derive(Debug, Clone)]
 enum Part {
     Lit(String),
-    Var(Vec<String>),
+    Var(Vec<String>, Option<f64>),
 }
 
 #[derive(Debug, Clone)]
@@ -77,7 +101,7 @@ pub struct Template(Vec<Part>);
 
 /// The template `{a|b|...}` that reads the first present field of `names`.
 pub fn field_template(names: &[String]) -> Template {
-    Template(vec![Part::Var(names.to_vec())])
+    Template(vec![Part::Var(names.to_vec(), None)])
 }
 
 impl Template {
@@ -89,8 +113,18 @@ impl Template {
                 parts.push(Part::Lit(rest[..open].to_string()));
             }
             let close = rest[open..].find('}').ok_or_else(|| format!("unclosed {{ in \"{s}\""))?;
-            let names = &rest[open + 1..open + close];
-            parts.push(Part::Var(names.split('|').map(|n| n.trim().to_string()).collect()));
+            let inner = &rest[open + 1..open + close];
+            let (names, scale) = match inner.rsplit_once('*') {
+                Some((n, k)) => {
+                    let k: f64 = k
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("\"{k}\" after * in \"{s}\" is not a number"))?;
+                    (n, Some(k))
+                }
+                None => (inner, None),
+            };
+            parts.push(Part::Var(names.split('|').map(|n| n.trim().to_string()).collect(), scale));
             rest = &rest[open + close + 1..];
         }
         if !rest.is_empty() {
@@ -99,18 +133,29 @@ impl Template {
         Ok(Template(parts))
     }
 
-    /// Renders with `lookup`; an empty result is `None` (a null cell).
+    /// Renders with `lookup`; an empty result is `None` (a null cell). A scaled value that is
+    /// not a number is left as it is (the column's own check then says so).
     fn render<'r>(&self, lookup: &dyn Fn(&str) -> Option<&'r str>) -> Option<Cow<'r, str>> {
-        let var = |names: &[String]| names.iter().find_map(|n| lookup(n).filter(|v| !v.is_empty()));
+        let var = |names: &[String], scale: Option<f64>| -> Option<Cow<'r, str>> {
+            let v = names.iter().find_map(|n| lookup(n).filter(|v| !v.is_empty()))?;
+            match scale.map(|k| v.trim().parse::<f64>().map(|x| x * k)) {
+                Some(Ok(x)) => {
+                    Some(Cow::Owned(crate::units::short_number(crate::units::round_to(x, 3), 3)))
+                }
+                _ => Some(Cow::Borrowed(v)),
+            }
+        };
         match self.0.as_slice() {
-            [Part::Var(names)] => var(names).map(Cow::Borrowed),
+            [Part::Var(names, scale)] => var(names, *scale),
             [Part::Lit(l)] => Some(Cow::Owned(l.clone())),
             parts => {
                 let mut out = String::new();
                 for p in parts {
                     match p {
                         Part::Lit(l) => out.push_str(l),
-                        Part::Var(names) => out.push_str(var(names).unwrap_or("")),
+                        Part::Var(names, scale) => {
+                            out.push_str(&var(names, *scale).unwrap_or_default())
+                        }
                     }
                 }
                 (!out.is_empty()).then_some(Cow::Owned(out))
@@ -125,12 +170,33 @@ struct Rule {
     emit: Vec<(usize, Template)>,
     repeat: Option<Template>,
     skip: bool,
+    key: Option<Template>,
+    tentative: Option<Template>,
+    settles: Option<Template>,
+    unless: Option<Template>,
+}
+
+/// What a source's rules remember from line to line (connections already counted, and
+/// whether only tentatively), within one piece of a file (a whole file when its lines are read
+/// in order). Bounded: it forgets everything past a million keys.
+#[derive(Debug, Clone, Default)]
+pub struct Memo(std::collections::HashMap<String, bool>);
+
+impl Memo {
+    const MAX: usize = 1_000_000;
+    fn remember(&mut self, key: String, tentative: bool) {
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0.insert(key, tentative);
+    }
 }
 
 /// A compiled preset.
 #[derive(Debug, Clone)]
 pub struct Preset {
     pub name: String,
+    pub aliases: Vec<String>,
     pub title: String,
     pub role: Role,
     pub formats: Vec<String>,
@@ -138,7 +204,88 @@ pub struct Preset {
     pub timestamp_format: Option<String>,
     when: Vec<(Vec<String>, Regex)>,
     rules: Vec<Rule>,
+    /// Value maps by column index.
+    values: Vec<(usize, ValueMap)>,
     pub samples: Vec<PresetSample>,
+}
+
+/// Maps the raw values of one column to the values its table holds: `outcome` from HTTP
+/// status codes, `event` from a 0/1 `up` gauge, a change `kind` from an event reason.
+///
+/// Keys are raw values (compared without regard to case), classes of three-digit codes
+/// (`"2xx"`, `"5xx"`), or `"*"` for any other value; a value no key covers is kept as it is
+/// (and checked as any raw value is). In a preset or a source:
+/// ```toml
+/// [values.outcome]
+/// "2xx" = "ok"
+/// "3xx" = "ok"
+/// "4xx" = "fail"
+/// "5xx" = "fail"
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ValueMap {
+    exact: Vec<(String, String)>,
+    classes: Vec<(u8, String)>,
+    other: Option<String>,
+}
+
+impl ValueMap {
+    pub fn new(map: &BTreeMap<String, String>) -> Result<ValueMap, String> {
+        let mut m = ValueMap::default();
+        for (k, v) in map {
+            let b = k.as_bytes();
+            if k == "*" {
+                m.other = Some(v.clone());
+            } else if b.len() == 3 && b[0].is_ascii_digit() && k[1..].eq_ignore_ascii_case("xx") {
+                m.classes.push((b[0], v.clone()));
+            } else if k.is_empty() {
+                return Err("an empty key in a value map; use \"*\" for any other value".into());
+            } else {
+                m.exact.push((k.to_lowercase(), v.clone()));
+            }
+        }
+        Ok(m)
+    }
+
+    /// The table value for `raw`, or `None` when the map leaves it as it is.
+    pub fn get(&self, raw: &str) -> Option<&str> {
+        let raw = raw.trim();
+        if let Some((_, v)) = self.exact.iter().find(|(k, _)| k.eq_ignore_ascii_case(raw)) {
+            return Some(v);
+        }
+        let b = raw.as_bytes();
+        if b.len() == 3
+            && b.iter().all(u8::is_ascii_digit)
+            && let Some((_, v)) = self.classes.iter().find(|(d, _)| *d == b[0])
+        {
+            return Some(v);
+        }
+        self.other.as_deref()
+    }
+
+    /// Maps a value in place (a value the map does not cover is left).
+    pub fn apply<'r>(&'r self, v: &mut Option<Cow<'r, str>>) {
+        if let Some(new) = v.as_deref().and_then(|raw| self.get(raw)) {
+            *v = Some(Cow::Borrowed(new));
+        }
+    }
+}
+
+/// Value maps of a role's columns, checked against its column names.
+pub fn value_maps(
+    role: Role,
+    maps: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<Vec<(usize, ValueMap)>, String> {
+    let columns: Vec<&str> = role.columns().iter().map(|c| c.name).collect();
+    let mut out = Vec::new();
+    for (col, map) in maps {
+        let idx = columns
+            .iter()
+            .position(|c| c == col)
+            .ok_or_else(|| unknown_value(&format!("{role} column in values"), col, &columns))?;
+        out.push((idx, ValueMap::new(map).map_err(|e| format!("values.{col}: {e}"))?));
+    }
+    Ok(out)
 }
 
 /// The built-in files (`src/ingest/presets/*.toml`) by name, embedded in the binary.
@@ -149,6 +296,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("boot.toml", include_str!("presets/boot.toml")),
     ("pam.toml", include_str!("presets/pam.toml")),
     ("metric_csv.toml", include_str!("presets/metric_csv.toml")),
+    ("dropbear.toml", include_str!("presets/dropbear.toml")),
+    ("access_log.toml", include_str!("presets/access_log.toml")),
+    ("prometheus.toml", include_str!("presets/prometheus.toml")),
+    ("k8s_events.toml", include_str!("presets/k8s_events.toml")),
+    ("windows_security.toml", include_str!("presets/windows_security.toml")),
 ];
 
 fn field_names(key: &str) -> Vec<String> {
@@ -185,12 +337,18 @@ impl Preset {
                 emit,
                 repeat: r.repeat.as_deref().map(Template::parse).transpose().map_err(bad)?,
                 skip: r.skip,
+                key: r.key.as_deref().map(Template::parse).transpose().map_err(bad)?,
+                tentative: r.tentative.as_deref().map(Template::parse).transpose().map_err(bad)?,
+                settles: r.settles.as_deref().map(Template::parse).transpose().map_err(bad)?,
+                unless: r.unless.as_deref().map(Template::parse).transpose().map_err(bad)?,
             });
         }
         if def.sample.is_empty() {
             return Err(bad("every preset needs at least one [[sample]]".into()));
         }
+        let values = value_maps(def.role, &def.values).map_err(bad)?;
         Ok(Preset {
+            values,
             timestamp_field: def.timestamp_field,
             when: def
                 .when
@@ -198,6 +356,7 @@ impl Preset {
                 .map(|(k, p)| Ok((field_names(k), regex(p)?)))
                 .collect::<Result<_, ConfigError>>()?,
             name: def.name,
+            aliases: def.aliases,
             title: def.title,
             role: def.role,
             formats: def.formats,
@@ -205,6 +364,130 @@ impl Preset {
             rules,
             samples: def.sample,
         })
+    }
+}
+
+impl Preset {
+    /// Reads a user's preset file (`preset = "mine.toml"`) and checks its samples, so that a
+    /// preset that does not do what its samples say fails at load, naming the sample.
+    pub fn from_file(
+        path: &std::path::Path,
+        formats: &super::format::Formats,
+    ) -> Result<Preset, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let p = Preset::from_toml(&path.display().to_string(), &text)?;
+        p.check_samples(formats)
+            .map_err(|m| ConfigError::Parse { path: path.to_path_buf(), message: m })?;
+        Ok(p)
+    }
+
+    /// Puts `source`-level value maps over the preset's own (a source's settings win).
+    pub fn with_values(mut self, extra: &[(usize, ValueMap)]) -> Preset {
+        for (idx, m) in extra {
+            self.values.retain(|(i, _)| i != idx);
+            self.values.push((*idx, m.clone()));
+        }
+        self
+    }
+
+    /// Runs every sample: it must parse with its format (the sample's, the preset's first, or
+    /// one detected), and give the rows, columns and time it says; the first that does not
+    /// is the error.
+    pub fn check_samples(&self, formats: &super::format::Formats) -> Result<(), String> {
+        use super::format::LineParser;
+        use super::time::{TimeState, TsFormat, TsParser, Zone};
+        for s in &self.samples {
+            let sample = |m: String| format!("preset {}: sample \"{}\": {m}", self.name, s.line);
+            let fname = s.format.as_deref().or(self.formats.first().map(String::as_str));
+            let candidates: Vec<&super::format::Format> = match fname {
+                Some(n) => vec![formats.get(n).map_err(|e| sample(e.to_string()))?],
+                None => formats.list.iter().filter(|f| !f.def.kind.is_binary()).collect(),
+            };
+            let mut parsed = None;
+            for f in candidates {
+                let first = s.header.as_deref().unwrap_or("2000-01-01 00:00:00,1");
+                let parser = LineParser::new(f).with_first_line(first);
+                let mut locs = parser.locations();
+                let mut rec = Record::default();
+                if parser.parse(&s.line, &mut locs, &mut rec).is_ok() {
+                    let fields: Vec<(String, String)> =
+                        rec.fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                    parsed = Some((f, fields));
+                    break;
+                }
+            }
+            let Some((f, fields)) = parsed else {
+                return Err(sample(format!("no format reads it ({})", fname.unwrap_or("any"))));
+            };
+            let rec = Record {
+                fields: fields
+                    .iter()
+                    .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())))
+                    .collect(),
+            };
+            let ts_names: Vec<String> = match (&self.timestamp_field, &f.def.timestamp_field) {
+                (Some(t), _) => t.split('|').map(str::to_string).collect(),
+                (None, Some(t)) => vec![t.clone()],
+                (None, None) => TS_ALIASES.iter().map(|s| s.to_string()).collect(),
+            };
+            let mapper = Mapper::Preset {
+                preset: self.clone(),
+                source_stem: "sample".into(),
+                ts: field_template(&ts_names),
+            };
+            let mut out: Vec<Option<Cow<str>>> = Vec::new();
+            let got = mapper.map(&rec, &mut out);
+            if s.skip {
+                if !matches!(got, Mapped::Skip | Mapped::NotMine) {
+                    return Err(sample(format!("should be skipped, gave {got:?}")));
+                }
+                continue;
+            }
+            let Mapped::Rows { ts, count } = got else {
+                return Err(sample(format!("should give rows, gave {got:?}")));
+            };
+            if count != s.rows.unwrap_or(1) {
+                return Err(sample(format!("gave {count} row(s), not {}", s.rows.unwrap_or(1))));
+            }
+            let cols = self.role.columns();
+            for (k, v) in &s.emit {
+                let i = cols.iter().position(|c| c.name == k).ok_or_else(|| {
+                    sample(unknown_value(
+                        &format!("{} column", self.role),
+                        k,
+                        cols.iter().map(|c| c.name),
+                    ))
+                })?;
+                // Compared as the table holds them: trimmed, and outcomes as ok/fail.
+                let as_held = |x: &str| match (self.role, k.as_str()) {
+                    (Role::Login, "outcome") => super::table::normalise_outcome(x)
+                        .map_or_else(|| x.trim().to_string(), str::to_string),
+                    _ => x.trim().to_string(),
+                };
+                if out[i].as_deref().map(as_held) != Some(as_held(v)) {
+                    return Err(sample(format!("gave {k} = {:?}, not \"{v}\"", out[i].as_deref())));
+                }
+            }
+            if let Some(want) = &s.ts {
+                let fmt: TsFormat = self
+                    .timestamp_format
+                    .as_deref()
+                    .or(f.def.timestamp_format.as_deref())
+                    .unwrap_or("auto")
+                    .parse()
+                    .map_err(sample)?;
+                let raw = ts.as_deref().ok_or_else(|| sample("gave no timestamp".into()))?;
+                let ms = TsParser::new(fmt, Zone::Utc)
+                    .parse(raw, &mut TimeState::new(s.year.unwrap_or(2000)))
+                    .map_err(|e| sample(format!("timestamp \"{raw}\": {e}")))?;
+                let got = crate::units::rfc3339_millis(ms);
+                if &got != want {
+                    return Err(sample(format!("gave the time {got}, not {want}")));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -251,6 +534,8 @@ pub struct DirectMap {
     pub role: Role,
     ts: Vec<String>,
     cols: Vec<Vec<String>>,
+    /// The source's value maps, by column index.
+    pub values: Vec<(usize, ValueMap)>,
     /// Where each column's first name was found last time (lines of one source tend to have
     /// the same layout); `ts` is last.
     hints: Vec<Hint>,
@@ -270,13 +555,15 @@ impl Clone for Hint {
 fn lookup<'r>(rec: &'r Record<'_>, names: &[String], hint: &Hint) -> Option<&'r str> {
     let h = hint.0.load(Ordering::Relaxed);
     if let (Some((k, v)), Some(first)) = (rec.fields.get(h), names.first())
-        && k == first
+        && k.as_ref() == first.as_str()
         && !v.is_empty()
     {
         return Some(v.as_ref());
     }
     for n in names {
-        if let Some(i) = rec.fields.iter().position(|(k, v)| k == n && !v.is_empty()) {
+        if let Some(i) =
+            rec.fields.iter().position(|(k, v)| k.as_ref() == n.as_str() && !v.is_empty())
+        {
             if Some(n) == names.first() {
                 hint.0.store(i, Ordering::Relaxed);
             }
@@ -316,7 +603,22 @@ impl DirectMap {
             })
             .collect();
         let hints = vec![Hint::default(); role.columns().len() + 1];
-        Ok(DirectMap { role, ts, cols, hints })
+        Ok(DirectMap { role, ts, cols, hints, values: Vec::new() })
+    }
+
+    /// Which raw field gives each column in `rec` (for ingest.json: what went where).
+    pub fn found(&self, rec: &Record) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let present = |n: &&String| rec.get(n).is_some_and(|v| !v.is_empty());
+        if let Some(n) = self.ts.iter().find(present) {
+            out.insert("ts".to_string(), n.clone());
+        }
+        for (c, names) in self.role.columns().iter().zip(&self.cols) {
+            if let Some(n) = names.iter().find(present) {
+                out.insert(c.name.to_string(), n.clone());
+            }
+        }
+        out
     }
 
     /// How well a record fits: `None` when the timestamp or a required column is missing,
@@ -348,11 +650,22 @@ impl Mapper {
         }
     }
 
-    /// Maps one record; role column values go to `out` (cleared and sized to the role).
+    /// Maps one record on its own (no memory of earlier lines); see [`Mapper::map_with`].
     pub fn map<'r>(
         &'r self,
         rec: &'r Record<'_>,
         out: &mut Vec<Option<Cow<'r, str>>>,
+    ) -> Mapped<'r> {
+        self.map_with(rec, out, &mut Memo::default())
+    }
+
+    /// Maps one record; role column values go to `out` (cleared and sized to the role).
+    /// `memo` carries what the rules remember from earlier lines of the same source.
+    pub fn map_with<'r>(
+        &'r self,
+        rec: &'r Record<'_>,
+        out: &mut Vec<Option<Cow<'r, str>>>,
+        memo: &mut Memo,
     ) -> Mapped<'r> {
         out.clear();
         match self {
@@ -360,18 +673,32 @@ impl Mapper {
             Mapper::Direct(d) => {
                 let cols = d.cols.iter().zip(&d.hints);
                 out.extend(cols.map(|(names, h)| lookup(rec, names, h).map(Cow::Borrowed)));
+                for (idx, m) in &d.values {
+                    m.apply(&mut out[*idx]);
+                }
                 let ts = lookup(rec, &d.ts, &d.hints[d.cols.len()]);
                 Mapped::Rows { ts: ts.map(Cow::Borrowed), count: 1 }
             }
             Mapper::Preset { preset, source_stem, ts } => {
-                map_preset(preset, source_stem, ts, rec, out)
+                map_preset(preset, source_stem, ts, rec, out, memo)
             }
         }
     }
 }
 
+/// `@2`: the value of the line's second field; `@2.name`: its name.
+fn positional<'r>(rec: &'r Record<'_>, n: &str) -> Option<&'r str> {
+    let spec = n.strip_prefix('@')?;
+    let (index, name) = match spec.strip_suffix(".name") {
+        Some(i) => (i, true),
+        None => (spec, false),
+    };
+    let (k, v) = rec.fields.get(index.parse::<usize>().ok()?.checked_sub(1)?)?;
+    Some(if name { k.as_ref() } else { v.as_ref() })
+}
+
 fn field<'r>(rec: &'r Record<'_>, names: &[String]) -> Option<&'r str> {
-    names.iter().find_map(|n| rec.get(n))
+    names.iter().find_map(|n| rec.get(n).or_else(|| positional(rec, n)))
 }
 
 fn map_preset<'r>(
@@ -380,6 +707,7 @@ fn map_preset<'r>(
     ts: &'r Template,
     rec: &'r Record<'_>,
     out: &mut Vec<Option<Cow<'r, str>>>,
+    memo: &mut Memo,
 ) -> Mapped<'r> {
     for (names, re) in &p.when {
         if !field(rec, names).is_some_and(|v| re.is_match(v)) {
@@ -407,10 +735,33 @@ fn map_preset<'r>(
                 .map(|(_, v)| *v)
                 .or_else(|| rec.get(n))
                 .or_else(|| (n == "source_stem").then_some(stem))
+                .or_else(|| positional(rec, n))
         };
+        let render = |t: &Option<Template>| t.as_ref().and_then(|t| t.render(&lookup));
+        if render(&rule.unless).is_some_and(|k| memo.0.contains_key(k.as_ref())) {
+            return Mapped::Skip;
+        }
+        if let Some(k) = render(&rule.settles) {
+            if memo.0.get(k.as_ref()) == Some(&true) {
+                memo.remember(k.into_owned(), false);
+                return Mapped::Skip;
+            }
+            memo.remember(k.into_owned(), false);
+        }
+        if let Some(k) = render(&rule.key) {
+            memo.remember(k.into_owned(), false);
+        }
+        if let Some(k) = render(&rule.tentative)
+            && !memo.0.contains_key(k.as_ref())
+        {
+            memo.remember(k.into_owned(), true);
+        }
         out.resize(p.role.columns().len(), None);
         for (idx, t) in &rule.emit {
             out[*idx] = t.render(&lookup);
+        }
+        for (idx, m) in &p.values {
+            m.apply(&mut out[*idx]);
         }
         let count = match &rule.repeat {
             None => 1,

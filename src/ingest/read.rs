@@ -22,9 +22,17 @@ pub enum Opened {
 const GZIP: &[u8] = &[0x1f, 0x8b];
 const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 
-/// Opens `path`, looking at its first bytes to choose how to read it.
+/// Opens `path` (`-` is standard input), looking at its first bytes to choose how to read it.
 pub fn open(path: &Path) -> io::Result<Opened> {
-    let mut file = File::open(path)?;
+    if path.as_os_str() == "-" {
+        return sniff(Box::new(io::stdin()), false);
+    }
+    sniff(Box::new(File::open(path)?), true)
+}
+
+/// Chooses how to read a stream from its first bytes; `seekable_file` streams can be Parquet
+/// or Arrow IPC (read whole by Polars).
+fn sniff(mut file: Box<dyn Read + Send>, seekable_file: bool) -> io::Result<Opened> {
     let mut magic = [0u8; 6];
     let mut got = 0;
     while got < magic.len() {
@@ -34,10 +42,10 @@ pub fn open(path: &Path) -> io::Result<Opened> {
         }
     }
     let magic = &magic[..got];
-    if magic.starts_with(b"PAR1") {
+    if seekable_file && magic.starts_with(b"PAR1") {
         return Ok(Opened::Parquet);
     }
-    if magic.starts_with(b"ARROW1") {
+    if seekable_file && magic.starts_with(b"ARROW1") {
         return Ok(Opened::Ipc);
     }
     let head = io::Cursor::new(magic.to_vec());

@@ -8,10 +8,11 @@ use std::borrow::Cow;
 
 use regex::{CaptureLocations, Regex};
 
-/// The fields of one parsed line, in the order the line has them.
+/// The fields of one parsed line, in the order the line has them. Names are borrowed from
+/// the line too, except the dotted names of nested JSON objects (`involvedObject.name`).
 #[derive(Debug, Default)]
 pub struct Record<'a> {
-    pub fields: Vec<(&'a str, Cow<'a, str>)>,
+    pub fields: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
 impl<'a> Record<'a> {
@@ -21,11 +22,30 @@ impl<'a> Record<'a> {
 
     /// The value of the first field called `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_ref())
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_ref())
     }
 
     fn push(&mut self, name: &'a str, value: Cow<'a, str>) {
-        self.fields.push((name, value));
+        self.fields.push((Cow::Borrowed(name), value));
+    }
+
+    /// Adds the leaves of a nested JSON object under dotted names (`parent.child.leaf`);
+    /// arrays stay as their JSON text.
+    fn push_nested(&mut self, prefix: &str, value: &serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    self.push_nested(&format!("{prefix}.{k}"), v);
+                }
+            }
+            serde_json::Value::Null => {}
+            serde_json::Value::String(s) => {
+                self.fields.push((Cow::Owned(prefix.to_string()), Cow::Owned(s.clone())))
+            }
+            other => {
+                self.fields.push((Cow::Owned(prefix.to_string()), Cow::Owned(other.to_string())))
+            }
+        }
     }
 }
 
@@ -97,7 +117,15 @@ pub fn parse_json<'a>(line: &'a str, rec: &mut Record<'a>) -> Result<(), String>
         fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
             while let Some(key) = map.next_key::<&'de str>()? {
                 if let JsonText(Some(value)) = map.next_value()? {
+                    // A nested object also gives its leaves, under dotted names.
+                    let nested = value
+                        .starts_with('{')
+                        .then(|| serde_json::from_str::<serde_json::Value>(&value).ok())
+                        .flatten();
                     self.0.push(key, value);
+                    if let Some(v) = nested {
+                        self.0.push_nested(key, &v);
+                    }
                 }
             }
             Ok(())
@@ -309,6 +337,7 @@ mod tests {
         assert_eq!(r.get("u"), Some("a\"b"));
         assert_eq!(r.get("x"), None);
         assert_eq!(r.get("o"), Some(r#"{"k":1}"#));
+        assert_eq!(r.get("o.k"), Some("1"));
         assert!(parse_json("{\"a\":1} trailing", &mut Record::default()).is_err());
     }
 

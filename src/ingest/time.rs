@@ -119,18 +119,21 @@ impl Zone {
     }
 }
 
-/// What the parser remembers from the previous line of the same file.
+/// What the parser remembers from the previous lines of the same file: for timestamps (the
+/// year of yearless stamps, the last instant for repeated DST hours), and what a preset's
+/// rules remember (connections already counted).
 #[derive(Debug, Clone)]
 pub struct TimeState {
     /// The year of the previous yearless stamp.
     pub year: i32,
     last_month: Option<u32>,
     last_utc_ms: Option<i64>,
+    pub memo: super::preset::Memo,
 }
 
 impl TimeState {
     pub fn new(year: i32) -> Self {
-        TimeState { year, last_month: None, last_utc_ms: None }
+        TimeState { year, last_month: None, last_utc_ms: None, memo: Default::default() }
     }
 
     /// The year of a yearless stamp in `month`: the previous line's year, one more when the
@@ -175,6 +178,7 @@ impl TsParser {
             TsFormat::Syslog => self.syslog(raw, st),
             TsFormat::Epoch(unit) => epoch(raw, *unit),
             TsFormat::Strftime(fmt) => self.strftime(raw, fmt, st),
+            TsFormat::Auto if raw.starts_with("/Date(") => dotnet_date(raw),
             TsFormat::Auto => {
                 let digits = raw.strip_prefix('-').unwrap_or(raw);
                 if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
@@ -266,6 +270,21 @@ impl TsParser {
 /// The first and last instants a table holds: years 1 to 9999, as RFC 3339 can write them.
 pub const MIN_MS: i64 = -62_135_596_800_000;
 pub const MAX_MS: i64 = 253_402_300_799_999;
+
+/// `/Date(1700000000000)/` or `/Date(1700000000000+0100)/`: .NET's JSON dates (PowerShell's
+/// ConvertTo-Json), milliseconds since the epoch in UTC.
+fn dotnet_date(raw: &str) -> Result<i64, &'static str> {
+    let inner = raw
+        .strip_prefix("/Date(")
+        .and_then(|r| r.strip_suffix(")/"))
+        .ok_or("not a /Date(ms)/ timestamp")?;
+    let end = inner
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| *c == '+' || *c == '-')
+        .map_or(inner.len(), |(i, _)| i);
+    epoch(&inner[..end], Some(EpochUnit::Millis))
+}
 
 fn epoch(raw: &str, unit: Option<EpochUnit>) -> Result<i64, &'static str> {
     let (negative, digits) = match raw.strip_prefix('-') {
