@@ -40,8 +40,22 @@ pub fn analysis(args: &AnalyzeArgs) -> anyhow::Result<(Incident, Analysis)> {
     let bucket_ms = duration("bucket", &args.bucket)?;
     let incident =
         Incident::load(&args.data.input()?, &args.range.load_options(Columns::Analysis)?)?;
+    if incident.tables.is_empty() {
+        let why = super::ingest::summary(&incident.inputs);
+        anyhow::bail!(
+            "no rows to analyze: every source gave none. Per source:\n{why}Say what the files are \
+             with --role, --preset or --format (or in the config), or see `rootline formats`"
+        );
+    }
     if !args.quiet {
         eprint!("{}", super::ingest::summary(&incident.inputs));
+    } else {
+        // Warnings are printed even when quiet: a report must not stand on a guess in silence.
+        for r in &incident.inputs {
+            for w in r.warnings() {
+                eprintln!("warning: {}: {w}", r.path);
+            }
+        }
     }
     let analysis = incident.analyze(&AnalyzeOptions { bucket_ms, ..Default::default() })?;
     Ok((incident, analysis))

@@ -153,6 +153,7 @@ pub(crate) fn links(c: &Context) -> (Vec<Link>, Option<usize>) {
     ];
     let mut chain: Vec<Link> = rules.iter().filter_map(|rule| rule(c)).collect();
     chain.extend(change_to_failures(c));
+    chain.extend(rollout_to_effects(c));
     let last_end = c.surges.iter().chain(c.exhaustions).chain(c.failures).map(|e| e.end_i).max();
     let rec = last_end.and_then(|e| detect::recovery(c.s, &c.o.detect, e));
     if let Some(l) = rec.and_then(|r| to_recovery(c, r, chain.last())) {
@@ -323,6 +324,119 @@ fn change_to_failures(c: &Context) -> Vec<Link> {
                 change: Some(change_ref(r)),
             });
         }
+    }
+    out
+}
+
+/// Kinds of change that roll something out, one event or many.
+const ROLLOUT_KINDS: [&str; 6] = ["deploy", "restart", "config", "rollout", "rollback", "upgrade"];
+/// Events of one rollout (the same item) more than this apart are two rollouts.
+const ROLLOUT_GAP_MS: i64 = 6 * 3_600_000;
+
+/// A deploy, a rolling restart or a config change: the change events of one item (image,
+/// version, replica set), close together in time, at any rate.
+struct Rollout<'a> {
+    kind: &'a str,
+    item: Option<&'a str>,
+    rows: Vec<&'a ChangeRow>,
+}
+
+impl Rollout<'_> {
+    fn first(&self) -> &ChangeRow {
+        self.rows[0]
+    }
+    fn last(&self) -> &ChangeRow {
+        self.rows[self.rows.len() - 1]
+    }
+    fn what(&self) -> String {
+        let targets: std::collections::BTreeSet<&str> =
+            self.rows.iter().filter_map(|r| r.target.as_deref()).collect();
+        let item = self.item.map(|i| format!(" of {i}")).unwrap_or_default();
+        if self.rows.len() == 1 {
+            let r = self.first();
+            let on = r.target.as_deref().map(|t| format!(" on {t}")).unwrap_or_default();
+            format!("{}{item}{on} at {} ({})", r.kind, rfc3339(r.ts), r.at)
+        } else {
+            format!(
+                "{} {}{item}: {} events on {} target(s) from {} to {} (first at {}, last at {})",
+                if self.kind == "restart" { "rolling" } else { "staged" },
+                self.kind,
+                self.rows.len(),
+                targets.len(),
+                rfc3339(self.first().ts),
+                rfc3339(self.last().ts),
+                self.first().at,
+                self.last().at
+            )
+        }
+    }
+}
+
+/// The rollouts among the change events, in time order.
+fn rollouts(changes: &[ChangeRow]) -> Vec<Rollout<'_>> {
+    let mut by_item: std::collections::BTreeMap<(&str, Option<&str>), Vec<&ChangeRow>> =
+        std::collections::BTreeMap::new();
+    for r in changes.iter().filter(|r| ROLLOUT_KINDS.contains(&r.kind.as_str())) {
+        // Without an item, one target's events are its own rollout.
+        let key = r.item.as_deref().or(r.target.as_deref());
+        by_item.entry((r.kind.as_str(), key)).or_default().push(r);
+    }
+    let mut out: Vec<Rollout> = Vec::new();
+    for ((kind, _), mut rows) in by_item {
+        rows.sort_by_key(|r| r.ts);
+        let item = rows[0].item.as_deref();
+        let mut cur: Vec<&ChangeRow> = Vec::new();
+        for r in rows {
+            if cur.last().is_some_and(|l| r.ts - l.ts > ROLLOUT_GAP_MS) {
+                out.push(Rollout { kind, item, rows: std::mem::take(&mut cur) });
+            }
+            cur.push(r);
+        }
+        out.push(Rollout { kind, item, rows: cur });
+    }
+    out.sort_by_key(|r| r.first().ts);
+    out
+}
+
+/// A rollout that began shortly before (within `change_to_failure_min`) the first surge or
+/// exhaustion is a candidate cause of each: the latest such rollout is linked. A burst of
+/// restarts the detector found as a change wave is told by the wave's own links instead.
+fn rollout_to_effects(c: &Context) -> Vec<Link> {
+    let s = c.s;
+    let window = (c.o.change_to_failure_min * 60_000.0) as i64;
+    let all = rollouts(c.changes);
+    let in_wave = |r: &Rollout| {
+        c.wave.is_some_and(|w| {
+            w.series == signal::change(r.kind) && w.covers(r.first().ts) && w.covers(r.last().ts)
+        })
+    };
+    let mut out = Vec::new();
+    for (to, e) in
+        [(LinkEnd::Surge, c.surges.first()), (LinkEnd::Exhaustion, c.exhaustions.first())]
+    {
+        let Some(e) = e else { continue };
+        let onset = s.at(e.onset_i);
+        let Some(r) = all
+            .iter()
+            .filter(|r| !in_wave(r))
+            .filter(|r| r.first().ts <= onset + ONSET_SLACK_MS && onset - r.first().ts <= window)
+            .max_by_key(|r| r.first().ts)
+        else {
+            continue;
+        };
+        let first = r.first();
+        let fi = s.index(first.ts).unwrap_or(0);
+        out.push(Link {
+            from: LinkEnd::Change,
+            to,
+            from_at: rfc3339(first.ts),
+            to_at: e.onset.clone(),
+            lag_min: minutes(s, fi, e.onset_i),
+            xcorr: None,
+            xcorr_lag_min: None,
+            evidence: vec![r.what(), e.reason.clone()],
+            change: Some(change_ref(first)),
+        });
     }
     out
 }

@@ -374,33 +374,17 @@ pub fn change_waves(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
 
 /// Exhaustion: nodes online far below their baseline, or utilisation pinned at its ceiling.
 pub fn exhaustions(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
-    let mut out = Vec::new();
-    if let Some(x) = s.get(signal::NODES_ONLINE) {
-        let b = bands(
-            x,
-            &BaselineOptions {
-                min_rel_scale: o.capacity_rel_spread,
-                ..base_opts(s, o, false, 1.0)
-            },
+    let mut out = lows(s, signal::NODES_ONLINE, o, "capacity lost");
+    // The capacity the nodes report (sessions, connections) can fall while the nodes stay up
+    // (shrunk limits, a config change): told where the nodes online tell nothing.
+    if s.get(signal::CAPACITY).is_some_and(|c| c.iter().any(|v| *v > 0.0)) {
+        let capacity = lows(s, signal::CAPACITY, o, "capacity lost");
+        let nodes = out.clone();
+        out.extend(
+            capacity
+                .into_iter()
+                .filter(|c| !nodes.iter().any(|n| n.onset_i <= c.end_i && c.onset_i <= n.end_i)),
         );
-        let flag = |i: usize| {
-            b[i].is_some_and(|b| b.z(x[i]) <= -o.z && x[i] <= o.capacity_share * b.median)
-        };
-        let inside = |i: usize| b[i].is_none_or(|b| b.z(x[i]) > -o.band_z);
-        for r in widen(runs(x.len(), flag, o.gap, o.min_len), inside, x.len(), merge_buckets(s, o))
-        {
-            let what = "capacity lost";
-            out.push(episode(
-                s,
-                EpisodeKind::Exhaustion,
-                signal::NODES_ONLINE,
-                x,
-                &b,
-                r,
-                false,
-                what,
-            ));
-        }
     }
     if let Some(u) = s.get(signal::UTILISATION) {
         let flag = |i: usize| u[i] >= o.util_ceiling;
@@ -427,6 +411,22 @@ pub fn exhaustions(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
     }
     out.sort_by_key(|e| e.onset_i);
     out
+}
+
+/// Runs of a level series (nodes online, capacity) far below its baseline.
+fn lows(s: &SeriesSet, name: &str, o: &DetectOptions, what: &str) -> Vec<Episode> {
+    let Some(x) = s.get(name) else { return vec![] };
+    let b = bands(
+        x,
+        &BaselineOptions { min_rel_scale: o.capacity_rel_spread, ..base_opts(s, o, false, 1.0) },
+    );
+    let flag =
+        |i: usize| b[i].is_some_and(|b| b.z(x[i]) <= -o.z && x[i] <= o.capacity_share * b.median);
+    let inside = |i: usize| b[i].is_none_or(|b| b.z(x[i]) > -o.band_z);
+    widen(runs(x.len(), flag, o.gap, o.min_len), inside, x.len(), merge_buckets(s, o))
+        .into_iter()
+        .map(|r| episode(s, EpisodeKind::Exhaustion, name, x, &b, r, false, what))
+        .collect()
 }
 
 /// Failure episodes: failed logins far above their baseline, with the failure ratio well

@@ -24,7 +24,7 @@ pub struct Story {
     pub lucky: Vec<String>,
     pub actions: Vec<String>,
     /// (source, role, format, lines, rows, skipped, rejected)
-    pub quality: Vec<[String; 7]>,
+    pub quality: Vec<Quality>,
 }
 
 fn strongest(e: &[Episode]) -> Option<&Episode> {
@@ -138,11 +138,18 @@ fn sentences(f: &Findings, k: &Facts) -> Vec<String> {
             hours(w.lag_min),
             w.evidence.get(1).cloned().unwrap_or_default()
         )),
-        (Some(t), None) => sentences.push(format!(
-            "{} came {} before logins began to fail.",
-            capitalise(&t.evidence.first().cloned().unwrap_or_default()),
-            hours(t.lag_min)
-        )),
+        (Some(t), None) => {
+            let what = match t.to {
+                LinkEnd::Surge => "demand surged",
+                LinkEnd::Exhaustion => "capacity fell",
+                _ => "logins began to fail",
+            };
+            sentences.push(format!(
+                "{} came {} before {what}.",
+                capitalise(&t.evidence.first().cloned().unwrap_or_default()),
+                hours(t.lag_min.max(0.0))
+            ))
+        }
         _ => sentences.push("No change in the logs explains what followed.".to_string()),
     }
     let mut second = Vec::new();
@@ -422,20 +429,38 @@ fn trigger(k: &Facts) -> String {
     }
 }
 
+/// One source as the data-quality table shows it.
+pub struct Quality {
+    /// Source, role, format (with the preset), lines, rows, skipped, rejected.
+    pub cells: [String; 7],
+    /// Warnings first, then the notes: what was assumed, detected or set aside.
+    pub notes: Vec<String>,
+}
+
 /// Data quality per source.
-fn quality(f: &Findings) -> Vec<[String; 7]> {
+fn quality(f: &Findings) -> Vec<Quality> {
     f.inputs
         .iter()
         .map(|s| {
-            [
-                s.path.clone(),
-                s.role.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
-                s.format.clone().unwrap_or_default(),
-                s.lines.to_string(),
-                s.rows.to_string(),
-                s.skipped.to_string(),
-                s.rejected.to_string(),
-            ]
+            let format = match (&s.format, &s.preset) {
+                (Some(f), Some(p)) => format!("{f}/{p}"),
+                (f, _) => f.clone().unwrap_or_default(),
+            };
+            let mut notes: Vec<String> =
+                s.warnings().into_iter().map(|w| format!("warning: {w}")).collect();
+            notes.extend(s.notes.iter().cloned());
+            Quality {
+                cells: [
+                    s.path.clone(),
+                    s.role.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+                    format,
+                    s.lines.to_string(),
+                    s.rows.to_string(),
+                    s.skipped.to_string(),
+                    s.rejected.to_string(),
+                ],
+                notes,
+            }
         })
         .collect()
 }
@@ -511,6 +536,27 @@ impl Story {
         for a in &self.actions {
             let _ = writeln!(o, "- [ ] {}", md(a));
         }
+        let _ = writeln!(o, "\n## Data quality\n");
+        for q in &self.quality {
+            let [source, role, format, lines, rows, skipped, rejected] = &q.cells;
+            let _ = writeln!(
+                o,
+                "- {}: {} as {}, {} lines: {} rows, {} skipped, {} rejected",
+                md(source),
+                md(role),
+                md(format),
+                md(lines),
+                md(rows),
+                md(skipped),
+                md(rejected)
+            );
+            for n in &q.notes {
+                let _ = writeln!(o, "  - {}", md(n));
+            }
+        }
+        if self.quality.is_empty() {
+            let _ = writeln!(o, "Read from tables; see the ingest.json of that run.");
+        }
         o
     }
 
@@ -557,17 +603,18 @@ impl Story {
             list(&self.actions)
         );
         o += "<section><h2>Data quality</h2><table><thead><tr><th>source</th><th>role</th><th>format</th>\
-<th>lines</th><th>rows</th><th>skipped</th><th>rejected</th></tr></thead><tbody>";
+<th>lines</th><th>rows</th><th>skipped</th><th>rejected</th><th>notes</th></tr></thead><tbody>";
         for row in &self.quality {
             o += "<tr>";
-            for (i, c) in row.iter().enumerate() {
+            for (i, c) in row.cells.iter().enumerate() {
                 let class = if i >= 3 { " class=\"n\"" } else { "" };
                 let _ = write!(o, "<td{class}>{}</td>", e(c));
             }
-            o += "</tr>";
+            let notes: Vec<String> = row.notes.iter().map(|n| e(n)).collect();
+            let _ = write!(o, "<td>{}</td></tr>", notes.join("<br>"));
         }
         if self.quality.is_empty() {
-            o += "<tr><td colspan=\"7\">read from tables; see ingest.json of that run</td></tr>";
+            o += "<tr><td colspan=\"8\">read from tables; see ingest.json of that run</td></tr>";
         }
         o += "</tbody></table></section><footer>Made by rootline from the logs alone.</footer></main></body></html>\n";
         o

@@ -5,6 +5,7 @@ mod bad_input;
 mod check;
 mod cli;
 mod common;
+mod exports;
 mod parquet_out;
 mod query;
 mod readme;
