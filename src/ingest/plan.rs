@@ -332,6 +332,7 @@ pub fn plan_text(
         }
     };
     let mut best: Option<Best> = None;
+    let mut near_miss: Option<(String, String, usize)> = None;
     for fmt in &candidates {
         let first = sample.first().copied().unwrap_or("");
         let parser = LineParser::new(fmt).with_first_line(first);
@@ -362,6 +363,13 @@ pub fn plan_text(
         let ok: Vec<usize> =
             found.iter().filter(|(v, _)| probe.parse(v, st).is_ok()).map(|(_, n)| *n).collect();
         let score = (ok.len() + usize::from(parser.has_header), ok.iter().sum::<usize>());
+        if ok.is_empty()
+            && let Some((v, _)) = found.first()
+            && near_miss.is_none()
+        {
+            // The lines fit this format; only their time did not read.
+            near_miss = Some((fmt.name().to_string(), v.clone(), found.len()));
+        }
         if !ok.is_empty() && best.as_ref().is_none_or(|b| score > b.score) {
             let ts_field =
                 names.unwrap_or_else(|| ts_names(fmt, &parser, None, &preset_ts_fields(fmt)));
@@ -369,6 +377,18 @@ pub fn plan_text(
         }
     }
     let Some(Best { fmt, parser, ts_field, ts_format, .. }) = best else {
+        if let Some((name, value, n)) = near_miss {
+            return Err(ConfigError::NoFormat(format!(
+                "{n} of the first {} line(s) fit the format {name}, but their time (\"{}\") does \
+                 not read as {}; give --ts-format (or ts-format = ...), e.g. \
+                 %d/%b/%Y:%H:%M:%S %z",
+                sample.len(),
+                super::table::clip(&value),
+                user_ts
+                    .as_ref()
+                    .map_or("an ISO, epoch or syslog time".to_string(), |f| format!("{f:?}"))
+            )));
+        }
         let tried: Vec<&str> = candidates.iter().map(|f| f.name()).collect();
         return Err(ConfigError::NoFormat(format!(
             "no format matched the first {} line(s); tried {}",

@@ -506,3 +506,18 @@ fn r14_bare_nginx_prometheus_and_kubernetes_files_tell_the_incident() {
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(md.contains("restart"), "{md}");
 }
+
+/// A pattern that matches but a time it cannot read: the message says so, not "no format".
+#[test]
+fn r14_a_time_that_does_not_read_is_named_as_such() {
+    let dir = temp_dir("ts-miss");
+    let p = write(&dir, "a.log", "03/Mar/2025:10:00:00 +0000 bob ok\n");
+    let (r, _) = ingest_one(SourceSpec {
+        path: p,
+        role: Some(Role::Login),
+        pattern: Some(r"^(?P<ts>\S+ \S+) (?P<user>\S+) (?P<outcome>\S+)$".into()),
+        ..Default::default()
+    });
+    let note = r.sources[0].notes.join(" ");
+    assert!(note.contains("fit the format regex") && note.contains("--ts-format"), "{note}");
+}
