@@ -396,13 +396,26 @@ fn drain(
     Ok(())
 }
 
-/// The year for yearless stamps when none is given: the year of the file's last change.
-fn default_year(path: &Path) -> (i32, bool) {
+/// The year for yearless stamps when none is given, and what it was read from: the year of
+/// the file's last change, or the year before when the first line is dated later in the year.
+fn default_year(path: &Path, first_line: Option<&str>) -> (i32, Option<String>) {
     use chrono::Datelike;
     let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
     match mtime {
-        Some(t) => (chrono::DateTime::<chrono::Utc>::from(t).year(), true),
-        None => (1970, false),
+        Some(t) => {
+            let t = chrono::DateTime::<chrono::Utc>::from(t);
+            let (year, back) = time::year_of_log((t.year(), t.month(), t.day()), first_line);
+            let why = if back {
+                format!(
+                    "the file was last changed on {}, before the date of its first line",
+                    t.format("%Y-%m-%d")
+                )
+            } else {
+                "the file's modification year".to_string()
+            };
+            (year, Some(why))
+        }
+        None => (1970, None),
     }
 }
 
@@ -530,7 +543,7 @@ fn ingest_source(
         _ => Vec::new(),
     };
     let sample: Vec<&str> = sample.iter().map(|s| s.as_ref()).collect();
-    let (year, from_mtime) = default_year(&spec.path);
+    let (year, year_from) = default_year(&spec.path, sample.first().copied());
     let stem = spec.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let mut spec = spec.clone();
     if report.format.is_some() {
@@ -571,10 +584,12 @@ fn ingest_source(
     };
     if spec.year.is_none()
         && plan.is_stateful()
-        && from_mtime
+        && let Some(from) = &year_from
         && matches!(plan.ts.format, time::TsFormat::Syslog | time::TsFormat::Strftime(_))
     {
-        report.notes.push(format!("year {year} assumed for yearless timestamps (the file's modification year); pass --year"));
+        report
+            .notes
+            .push(format!("year {year} assumed for yearless timestamps ({from}); pass --year"));
     }
     report.format.get_or_insert_with(|| plan.format.clone());
     report.role = plan.role();

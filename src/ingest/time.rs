@@ -333,6 +333,19 @@ fn epoch(raw: &str, unit: Option<EpochUnit>) -> Result<i64, &'static str> {
 const MONTHS: [&str; 12] =
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 
+/// The year a yearless log was written in, from the year and date of its last change
+/// (`changed`: year, month, day) and its first line: a log cannot begin after it was last
+/// written, so a first line dated later in the year than the change is from the year before.
+/// `true` when that moved the year back.
+pub fn year_of_log(changed: (i32, u32, u32), first_line: Option<&str>) -> (i32, bool) {
+    let (year, month, day) = changed;
+    match first_line.and_then(parse_month_day) {
+        // One day of slack for a stamp in a zone ahead of the file system's.
+        Some((m, d, None, _)) if (m, d) > (month, day + 1) => (year - 1, true),
+        _ => (year, false),
+    }
+}
+
 /// `Mmm dd` then optionally ` YYYY`; returns month, day, year and the rest (the time).
 fn parse_month_day(raw: &str) -> Option<(u32, u32, Option<i32>, &str)> {
     let b = raw.as_bytes();
@@ -509,6 +522,18 @@ mod tests {
         assert_eq!(utc("Nov  3 01:59:14", &p, st), "2013-11-03T08:59:14.000Z");
         assert_eq!(utc("Nov  3 01:24:56", &p, st), "2013-11-03T09:24:56.000Z");
         assert_eq!(utc("Nov  3 02:08:19", &p, st), "2013-11-03T10:08:19.000Z");
+    }
+
+    #[test]
+    fn a_yearless_log_does_not_begin_after_it_was_last_written() {
+        // Written on 3 December, its first line dated 10 December: last year's log.
+        assert_eq!(
+            year_of_log((2026, 12, 3), Some("Dec 10 06:55:46 LabSZ sshd[1]: x")),
+            (2025, true)
+        );
+        assert_eq!(year_of_log((2026, 12, 3), Some("Dec  3 06:55:46 h sshd[1]: x")), (2026, false));
+        assert_eq!(year_of_log((2026, 1, 2), Some("Dec 30 23:59:59 h x")), (2025, true));
+        assert_eq!(year_of_log((2026, 12, 3), Some("2026-12-10T06:55:46Z x")), (2026, false));
     }
 
     #[test]
