@@ -97,6 +97,66 @@ pub struct ChangeRef {
     pub at: String,
 }
 
+/// A known kind of incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArchetypeKind {
+    /// One change added demand and removed capacity (the 2007 story).
+    CoupledShock,
+    /// Retries multiplied demand; metastable when the overload outlived its trigger.
+    RetryStorm,
+    /// Failures after a deploy, with no rise in demand.
+    BadDeploy,
+    /// Demand rose with no change behind it, and capacity held.
+    FlashCrowd,
+    /// Capacity fell with no rise in demand.
+    CapacityLoss,
+    /// Few clients, many user names or invalid users, failures far above successes.
+    BruteForce,
+}
+
+impl ArchetypeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArchetypeKind::CoupledShock => "coupled shock",
+            ArchetypeKind::RetryStorm => "retry storm",
+            ArchetypeKind::BadDeploy => "bad deploy",
+            ArchetypeKind::FlashCrowd => "flash crowd",
+            ArchetypeKind::CapacityLoss => "capacity loss",
+            ArchetypeKind::BruteForce => "brute force",
+        }
+    }
+}
+
+/// One kind the incident is, with what speaks for it and against it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Archetype {
+    pub kind: ArchetypeKind,
+    /// The share of the kind's tests the findings pass (0.5 to 1).
+    pub confidence: f64,
+    pub evidence: Vec<String>,
+    pub against: Vec<String>,
+    /// For a retry storm: the overload outlived its trigger (a metastable failure).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub metastable: bool,
+    /// The numbers the tests read, by name (`failures`, `clients`, `user_names`,
+    /// `retry_share`...).
+    #[serde(default)]
+    pub measures: std::collections::BTreeMap<String, f64>,
+}
+
+/// When a `rootline check` run on these logs would first have raised WARNING and CRITICAL,
+/// with its default thresholds: a nightly one (24 h windows ending at midnight UTC, run just
+/// after) and an hourly one (`--window 1h`). An episode counts for a window once its first
+/// `min_len` buckets are in it, as a check run then could have seen them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detection {
+    pub nightly_warning_at: Option<String>,
+    pub nightly_critical_at: Option<String>,
+    pub hourly_warning_at: Option<String>,
+    pub hourly_critical_at: Option<String>,
+}
+
 /// One causal link: `from` led to `to`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Link {
@@ -154,6 +214,10 @@ pub struct Phase {
 pub struct Impact {
     /// Failed logins between the first episode's onset and recovery (or the data's end).
     pub failed_logins: u64,
+    /// Failed logins in all the logs, in and out of the incident (the usual wrong passwords
+    /// too): the figure a reader checks `failed_logins` against.
+    #[serde(default)]
+    pub failed_logins_in_logs: u64,
     /// Distinct users with at least one failed login then.
     pub users_affected: u64,
     /// Minutes from the first episode's onset to recovery (or the data's end).
@@ -177,6 +241,12 @@ pub struct Findings {
     /// When demand and failures were back in their bands after the last episode.
     pub recovery: Option<String>,
     pub chain: Vec<Link>,
+    /// The kinds of incident this is, most fitting first (empty when nothing happened).
+    #[serde(default)]
+    pub archetypes: Vec<Archetype>,
+    /// When a check would first have raised the alarm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<Detection>,
     pub coupling: Option<Coupling>,
     pub feedback: Option<Feedback>,
     pub phases: Vec<Phase>,

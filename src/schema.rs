@@ -72,8 +72,10 @@ pub type Columns = &'static [(Role, &'static [&'static str])];
 
 /// The role columns series building and correlation read: in-memory analysis keeps only these
 /// (change and metric tables are small and kept whole).
-pub const ANALYSIS_COLUMNS: Columns =
-    &[(Role::Login, &[OUTCOME, USER, LATENCY_MS]), (Role::Node, &[NODE, EVENT, LOAD, CAPACITY])];
+pub const ANALYSIS_COLUMNS: Columns = &[
+    (Role::Login, &[OUTCOME, USER, CLIENT, REASON, LATENCY_MS]),
+    (Role::Node, &[NODE, EVENT, LOAD, CAPACITY]),
+];
 
 /// The values of a text column row by row, whether it is held as strings or as categories
 /// (analysis keeps few-valued columns as categoricals: `ingest::sink::keep_columns`).

@@ -210,13 +210,21 @@ fn sim_table(r: &sim::SimEval) -> String {
         );
     }
     s += &format!(
-        "\nsurge peak ratio within 10%: {}/{}; restart wave linked before the surge: {}/{}; wrong links: {}; missed links: {}\n",
+        "\nsurge peak ratio within 10%: {}/{}; restart wave linked before the surge: {}/{}; wrong links: {}; missed links: {}; kind of incident right: {}/{}\n",
         r.peak_ratio_within_10pct,
         r.surges_scored,
         r.wave_before_surge,
         r.wave_runs,
         r.wrong_links,
-        r.missed_links
+        r.missed_links,
+        r.archetype_right,
+        r.runs.len()
     );
+    for run in r.runs.iter().filter(|x| x.archetypes.first() != x.expected_archetype.as_ref()) {
+        s += &format!(
+            "  {} seed {} {} {}: kinds {:?}, expected {:?}\n",
+            run.scenario, run.seed, run.format, run.clients, run.archetypes, run.expected_archetype
+        );
+    }
     s
 }

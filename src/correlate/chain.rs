@@ -352,21 +352,20 @@ impl Rollout<'_> {
         let targets: std::collections::BTreeSet<&str> =
             self.rows.iter().filter_map(|r| r.target.as_deref()).collect();
         let item = self.item.map(|i| format!(" of {i}")).unwrap_or_default();
+        // The first event's line is the link's `change.at`; the last one's is named here.
         if self.rows.len() == 1 {
             let r = self.first();
             let on = r.target.as_deref().map(|t| format!(" on {t}")).unwrap_or_default();
-            format!("{}{item}{on} at {} ({})", r.kind, rfc3339(r.ts), r.at)
+            format!("{}{item}{on} at {}", r.kind, rfc3339(r.ts))
         } else {
             format!(
-                "{} {}{item}: {} events on {} target(s) from {} to {} (first at {}, last at {})",
+                "{} {}{item}: {} events on {} target(s) from {} to {}",
                 if self.kind == "restart" { "rolling" } else { "staged" },
                 self.kind,
                 self.rows.len(),
                 targets.len(),
                 rfc3339(self.first().ts),
                 rfc3339(self.last().ts),
-                self.first().at,
-                self.last().at
             )
         }
     }
@@ -454,7 +453,7 @@ fn to_recovery(c: &Context, r: usize, last: Option<&Link>) -> Option<Link> {
         xcorr_lag_min: None,
         evidence: vec![format!(
             "attempts and failures back in their bands for {} min",
-            c.o.detect.recovery_len as i64 * s.bucket_ms / 60_000
+            crate::detect::recovery_buckets(s, &c.o.detect) as i64 * s.bucket_ms / 60_000
         )],
         change: None,
     })

@@ -5,6 +5,7 @@
 //! support it, so a bad deploy or a flash crowd is not told as the Skype story.
 
 mod chain;
+mod kinds;
 
 use chain::{ChangeRow, minutes, xcorr};
 
@@ -78,9 +79,35 @@ pub fn analyze_series(
         phases.push(phase("degraded", f.onset_i, f.end_i));
     }
     if let Some(r) = rec {
-        phases.push(phase("recovery", r, (r + d.recovery_len).min(s.len.saturating_sub(1))));
+        phases.push(phase(
+            "recovery",
+            r,
+            (r + crate::detect::recovery_buckets(s, d)).min(s.len.saturating_sub(1)),
+        ));
     }
     let impact = first_onset.map(|a| impact(tables, s, a, rec, wave)).transpose()?;
+    // How long the overload outlived the main change wave: to recovery, or to the data's end.
+    let overload_after_trigger_min = wave
+        .map(|w| chain::minutes(s, w.end_i, rec.unwrap_or(s.len.saturating_sub(1)).max(w.end_i)));
+    let archetypes = kinds::kinds(&kinds::Evidence {
+        s,
+        tables,
+        surges: &surges,
+        exhaustions: &exhaustions,
+        failures: &failures,
+        chain: &chain,
+        coupling: coupling.as_ref(),
+        feedback: feedback.as_ref(),
+        overload_after_trigger_min,
+    })?;
+    // An attacker's failed tries are the surge itself, not retries that fed it: a brute
+    // force keeps no failures -> surge link.
+    let mut chain = chain;
+    if archetypes.first().is_some_and(|a| a.kind == crate::findings::ArchetypeKind::BruteForce) {
+        chain.retain(|l| !(l.from == LinkEnd::Failures && l.to == LinkEnd::Surge));
+    }
+    let detection =
+        detection(s, &surges, &exhaustions, &failures, crate::detect::min_buckets(s, d));
     Ok(Findings {
         inputs,
         surges,
@@ -90,11 +117,43 @@ pub fn analyze_series(
         metrics,
         recovery: rec.map(|r| rfc3339(s.at(r))),
         chain,
+        archetypes,
+        detection,
         coupling,
         feedback,
         phases,
         impact,
         params: o.clone(),
+    })
+}
+
+/// When a check would first have alarmed (see [`crate::findings::Detection`]): a window is
+/// WARNING with a surge or an exhaustion in it, CRITICAL with both or with failures.
+fn detection(
+    s: &SeriesSet,
+    surges: &[Episode],
+    exhaustions: &[Episode],
+    failures: &[Episode],
+    min_len: usize,
+) -> Option<crate::findings::Detection> {
+    // The instant each episode could first be seen: its onset plus its first `min_len` buckets.
+    let seen = |e: &Episode| s.at(e.onset_i) + min_len as i64 * s.bucket_ms;
+    let first = |v: &[Episode]| v.iter().map(seen).min();
+    let (su, ex, fa) = (first(surges), first(exhaustions), first(failures));
+    let warning = [su, ex].into_iter().flatten().min();
+    // CRITICAL needs both a surge and an exhaustion seen, or failures.
+    let both = su.zip(ex).map(|(a, b)| a.max(b));
+    let critical = [both, fa].into_iter().flatten().min();
+    warning?;
+    let after = |t: Option<i64>, window: i64| {
+        t.map(|t| crate::units::rfc3339_secs((t.div_euclid(window) + 1) * window))
+    };
+    let (day, hour) = (crate::units::DAY_MS, crate::units::HOUR_MS);
+    Some(crate::findings::Detection {
+        nightly_warning_at: after(warning, day),
+        nightly_critical_at: after(critical, day),
+        hourly_warning_at: after(warning, hour),
+        hourly_critical_at: after(critical, hour),
     })
 }
 
@@ -254,12 +313,13 @@ fn impact(
 ) -> PolarsResult<Impact> {
     let end = rec.unwrap_or(s.len);
     let (lo, hi) = (s.at(start), s.at(end));
-    let (mut failed, mut users) = (0u64, HashSet::new());
+    let (mut failed, mut in_logs, mut users) = (0u64, 0u64, HashSet::new());
     if let Some(df) = tables.get(&Role::Login) {
         let ts = df.column(schema::TS)?.datetime()?.physical().clone();
         let outcome = schema::texts(df.column(schema::OUTCOME)?)?;
         let user = schema::texts(df.column(schema::USER)?)?;
         for ((t, o), u) in ts.iter().zip(outcome).zip(user) {
+            in_logs += u64::from(o == Some("fail"));
             if let (Some(t), Some("fail")) = (t, o)
                 && t >= lo
                 && t < hi
@@ -273,6 +333,7 @@ fn impact(
     }
     Ok(Impact {
         failed_logins: failed,
+        failed_logins_in_logs: in_logs,
         users_affected: users.len() as u64,
         duration_min: minutes(s, start, end),
         time_to_recover_min: match (wave, rec) {

@@ -28,8 +28,9 @@ pub struct DetectOptions {
     pub z: f64,
     /// ...and, for surges and change waves, at least this multiple of the baseline median.
     pub ratio: f64,
-    /// An episode needs this many anomalous buckets in a row (gaps of `gap` allowed); a surge
-    /// or change wave also needs this many buckets whose 5-minute mean is far out.
+    /// An episode needs this many minutes of anomalous buckets (at least one bucket; gaps of
+    /// `gap` buckets allowed); a surge or change wave also needs as many buckets whose 5-minute
+    /// mean is far out. In minutes, so that a 15-minute bucket is not asked for 45 minutes.
     pub min_len: usize,
     pub gap: usize,
     /// Onset and end are where the robust z crosses this (the edge of the normal band).
@@ -46,7 +47,8 @@ pub struct DetectOptions {
     pub failure_excess: f64,
     /// Episodes of one series less than this many minutes apart are one episode.
     pub merge_min: usize,
-    /// Recovery: demand and failures back in band for this many buckets.
+    /// Recovery: demand and failures back in band for this many minutes (at least one
+    /// bucket), so that the recovery is found at the same time at any bucket width.
     pub recovery_len: usize,
     pub baseline_trailing: usize,
     pub baseline_min_history: usize,
@@ -331,10 +333,11 @@ fn highs(
     // Cores: `min_len` single buckets far out (gaps allowed), or `min_len` 5-minute means far
     // out in a row holding at least two far single buckets: retries arrive in clumps, so a
     // flood can alternate far and ordinary minutes without three far ones close together.
-    let mut cores = runs(x.len(), flag, o.gap, o.min_len);
+    let min_len = min_buckets(s, o);
+    let mut cores = runs(x.len(), flag, o.gap, min_len);
     if clumps {
         cores.extend(
-            runs(x.len(), far_mean, 0, o.min_len)
+            runs(x.len(), far_mean, 0, min_len)
                 .into_iter()
                 .filter(|&(lo, hi)| (lo..=hi).filter(|&i| flag(i)).count() >= 2),
         );
@@ -342,7 +345,7 @@ fn highs(
     cores.sort_unstable();
     widen(cores, inside, x.len(), merge_buckets(s, o))
         .into_iter()
-        .filter(|&(lo, hi)| (lo..=hi).filter(|&i| far_mean(i)).count() >= o.min_len)
+        .filter(|&(lo, hi)| (lo..=hi).filter(|&i| far_mean(i)).count() >= min_len)
         .map(|(mut lo, mut hi)| {
             while lo < hi && quiet(lo) {
                 lo += 1;
@@ -392,7 +395,7 @@ pub fn exhaustions(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
         let b: Vec<Option<Band>> =
             vec![Some(Band { median: o.util_ceiling, scale: 0.05 }); u.len()];
         for r in widen(
-            runs(u.len(), flag, o.gap, o.min_len.max(10)),
+            runs(u.len(), flag, o.gap, buckets(s, o.min_len.max(10))),
             inside,
             u.len(),
             merge_buckets(s, o),
@@ -423,7 +426,7 @@ fn lows(s: &SeriesSet, name: &str, o: &DetectOptions, what: &str) -> Vec<Episode
     let flag =
         |i: usize| b[i].is_some_and(|b| b.z(x[i]) <= -o.z && x[i] <= o.capacity_share * b.median);
     let inside = |i: usize| b[i].is_none_or(|b| b.z(x[i]) > -o.band_z);
-    widen(runs(x.len(), flag, o.gap, o.min_len), inside, x.len(), merge_buckets(s, o))
+    widen(runs(x.len(), flag, o.gap, min_buckets(s, o)), inside, x.len(), merge_buckets(s, o))
         .into_iter()
         .map(|r| episode(s, EpisodeKind::Exhaustion, name, x, &b, r, false, what))
         .collect()
@@ -464,7 +467,7 @@ pub fn failures(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
     // The edges: where the 15-minute failure ratio is back within 40% of the excess over its
     // baseline (2 points at the default), or no longer `band_z` binomial spreads over it.
     let inside = |i: usize| !window_over(i, 0.4 * o.failure_excess, o.band_z);
-    widen(runs(f.len(), flag, o.gap, o.min_len), inside, f.len(), merge_buckets(s, o))
+    widen(runs(f.len(), flag, o.gap, min_buckets(s, o)), inside, f.len(), merge_buckets(s, o))
         .into_iter()
         // An episode starts and ends on a bucket with failures in it.
         .filter_map(|(mut lo, mut hi)| {
@@ -492,8 +495,9 @@ pub fn failures(s: &SeriesSet, o: &DetectOptions) -> Vec<Episode> {
 }
 
 /// The first bucket after `after` from which attempts and failures stay in their bands for
-/// `recovery_len` buckets.
+/// `recovery_len` minutes.
 pub fn recovery(s: &SeriesSet, o: &DetectOptions, after: usize) -> Option<usize> {
+    let len = recovery_buckets(s, o);
     let a = s.get(signal::ATTEMPTS)?;
     let f = s.get(signal::FAILURES)?;
     let ba = bands(a, &base_opts(s, o, true, 1.0));
@@ -502,7 +506,23 @@ pub fn recovery(s: &SeriesSet, o: &DetectOptions, after: usize) -> Option<usize>
         ba[i].is_some_and(|b| b.z(a[i]) < o.band_z) && bf[i].is_some_and(|b| b.z(f[i]) < o.band_z)
     };
     let n = a.len();
-    (after + 1..n.saturating_sub(o.recovery_len)).find(|&i| (i..i + o.recovery_len).all(ok))
+    (after + 1..n.saturating_sub(len)).find(|&i| (i..i + len).all(ok))
+}
+
+/// `recovery_len` minutes in buckets of `s`.
+pub fn recovery_buckets(s: &SeriesSet, o: &DetectOptions) -> usize {
+    buckets(s, o.recovery_len)
+}
+
+/// `min_len` minutes in buckets of `s`: how many buckets an episode needs.
+pub fn min_buckets(s: &SeriesSet, o: &DetectOptions) -> usize {
+    buckets(s, o.min_len).max(2)
+}
+
+/// `minutes` in buckets of `s`, rounded up, at least one.
+fn buckets(s: &SeriesSet, minutes: usize) -> usize {
+    let b = s.bucket_ms.max(1);
+    (((minutes as i64 * 60_000 + b - 1) / b) as usize).max(1)
 }
 
 #[cfg(test)]

@@ -135,7 +135,16 @@ pub fn episodes(
             let mad = 1.4826 * median(&mut dev);
             let onset = (b..=first).find(|&i| x[i] < lo || x[i] > hi).unwrap_or(first);
             let dist = |i: usize| if x[i].is_finite() { (x[i] - med).abs() } else { 0.0 };
-            let peak = (onset..=last).max_by(|&i, &j| dist(i).total_cmp(&dist(j))).unwrap_or(first);
+            // The headline is the extreme in the direction the metric left its range: a crash
+            // (80 down to 2) is told by its lowest value, not by the recovery above it.
+            let down = x[onset] < lo || (x[onset] <= hi && x[onset] < med);
+            let value = |i: usize| if x[i].is_finite() { x[i] } else { med };
+            let peak = if down {
+                (onset..=last).min_by(|&i, &j| value(i).total_cmp(&value(j)))
+            } else {
+                (onset..=last).max_by(|&i, &j| value(i).total_cmp(&value(j)))
+            }
+            .unwrap_or(first);
             let scale = mad.max(1e-9 * med.abs().max(1.0));
             // A ratio only means something between two positive values.
             let ratio = if med > 0.0 && x[peak] > 0.0 { x[peak] / med } else { 0.0 };

@@ -66,6 +66,10 @@ pub struct RunScore {
     pub missed_links: Vec<String>,
     /// The restart wave is linked to the surge, and starts before it.
     pub wave_before_surge: Option<bool>,
+    /// The kinds of incident the findings claim, most fitting first, and the kind the
+    /// scenario is (none for a quiet week).
+    pub archetypes: Vec<String>,
+    pub expected_archetype: Option<String>,
 }
 
 /// Totals per episode kind over all runs.
@@ -90,6 +94,18 @@ pub struct SimEval {
     pub wave_runs: usize,
     pub wrong_links: usize,
     pub missed_links: usize,
+    /// Runs whose most fitting kind is the scenario's (for quiet: no kind at all).
+    pub archetype_right: usize,
+}
+
+/// The kind of incident each scenario is.
+fn expected_archetype(scenario: &str) -> Option<&'static str> {
+    match scenario {
+        "skype-2007" => Some("coupled_shock"),
+        "bad-deploy" => Some("bad_deploy"),
+        "flash-crowd" => Some("flash_crowd"),
+        _ => None,
+    }
 }
 
 fn minutes(a: &str, b: &str) -> f64 {
@@ -214,7 +230,19 @@ pub fn score(truth: &Truth, f: &Findings, format: &str) -> RunScore {
             .iter()
             .any(|l| l.from == LinkEnd::ChangeWave && l.to == LinkEnd::Surge && l.lag_min >= 0.0)
     });
+    let archetypes: Vec<String> = f
+        .archetypes
+        .iter()
+        .map(|a| {
+            serde_json::to_value(a.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        })
+        .collect();
     RunScore {
+        expected_archetype: expected_archetype(&truth.scenario.to_string()).map(str::to_string),
+        archetypes,
         scenario: truth.scenario.to_string(),
         seed: truth.seed,
         format: format.to_string(),
@@ -267,6 +295,10 @@ pub fn summarise(runs: Vec<RunScore>) -> SimEval {
         wave_runs: runs.iter().filter(|r| r.wave_before_surge.is_some()).count(),
         wrong_links: runs.iter().map(|r| r.wrong_links.len()).sum(),
         missed_links: runs.iter().map(|r| r.missed_links.len()).sum(),
+        archetype_right: runs
+            .iter()
+            .filter(|r| r.archetypes.first() == r.expected_archetype.as_ref())
+            .count(),
         runs,
     }
 }

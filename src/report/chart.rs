@@ -12,17 +12,21 @@ use plotters::style::FontStyle;
 pub const SIZE: (u32, u32) = (1600, 900);
 const FONT: &str = "sans-serif";
 
-/// One line of a panel.
+/// One line of a panel. `bold` for a smooth line (a baseline): plotters' thick strokes go
+/// wrong on steep segments, so lines of raw values are drawn one pixel wide.
 pub struct Line {
     pub label: String,
     pub color: RGBColor,
     pub points: Vec<(f64, f64)>,
+    pub bold: bool,
 }
 
-/// A panel: a title, a unit and its lines.
+/// A panel: a title, a unit and its lines; `integer` for counts (axis labels without a
+/// fraction).
 pub struct Panel {
     pub title: String,
     pub unit: String,
+    pub integer: bool,
     pub lines: Vec<Line>,
 }
 
@@ -37,9 +41,15 @@ pub struct Timeline {
     pub panels: Vec<Panel>,
     /// (name, from, to) in x units.
     pub phases: Vec<(String, f64, f64)>,
-    /// (label, at) in x units.
+    /// (label, at) in x units; an empty label marks the moment without naming it.
     pub marks: Vec<(String, f64)>,
 }
+
+/// Phases get a lane each in a strip above each panel's plot, so phases that overlap stay
+/// apart (and a light shade over the plot where they are).
+const PHASE_LANES: [&str; 5] = ["trigger", "surge", "exhaustion", "degraded", "recovery"];
+/// Rows of labels for marks, above the panels, so labels cross neither lines nor each other.
+const LABEL_ROWS: i32 = 3;
 
 fn register_font() {
     static ONCE: OnceLock<()> = OnceLock::new();
@@ -98,6 +108,7 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> 
         head.draw(&Text::new(name.to_string(), (x + 22, 20), (FONT, 20).into_font().color(&BLACK)))
             .map_err(e)?;
     }
+    let (labels, body) = body.split_vertically(12 + 22 * LABEL_ROWS as u32);
     let n = t.panels.len().max(1);
     let areas = body.split_evenly((n, 1));
     for (k, (area, panel)) in areas.iter().zip(&t.panels).enumerate() {
@@ -117,35 +128,56 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> 
             .build_cartesian_2d(t.x_min..t.x_max.max(t.x_min + 1e-3), ymin..ymax)
             .map_err(e)?;
         let formatter = |x: &f64| fmt_time(t, *x);
+        let y_formatter = |y: &f64| {
+            if panel.integer {
+                format!("{:.0}", y)
+            } else {
+                crate::units::short_number(crate::units::round_to(*y, 2), 2)
+            }
+        };
         let mut mesh = chart.configure_mesh();
         mesh.x_labels(if last { 9 } else { 0 })
             .y_labels(4)
             .x_label_formatter(&formatter)
+            .y_label_formatter(&y_formatter)
             .y_desc(panel.unit.clone())
             .label_style((FONT, 18))
             .axis_desc_style((FONT, 18))
             .light_line_style(RGBColor(238, 238, 238));
         mesh.draw().map_err(e)?;
+        // Phases: a light shade over the plot, and a solid bar in the phase's own lane at the
+        // top, so overlapping phases stay distinguishable.
+        let lane_h = (ymax - ymin) * 0.035;
         for (name, a, b) in &t.phases {
+            let b = b.max(*a + (t.x_max - t.x_min) / 400.0);
+            let lane = PHASE_LANES.iter().position(|l| l == name).unwrap_or(PHASE_LANES.len() - 1);
+            let top = ymax - lane_h * lane as f64;
             chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(*a, ymin), (b.max(*a + (t.x_max - t.x_min) / 400.0), ymax)],
-                    phase_color(name).mix(0.16).filled(),
-                )))
+                .draw_series([
+                    Rectangle::new([(*a, ymin), (b, ymax)], phase_color(name).mix(0.08).filled()),
+                    Rectangle::new(
+                        [(*a, top - lane_h * 0.8), (b, top)],
+                        phase_color(name).mix(0.8).filled(),
+                    ),
+                ])
                 .map_err(e)?;
         }
-        for (_, at) in &t.marks {
+        for (label, at) in &t.marks {
+            let style = if label.is_empty() { BLACK.mix(0.2) } else { BLACK.mix(0.5) };
             chart
                 .draw_series(std::iter::once(PathElement::new(
                     vec![(*at, ymin), (*at, ymax)],
-                    BLACK.mix(0.5),
+                    style,
                 )))
                 .map_err(e)?;
         }
         for line in &panel.lines {
             let color = line.color;
             chart
-                .draw_series(LineSeries::new(line.points.iter().copied(), color.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    line.points.iter().copied(),
+                    color.stroke_width(if line.bold { 3 } else { 1 }),
+                ))
                 .map_err(e)?
                 .label(line.label.clone())
                 .legend(move |(x, y)| {
@@ -161,22 +193,25 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> 
             .draw()
             .map_err(e)?;
     }
-    // Key moments, labelled once along the top panel, staggered so labels do not overlap.
-    if let Some(top) = areas.first() {
-        let (w, _) = top.dim_in_pixel();
-        let plot_w = w as f64 - 96.0 - 16.0 - 32.0;
-        let mut last_x = [-1000i32; 3];
-        for (label, at) in &t.marks {
-            let px = (16.0 + 96.0 + plot_w * (at - t.x_min) / (t.x_max - t.x_min).max(1e-3)) as i32;
-            let row = (0..3).find(|r| px - last_x[*r] > 10 * label.len() as i32 + 24).unwrap_or(0);
-            last_x[row] = px;
-            top.draw(&Text::new(
-                format!("▏{label}"),
-                (px - 4, 12 + 24 * row as i32),
-                (FONT, 18).into_font().color(&BLACK),
-            ))
+    // Key moments, labelled once in their own strip above the panels, each on the first row
+    // where it overlaps no other label; one that fits on none is left unlabelled (its line
+    // is still drawn).
+    let (w, h) = labels.dim_in_pixel();
+    let plot_w = w as f64 - 96.0 - 16.0 - 32.0;
+    let mut taken: Vec<Vec<(i32, i32)>> = vec![Vec::new(); LABEL_ROWS as usize];
+    for (label, at) in t.marks.iter().filter(|(l, _)| !l.is_empty()) {
+        let px = (16.0 + 96.0 + plot_w * (at - t.x_min) / (t.x_max - t.x_min).max(1e-3)) as i32;
+        let width = 10 * label.chars().count() as i32 + 16;
+        let free = |r: &Vec<(i32, i32)>| r.iter().all(|(a, b)| px + width < *a || px > *b + 8);
+        let Some(row) = taken.iter().position(free) else { continue };
+        taken[row].push((px, px + width));
+        let y = 6 + 22 * row as i32;
+        labels
+            .draw(&PathElement::new(vec![(px, y + 2), (px, h as i32)], BLACK.mix(0.5)))
             .map_err(e)?;
-        }
+        labels
+            .draw(&Text::new(label.clone(), (px + 4, y), (FONT, 18).into_font().color(&BLACK)))
+            .map_err(e)?;
     }
     root.present().map_err(e)
 }

@@ -35,15 +35,42 @@ pub fn escape(s: &str) -> String {
 
 /// Sums (or averages) a series into about `points` display buckets: (x, value per minute),
 /// x in the timeline's units.
+/// More buckets than this are drawn as each display bucket's lowest and highest value, so
+/// that a spike or a crash shows at its real height.
 fn display(s: &SeriesSet, x: &[f64], points: usize, mean: bool, axis: &Axis) -> Vec<(f64, f64)> {
+    let step = (s.len / points.max(1)).max(1);
+    let per_min = s.bucket_ms as f64 / 60_000.0;
+    let scale = |v: f64| if mean { v } else { v / per_min };
+    if step == 1 {
+        return x.iter().enumerate().map(|(i, v)| (axis.x(s.at(i)), scale(*v))).collect();
+    }
+    let mut out = Vec::with_capacity(2 * x.len() / step + 2);
+    for (k, c) in x.chunks(step).enumerate() {
+        let at = |j: usize| axis.x(s.at(k * step + j));
+        let (mut lo, mut hi) = (0, 0);
+        for (j, v) in c.iter().enumerate() {
+            if *v < c[lo] {
+                lo = j;
+            }
+            if *v > c[hi] {
+                hi = j;
+            }
+        }
+        // In the order they happened, so the line goes down to a crash and back up.
+        for j in if lo <= hi { [lo, hi] } else { [hi, lo] } {
+            out.push((at(j), scale(c[j])));
+        }
+    }
+    out
+}
+
+/// A smooth line (the mean of each display bucket), for baselines.
+fn display_mean(s: &SeriesSet, x: &[f64], points: usize, axis: &Axis) -> Vec<(f64, f64)> {
     let step = (s.len / points.max(1)).max(1);
     let per_min = s.bucket_ms as f64 / 60_000.0;
     x.chunks(step)
         .enumerate()
-        .map(|(k, c)| {
-            let v = c.iter().sum::<f64>() / c.len() as f64;
-            (axis.x(s.at(k * step)), if mean { v } else { v / per_min })
-        })
+        .map(|(k, c)| (axis.x(s.at(k * step)), c.iter().sum::<f64>() / c.len() as f64 / per_min))
         .collect()
 }
 
@@ -81,33 +108,45 @@ pub fn timeline(s: &SeriesSet, f: &Findings, title: &str) -> chart::Timeline {
         panels.push(chart::Panel {
             title: "demand".into(),
             unit: "logins / min".into(),
+            integer: true,
             lines: vec![
                 chart::Line {
                     label: "attempts".into(),
                     color: RGBColor(30, 100, 200),
                     points: display(s, a, 700, false, &axis),
-                },
-                chart::Line {
-                    label: "failures".into(),
-                    color: RGBColor(211, 47, 47),
-                    points: display(s, fl, 700, false, &axis),
+                    bold: false,
                 },
                 chart::Line {
                     label: "baseline".into(),
                     color: RGBColor(120, 120, 120),
-                    points: display(s, &base, 700, false, &axis),
+                    points: display_mean(s, &base, 700, &axis),
+                    bold: true,
                 },
             ],
+        });
+        // Failures on their own axis: a few a minute vanish under a flood's hundreds.
+        panels.push(chart::Panel {
+            title: "failures".into(),
+            unit: "failed / min".into(),
+            integer: true,
+            lines: vec![chart::Line {
+                label: "failed logins".into(),
+                color: RGBColor(211, 47, 47),
+                points: display(s, fl, 700, false, &axis),
+                bold: false,
+            }],
         });
     }
     if let Some(n) = s.get(signal::NODES_ONLINE) {
         panels.push(chart::Panel {
             title: "capacity".into(),
             unit: "nodes online".into(),
+            integer: true,
             lines: vec![chart::Line {
                 label: "nodes online".into(),
                 color: RGBColor(46, 125, 50),
                 points: display(s, n, 700, true, &axis),
+                bold: false,
             }],
         });
     }
@@ -120,6 +159,7 @@ pub fn timeline(s: &SeriesSet, f: &Findings, title: &str) -> chart::Timeline {
                 label: name.trim_start_matches("change_").to_string() + "s",
                 color,
                 points: display(s, x, 700, false, &axis),
+                bold: false,
             });
         }
     }
@@ -130,12 +170,14 @@ pub fn timeline(s: &SeriesSet, f: &Findings, title: &str) -> chart::Timeline {
             label: "changes".into(),
             color: RGBColor(94, 53, 177),
             points: display(s, x, 700, false, &axis),
+            bold: false,
         });
     }
     if !change_lines.is_empty() {
         panels.push(chart::Panel {
             title: "changes".into(),
             unit: "per min".into(),
+            integer: true,
             lines: change_lines,
         });
     }
@@ -148,10 +190,12 @@ pub fn timeline(s: &SeriesSet, f: &Findings, title: &str) -> chart::Timeline {
         panels.push(chart::Panel {
             title: label.clone(),
             unit: "value".into(),
+            integer: false,
             lines: vec![chart::Line {
                 label,
                 color: RGBColor(0, 131, 143),
                 points: display(s, &s.cols[name], 700, true, &axis),
+                bold: false,
             }],
         });
     }
@@ -163,25 +207,29 @@ pub fn timeline(s: &SeriesSet, f: &Findings, title: &str) -> chart::Timeline {
             marks.push((c.kind.clone(), hours_of(&l.from_at)));
         }
     }
-    if let Some(w) = f.changes.iter().max_by(|a, b| a.score.total_cmp(&b.score)) {
-        marks.push(("restart wave".into(), hours_of(&w.onset)));
+    // Every episode is marked; the main ones are labelled.
+    let main_wave = f.changes.iter().max_by(|a, b| a.score.total_cmp(&b.score));
+    for w in &f.changes {
+        let main = main_wave.is_some_and(|m| std::ptr::eq(m, w));
+        let kind = w.series.trim_start_matches(signal::CHANGE_PREFIX);
+        marks.push((if main { format!("{kind} wave") } else { String::new() }, hours_of(&w.onset)));
     }
-    if let Some(e) = f.surges.iter().max_by(|a, b| a.score.total_cmp(&b.score)) {
-        marks.push(("surge".into(), hours_of(&e.onset)));
+    let main_surge = f.surges.iter().max_by(|a, b| a.score.total_cmp(&b.score));
+    for e in &f.surges {
+        let main = main_surge.is_some_and(|m| std::ptr::eq(m, e));
+        marks.push((if main { "surge".into() } else { String::new() }, hours_of(&e.onset)));
     }
-    if let Some(x) = f.exhaustions.first() {
-        marks.push(("exhaustion".into(), hours_of(&x.onset)));
+    for (i, x) in f.exhaustions.iter().enumerate() {
+        marks.push((if i == 0 { "exhaustion".into() } else { String::new() }, hours_of(&x.onset)));
+    }
+    for (i, x) in f.failures.iter().enumerate() {
+        marks.push((if i == 0 { "failures".into() } else { String::new() }, hours_of(&x.onset)));
     }
     if let Some(r) = &f.recovery {
         marks.push(("recovery".into(), hours_of(r)));
     }
-    if marks.is_empty() {
-        // No incident story: mark where the metrics shifted most instead.
-        let mut shifts: Vec<&crate::findings::Episode> = f.metrics.iter().collect();
-        shifts.sort_by(|a, b| b.score.total_cmp(&a.score));
-        for e in shifts.into_iter().take(3) {
-            marks.push(("shift".into(), hours_of(&e.onset)));
-        }
+    for e in &f.metrics {
+        marks.push(("shift".into(), hours_of(&e.onset)));
     }
     marks.sort_by(|a, b| a.1.total_cmp(&b.1));
     chart::Timeline {

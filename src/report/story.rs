@@ -5,15 +5,19 @@
 use std::fmt::Write as _;
 
 use super::escape;
-use crate::findings::{Episode, Findings, Link, LinkEnd};
+use crate::findings::{ArchetypeKind, Episode, Findings, Link, LinkEnd};
 
 /// A report's text, before it is rendered.
 pub struct Story {
     pub title: String,
     pub sentences: Vec<String>,
     pub numbers: Vec<(String, String)>,
-    /// (time, what, evidence)
+    /// (time, what, evidence): one row per moment a reader needs (at most 10).
     pub timeline: Vec<(String, String, String)>,
+    /// The other moments (each wave of a flood, later spells), below the timeline.
+    pub details: Vec<(String, String, String)>,
+    /// The source lines the text cites as `[1]`, `[2]`...: `file:line` each.
+    pub sources: Vec<String>,
     pub chain: Vec<String>,
     pub trigger: String,
     pub root_causes: Vec<String>,
@@ -77,8 +81,17 @@ fn hours(min: f64) -> String {
 }
 
 fn link_text(l: &Link) -> String {
+    // How strongly the two series move together, in words from the correlation.
     let x = match (l.xcorr, l.xcorr_lag_min) {
-        (Some(r), Some(lag)) => format!("; cross-correlation {r:.2} at {lag:.0} min"),
+        (Some(r), Some(lag)) => {
+            let strength = match r {
+                r if r >= 0.5 => "strong",
+                r if r >= 0.3 => "moderate",
+                _ => "weak",
+            };
+            format!("; {strength} (the series correlate at {r:.2}, {lag:.0} min apart)")
+        }
+        _ if l.from == LinkEnd::Change => "; by time order (a single change has no series)".into(),
         _ => String::new(),
     };
     // A negative lag: the later end's onset, read back to its band's edge, came first.
@@ -95,23 +108,106 @@ fn link_text(l: &Link) -> String {
 /// What the sections share: the links and episodes the story is about.
 struct Facts<'a> {
     trigger_link: Option<&'a Link>,
+    /// The headline surge: the largest the main change wave caused, else the strongest.
     surge: Option<&'a Episode>,
     exh: Option<&'a Episode>,
     wave: Option<&'a Link>,
+    /// The main change wave's episode.
+    wave_episode: Option<&'a Episode>,
     metrics_only: bool,
 }
 
 impl<'a> Facts<'a> {
     fn of(f: &'a Findings) -> Facts<'a> {
         let trigger_link = f.chain.iter().find(|l| l.from == LinkEnd::Change);
-        let surge = strongest(&f.surges);
-        let exh =
-            f.exhaustions.iter().find(|e| e.series == "nodes_online").or(f.exhaustions.first());
         let wave = f.chain.iter().find(|l| l.to == LinkEnd::ChangeWave);
+        let wave_episode = f
+            .chain
+            .iter()
+            .find(|l| l.from == LinkEnd::ChangeWave)
+            .and_then(|l| f.changes.iter().find(|w| w.onset == l.from_at));
+        // The flood the wave caused: the largest surge during the wave (or just after it).
+        let caused = wave_episode.and_then(|w| {
+            let (lo, hi) = (rfc(&w.onset), rfc(&w.end) + 6 * 3_600_000);
+            f.surges
+                .iter()
+                .filter(|e| (lo..=hi).contains(&rfc(&e.onset)))
+                .max_by(|a, b| a.ratio.total_cmp(&b.ratio).then(a.score.total_cmp(&b.score)))
+        });
+        let surge = caused.or_else(|| strongest(&f.surges));
+        let exh = f
+            .exhaustions
+            .iter()
+            .find(|e| e.series == crate::schema::signal::NODES_ONLINE)
+            .or(f.exhaustions.first());
         let metrics_only = !f.inputs.is_empty()
             && f.inputs.iter().all(|i| i.role.is_none_or(|r| r == crate::schema::Role::Metric));
-        Facts { trigger_link, surge, exh, wave, metrics_only }
+        Facts { trigger_link, surge, exh, wave, wave_episode, metrics_only }
     }
+}
+
+fn rfc(t: &str) -> i64 {
+    crate::units::rfc3339_ms(t)
+}
+
+/// The numbered source lines a story cites: `[n]` for a `file:line`, each listed once.
+#[derive(Default)]
+struct Sources(Vec<String>);
+
+impl Sources {
+    fn cite(&mut self, at: &str) -> String {
+        let n = match self.0.iter().position(|s| s == at) {
+            Some(i) => i + 1,
+            None => {
+                self.0.push(at.to_string());
+                self.0.len()
+            }
+        };
+        format!("[{n}]")
+    }
+
+    /// ` [n]` for an episode's first line, or nothing.
+    fn first_of(&mut self, e: &Episode) -> String {
+        e.first_lines.first().map(|at| format!(" {}", self.cite(at))).unwrap_or_default()
+    }
+}
+
+/// A change as a sentence says it: `release KB936782 at 2007-08-14 17:00Z [1]`.
+fn change_phrase(l: &Link, src: &mut Sources) -> String {
+    match &l.change {
+        Some(c) => format!(
+            "{}{} at {} {}",
+            c.kind,
+            c.item.as_deref().map(|i| format!(" {i}")).unwrap_or_default(),
+            hm(&l.from_at),
+            src.cite(&c.at)
+        ),
+        None => format!("a change at {}", hm(&l.from_at)),
+    }
+}
+
+/// What the kinds of incident are, in words.
+fn kind_sentence(f: &Findings) -> Option<String> {
+    let gloss = |k: ArchetypeKind| match k {
+        ArchetypeKind::CoupledShock => "one change added demand and removed capacity",
+        ArchetypeKind::RetryStorm => "retries multiplied demand",
+        ArchetypeKind::BadDeploy => "failures followed a change, with no rise in demand",
+        ArchetypeKind::FlashCrowd => "demand rose with no change behind it, and capacity held",
+        ArchetypeKind::CapacityLoss => "capacity fell with no rise in demand",
+        ArchetypeKind::BruteForce => "few clients tried many user names, nearly all failing",
+    };
+    let (first, rest) = f.archetypes.split_first()?;
+    let mut s = format!("This was a {} ({})", first.kind.as_str(), gloss(first.kind));
+    if first.metastable {
+        s += ", and metastable: the overload outlived its trigger";
+    }
+    for a in rest {
+        let _ = write!(s, ", with a {} ({})", a.kind.as_str(), gloss(a.kind));
+        if a.metastable {
+            s += " that outlived its trigger (metastable)";
+        }
+    }
+    Some(s + ".")
 }
 
 /// The lessons: root causes, what went well and wrong, where luck helped, action items.
@@ -123,21 +219,29 @@ struct Lessons {
     actions: Vec<String>,
 }
 
-/// What happened, in three sentences.
-fn sentences(f: &Findings, k: &Facts) -> Vec<String> {
-    let Facts { trigger_link, surge, exh, wave, metrics_only, .. } = *k;
+/// What happened, in a few sentences: the kind, the trigger, demand and capacity, the impact.
+fn sentences(f: &Findings, k: &Facts, src: &mut Sources) -> Vec<String> {
+    let Facts { trigger_link, surge, exh, wave, wave_episode, metrics_only } = *k;
     let mut sentences = Vec::new();
+    if metrics_only {
+        sentences.push(format!(
+            "These logs hold plain metrics only (no logins, nodes or changes), so there is no outage story to tell; the metrics took a shape not seen before in them {}, listed in the timeline.",
+            plural(f.metrics.len() as u64, "time")
+        ));
+        return sentences;
+    }
+    sentences.extend(kind_sentence(f));
     match (trigger_link, wave) {
-        _ if metrics_only => sentences.push(format!(
-            "These logs hold plain metrics only (no logins, nodes or changes), so there is no outage story to tell; the metrics took a shape not seen before in them {} time(s), listed in the timeline.",
-            f.metrics.len()
-        )),
-        (Some(t), Some(w)) => sentences.push(format!(
-            "{} was followed {} later by a burst of changes: {}.",
-            capitalise(&t.evidence.first().cloned().unwrap_or_default()),
-            hours(w.lag_min),
-            w.evidence.get(1).cloned().unwrap_or_default()
-        )),
+        (Some(t), Some(w)) => {
+            let change = capitalise(&change_phrase(t, src));
+            let what = wave_episode
+                .map(|e| {
+                    let kind = e.series.trim_start_matches(crate::schema::signal::CHANGE_PREFIX);
+                    format!("a wave of {kind} events from {}{}", hm(&e.onset), src.first_of(e))
+                })
+                .unwrap_or_else(|| "a burst of changes".into());
+            sentences.push(format!("{change} was followed {} later by {what}.", hours(w.lag_min)))
+        }
         (Some(t), None) => {
             let what = match t.to {
                 LinkEnd::Surge => "demand surged",
@@ -146,7 +250,7 @@ fn sentences(f: &Findings, k: &Facts) -> Vec<String> {
             };
             sentences.push(format!(
                 "{} came {} before {what}.",
-                capitalise(&t.evidence.first().cloned().unwrap_or_default()),
+                capitalise(&change_phrase(t, src)),
                 hours(t.lag_min.max(0.0))
             ))
         }
@@ -154,19 +258,28 @@ fn sentences(f: &Findings, k: &Facts) -> Vec<String> {
     }
     let mut second = Vec::new();
     if let Some(e) = surge {
+        let per_min = |v: f64| crate::units::short_number(v, if v < 10.0 { 1 } else { 0 });
         let how = if e.baseline > 0.0 {
             // Under 5-minute buckets the peak is a 5-minute mean (see `Episode`).
-            let bucket_ms = f.params.bucket_ms;
-            let over = if bucket_ms < 300_000 { " over 5 minutes" } else { "" };
+            let over =
+                if f.params.bucket_ms < 300_000 { " over its busiest 5 minutes" } else { "" };
             format!(
-                "{:.1}x their baseline ({:.0} against {:.0}/min{over})",
-                e.ratio, e.peak_value, e.baseline
+                "{:.1}x their baseline ({} a minute{over}, against {})",
+                e.ratio,
+                per_min(e.peak_value),
+                per_min(e.baseline)
             )
         } else {
-            format!("{:.0}/min from a baseline of none", e.peak_value)
+            format!("{} a minute from a baseline of none", per_min(e.peak_value))
+        };
+        let waves = f.surges.len();
+        let more = if waves > 1 {
+            format!(" (the largest of {waves} waves of logins)")
+        } else {
+            String::new()
         };
         second.push(format!(
-            "login attempts rose to {how} between {} and {}",
+            "login attempts rose to {how} between {} and {}{more}",
             hm(&e.onset),
             hm(&e.end)
         ));
@@ -176,41 +289,59 @@ fn sentences(f: &Findings, k: &Facts) -> Vec<String> {
             "{} fell to {:.0}% of baseline ({} to {}) from {}",
             x.series.replace('_', " "),
             100.0 * x.ratio,
-            x.baseline,
-            x.peak_value,
+            crate::units::short_number(x.baseline, 1),
+            crate::units::short_number(x.peak_value, 1),
             hm(&x.onset)
         ));
     }
-    match (metrics_only, second.is_empty()) {
-        (true, _) => {}
-        (false, true) => {
-            sentences.push("Demand did not surge and capacity did not run out.".into())
-        }
-        (false, false) => {
-            let s = second.join(", while ");
-            sentences.push(format!("{}{}.", s[..1].to_uppercase(), &s[1..]));
-        }
+    if second.is_empty() {
+        sentences.push("Demand did not surge and capacity did not run out.".into());
+    } else {
+        let s = second.join(", while ");
+        sentences.push(format!("{}{}.", s[..1].to_uppercase(), &s[1..]));
     }
+    let brute = f.archetypes.iter().any(|a| a.kind == ArchetypeKind::BruteForce);
+    let who = |i: &crate::findings::Impact| {
+        if brute {
+            format!("trying {}", plural(i.users_affected, "user name"))
+        } else {
+            format!("for {}", plural(i.users_affected, "user"))
+        }
+    };
+    // The incident's failures against all the logs hold, so that neither figure surprises.
+    let of_all = |i: &crate::findings::Impact| {
+        if i.failed_logins_in_logs > i.failed_logins {
+            format!(
+                "; {} failed in all the logs, the usual wrong passwords included",
+                i.failed_logins_in_logs
+            )
+        } else {
+            String::new()
+        }
+    };
     match (&f.impact, &f.recovery) {
         (Some(i), Some(r)) => sentences.push(format!(
-            "{} logins failed for {} users; demand and failures were back in their bands at {}{}.",
-            i.failed_logins,
-            i.users_affected,
+            "{} failed {} between the first episode and {}, when demand and failures were back in their bands{}{}.",
+            capitalise(&plural(i.failed_logins, "login")),
+            who(i),
             hm(r),
-            i.time_to_recover_min.map(|m| format!(", {} after it began", hours(m))).unwrap_or_default()
+            i.time_to_recover_min
+                .map(|m| format!(" ({} after the trigger)", hours(m)))
+                .unwrap_or_default(),
+            of_all(i),
         )),
         (Some(i), None) => sentences.push(format!(
-            "{} logins failed for {} users, and the logs end before demand and failures were back to normal.",
-            i.failed_logins, i.users_affected
+            "{} failed {} from the first episode on, and the logs end before demand and failures were back to normal{}.",
+            capitalise(&plural(i.failed_logins, "login")),
+            who(i),
+            of_all(i)
         )),
-        _ if metrics_only => {}
         _ => sentences.push("No episode was found, so there is no impact to report.".into()),
     }
-
     sentences
 }
 
-/// The key numbers.
+/// The key numbers, each with what it counts.
 fn numbers(f: &Findings, k: &Facts) -> Vec<(String, String)> {
     let Facts { surge, exh, .. } = *k;
     let mut numbers = Vec::new();
@@ -223,136 +354,225 @@ fn numbers(f: &Findings, k: &Facts) -> Vec<(String, String)> {
         numbers.push(("peak demand".into(), v));
     }
     if let Some(x) = exh {
-        numbers.push(("capacity lost".into(), format!("{:.0}%", 100.0 * (1.0 - x.ratio))));
+        numbers.push((
+            "capacity lost (at its lowest)".into(),
+            format!("{:.0}%", 100.0 * (1.0 - x.ratio)),
+        ));
     }
     if let Some(i) = &f.impact {
-        numbers.push(("failed logins".into(), i.failed_logins.to_string()));
-        numbers.push(("users affected".into(), i.users_affected.to_string()));
-        numbers.push(("duration".into(), hours(i.duration_min)));
+        let brute = f.archetypes.iter().any(|a| a.kind == ArchetypeKind::BruteForce);
+        let until = if f.recovery.is_some() { "recovery" } else { "the end of the logs" };
+        numbers.push((
+            format!("failed logins (first episode to {until})"),
+            i.failed_logins.to_string(),
+        ));
+        if i.failed_logins_in_logs > i.failed_logins {
+            numbers.push((
+                "failed logins in all the logs".into(),
+                i.failed_logins_in_logs.to_string(),
+            ));
+        }
+        let who = if brute { "user names tried" } else { "users with a failed login" };
+        numbers.push((who.into(), i.users_affected.to_string()));
+        numbers.push((format!("duration (first episode to {until})"), hours(i.duration_min)));
         if let Some(t) = i.time_to_recover_min {
-            numbers.push(("time to recover".into(), hours(t)));
+            numbers.push(("time to recover (trigger to recovery)".into(), hours(t)));
         }
     }
-
     numbers
 }
 
-/// The timeline: (time, what, evidence), in time order.
-fn timeline(f: &Findings) -> Vec<(String, String, String)> {
-    let mut timeline: Vec<(String, String, String)> = Vec::new();
-    for l in &f.chain {
-        if l.from == LinkEnd::Change {
-            timeline.push((
-                l.from_at.clone(),
-                "change".into(),
-                l.evidence.first().cloned().unwrap_or_default(),
-            ));
+/// The timeline: one row per moment a reader needs (the trigger, the wave, the flood, the
+/// capacity lost, the failures, the recovery, the largest metric shifts), and the other
+/// moments as details; evidence is cited, not pasted.
+type Rows = Vec<(String, String, String)>;
+
+fn timeline(f: &Findings, k: &Facts, src: &mut Sources) -> (Rows, Rows) {
+    let mut rows: Rows = Vec::new();
+    let mut details: Rows = Vec::new();
+    let mut seen_changes = Vec::new();
+    for l in f.chain.iter().filter(|l| l.from == LinkEnd::Change) {
+        if seen_changes.contains(&l.from_at) || seen_changes.len() >= 2 {
+            continue;
         }
-    }
-    let episodes = f.changes.iter().chain(&f.surges).chain(&f.exhaustions).chain(&f.failures);
-    for e in episodes.chain(&f.metrics) {
-        let first = if e.first_lines.is_empty() {
-            String::new()
-        } else {
-            format!("; first lines: {}", e.first_lines.join(", "))
+        seen_changes.push(l.from_at.clone());
+        let what = match &l.change {
+            Some(c) if c.kind == "restart" || c.kind == "deploy" => format!("{} begins", c.kind),
+            Some(c) => c.kind.clone(),
+            None => "change".into(),
         };
-        timeline.push((
-            e.onset.clone(),
-            format!("{} begins ({})", e.kind.as_str().replace('_', " "), e.series),
-            format!("{}{first}", e.reason),
-        ));
+        rows.push((l.from_at.clone(), what, capitalise(&change_phrase(l, src))));
+    }
+    let mut row = |e: &Episode, what: String, src: &mut Sources, into_rows: bool| {
+        let r = (e.onset.clone(), what, format!("{}{}", e.reason, src.first_of(e)));
+        if into_rows { rows.push(r) } else { details.push(r) }
+    };
+    for w in &f.changes {
+        let main = k.wave_episode.is_some_and(|m| std::ptr::eq(m, w));
+        let kind = w.series.trim_start_matches(crate::schema::signal::CHANGE_PREFIX);
+        row(w, format!("{kind} wave begins"), src, main);
+    }
+    for e in &f.surges {
+        let main = k.surge.is_some_and(|m| std::ptr::eq(m, e));
+        let caused = k.wave_episode.is_some();
+        let what = if main && caused && f.surges.len() > 1 {
+            format!("the flood's largest wave begins (of {})", f.surges.len())
+        } else if main && f.surges.len() > 1 {
+            format!("the largest wave of logins begins (of {})", f.surges.len())
+        } else if main {
+            "surge begins".into()
+        } else {
+            "a wave of logins begins".into()
+        };
+        row(e, what, src, main);
+    }
+    for (i, x) in f.exhaustions.iter().enumerate() {
+        row(x, format!("capacity lost ({})", x.series.replace('_', " ")), src, i == 0);
+    }
+    for (i, x) in f.failures.iter().enumerate() {
+        row(x, "logins failing".into(), src, i == 0);
+    }
+    let mut shifts: Vec<&Episode> = f.metrics.iter().collect();
+    shifts.sort_by(|a, b| b.score.total_cmp(&a.score));
+    for (i, m) in shifts.into_iter().enumerate() {
+        let what =
+            format!("{} shifts", m.series.trim_start_matches(crate::schema::signal::METRIC_PREFIX));
+        row(m, what, src, i < 2);
     }
     if let Some(r) = &f.recovery {
-        timeline.push((
+        rows.push((
             r.clone(),
             "recovery".into(),
             "attempts and failures back in their bands".into(),
         ));
     }
-    timeline.sort();
-
-    timeline
+    rows.sort();
+    details.sort();
+    (rows, details)
 }
 
 /// The lessons, each citing the numbers it stands on.
 fn lessons(f: &Findings, k: &Facts) -> Lessons {
     let Facts { trigger_link, surge, exh, .. } = *k;
-    let mut went_wrong = Vec::new();
-    let mut actions = Vec::new();
-    let mut root_causes = Vec::new();
-    if let Some(c) = &f.coupling
-        && c.share >= 0.5
-    {
-        let s = format!(
-            "{:.0}% of the capacity nodes lost ({} of {}) had restarted for the change themselves: the change took capacity away as it created demand.",
-            100.0 * c.share,
-            c.nodes_lost_to_change,
-            c.nodes_lost
+    let claimed = |kind: ArchetypeKind| f.archetypes.iter().find(|a| a.kind == kind);
+    // (why it happened, what to do), in the order of the kinds; then further actions.
+    let mut causes: Vec<(String, String)> = Vec::new();
+    let mut more_actions: Vec<String> = Vec::new();
+    let mut cause = |why: String, action: String| causes.push((why, action));
+    // The lessons follow the kinds of incident; advice for one kind is never given to another
+    // (a brute force gets rate limits and blocking, never client backoff).
+    if claimed(ArchetypeKind::BruteForce).is_some() {
+        let (clients, names) = brute_force_counts(f);
+        cause(
+            format!(
+                "A brute force: {} from {clients}, trying {names}.",
+                plural(f.impact.as_ref().map_or(0, |i| i.failed_logins), "failed login"),
+            ),
+            format!(
+                "Rate-limit authentication per client and per user name, and block a client after a few failures (fail2ban or a firewall rule): {clients} sent them all."
+            ),
         );
-        root_causes.push(s.clone());
-        went_wrong.push(s);
-        actions.push(format!(
-            "Keep capacity nodes out of the clients' restart wave: stagger their restarts, since {} of them went down with it.",
-            c.nodes_lost_to_change
-        ));
+        more_actions.push(
+            "Take passwords off the exposed login (keys or a second factor), and alert on failures per client.".into(),
+        );
     }
-    if let Some(fb) = &f.feedback {
-        if fb.per_user_baseline > 0.0 && fb.per_user_peak >= 1.2 * fb.per_user_baseline {
-            let s = format!(
-                "Retries fed the load: attempts per user reached {:.2} against {:.2} before the surge (correlation with the failure ratio {:.2}).",
-                fb.per_user_peak, fb.per_user_baseline, fb.per_user_vs_failures
-            );
-            root_causes.push(s.clone());
-            went_wrong.push(s);
-            actions.push(format!(
-                "Give clients exponential backoff with jitter and a retry budget: each user tried {:.2} times per minute at the peak.",
-                fb.per_user_peak
-            ));
-        }
-        if let Some(m) = fb.trigger_end_to_recovery_min
-            && m >= 360.0
-        {
-            let s = format!(
-                "The overload outlived its trigger: recovery came {} after the burst of changes ended.",
+    if claimed(ArchetypeKind::CoupledShock).is_some()
+        && let Some(c) = f.coupling.as_ref().filter(|c| c.share >= 0.5)
+    {
+        cause(
+            format!(
+                "{:.0}% of the capacity nodes lost ({} of {}) had restarted for the change themselves: the change took capacity away as it created demand.",
+                100.0 * c.share,
+                c.nodes_lost_to_change,
+                c.nodes_lost
+            ),
+            format!(
+                "Keep capacity nodes out of the clients' restart wave: stagger their restarts, since {} went down with it.",
+                plural(c.nodes_lost_to_change, "node")
+            ),
+        );
+    } else if claimed(ArchetypeKind::CoupledShock).is_some()
+        && let Some(l) = trigger_link
+    {
+        cause(
+            format!(
+                "{} came before both the surge and the capacity lost: one change added demand and removed capacity.",
+                capitalise(l.evidence.first().map_or("A change", String::as_str))
+            ),
+            "Roll such changes out in stages that keep most capacity up, and hold the next stage while demand is out of its band.".into(),
+        );
+    }
+    if let Some(a) = claimed(ArchetypeKind::RetryStorm) {
+        cause(
+            format!("Retries fed the load: {}.", a.evidence.first().cloned().unwrap_or_default()),
+            "Give clients exponential backoff with full jitter and a retry budget, so failed logins do not come back all at once.".into(),
+        );
+    }
+    if let Some(m) = f.feedback.as_ref().and_then(|fb| fb.trigger_end_to_recovery_min)
+        && m >= 360.0
+        && claimed(ArchetypeKind::BruteForce).is_none()
+    {
+        cause(
+            format!(
+                "The overload outlived its trigger: recovery came {} after the burst of changes ended (a metastable failure: the trigger was gone and the system stayed down).",
                 hours(m)
-            );
-            root_causes.push(s.clone());
-            went_wrong.push(s);
-            actions.push(format!(
-                "Make self-healing (adding capacity) work under load; it stalled for {} here. Test it with rootline simulate at a larger restart wave.",
+            ),
+            format!(
+                "Make self-healing (adding capacity) work under load, and shed or queue excess logins so the system can leave the overload; it stalled for {} here.",
                 hours(m)
-            ));
-        }
+            ),
+        );
     }
     if let Some(l) = f.chain.iter().find(|l| l.from == LinkEnd::Change && l.to == LinkEnd::Failures)
     {
-        let s = format!(
-            "{}; logins began failing {} later.",
-            l.evidence.first().cloned().unwrap_or_default(),
-            hours(l.lag_min)
+        cause(
+            format!(
+                "{}; logins began failing {} later.",
+                capitalise(l.evidence.first().map_or("", String::as_str)),
+                hours(l.lag_min.max(0.0))
+            ),
+            format!(
+                "Canary such changes and roll back automatically when the failure ratio leaves its band: it took {} to show here.",
+                hours(l.lag_min.max(0.0))
+            ),
         );
-        root_causes.push(s.clone());
-        went_wrong.push(s);
-        actions.push(format!(
-            "Canary such changes and roll back automatically when the failure ratio leaves its band: it took {} to show here.",
-            hours(l.lag_min)
-        ));
     }
-    if let (Some(e), None) = (surge, trigger_link) {
-        went_wrong.push(format!(
-            "Demand rose {:.1}x with no change in the logs behind it ({}).",
-            e.ratio,
-            hm(&e.onset)
-        ));
-        actions.push(format!(
-            "Alert on demand itself and keep headroom for {:.1}x the usual load at this hour.",
-            e.ratio
-        ));
+    if claimed(ArchetypeKind::FlashCrowd).is_some()
+        && let Some(e) = surge
+    {
+        cause(
+            format!(
+                "Demand rose {:.1}x with no change in the logs behind it ({}).",
+                e.ratio,
+                hm(&e.onset)
+            ),
+            format!(
+                "Alert on demand itself and keep headroom (or autoscaling) for {:.1}x the usual load at this hour.",
+                e.ratio
+            ),
+        );
     }
+    if claimed(ArchetypeKind::CapacityLoss).is_some()
+        && let Some(x) = exh
+    {
+        cause(
+            format!(
+                "Capacity fell to {:.0}% of its baseline with no rise in demand ({}).",
+                100.0 * x.ratio,
+                hm(&x.onset)
+            ),
+            "Find what took the capacity away, and keep spare capacity for the largest loss seen here.".into(),
+        );
+    }
+    let root_causes: Vec<String> = causes.iter().map(|c| c.0.clone()).collect();
+    let mut went_wrong = root_causes.clone();
+    let mut actions: Vec<String> = causes.into_iter().map(|c| c.1).collect();
+    actions.extend(more_actions);
+    let mut root_causes = root_causes;
     let mut went_well = Vec::new();
     if let (Some(r), Some(i)) = (&f.recovery, &f.impact) {
         went_well.push(format!(
-            "The service recovered at {} and stayed in band afterwards ({} of disruption in all).",
+            "The service recovered at {} and stayed in band afterwards ({} from the first episode to recovery).",
             hm(r),
             hours(i.duration_min)
         ));
@@ -360,6 +580,7 @@ fn lessons(f: &Findings, k: &Facts) -> Lessons {
     if let Some(e) = surge
         && exh.is_none()
         && f.failures.is_empty()
+        && claimed(ArchetypeKind::BruteForce).is_none()
     {
         went_well
             .push(format!("Capacity absorbed a {:.1}x surge without failures piling up.", e.ratio));
@@ -378,38 +599,89 @@ fn lessons(f: &Findings, k: &Facts) -> Lessons {
     Lessons { root_causes, went_well, went_wrong, lucky, actions }
 }
 
-/// When the first episode began and what was found.
-fn detection(f: &Findings) -> String {
-    let found = match f
-        .surges
-        .iter()
-        .chain(&f.exhaustions)
-        .chain(&f.failures)
-        .map(|e| e.onset.as_str())
-        .min()
-    {
-        Some(t) => format!(
-            "The first episode in the logs begins at {}; rootline found {} surge(s), {} exhaustion(s), {} failure episode(s) and {} change wave(s).",
-            hm(t),
-            f.surges.len(),
-            f.exhaustions.len(),
-            f.failures.len(),
-            f.changes.len()
-        ),
-        None => "No surge, exhaustion or failure episode was found in the logs.".into(),
+/// `1 thing`, `2 things`.
+pub fn plural(n: u64, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
+/// "13 clients" and "56 user names", from a brute force's measures.
+fn brute_force_counts(f: &Findings) -> (String, String) {
+    let a = f.archetypes.iter().find(|a| a.kind == ArchetypeKind::BruteForce);
+    let n = |key: &str| a.and_then(|a| a.measures.get(key)).map(|v| *v as u64);
+    let clients = n("clients").map_or("a few clients".into(), |n| plural(n, "client"));
+    let names = n("user_names").map_or("many user names".into(), |n| plural(n, "user name"));
+    (clients, names)
+}
+
+/// When the incident could have been detected: the first episode, and when a nightly and
+/// an hourly check would first have raised WARNING and CRITICAL, against demand's peak and
+/// the lowest capacity.
+fn detection(f: &Findings, k: &Facts) -> String {
+    let first =
+        f.surges.iter().chain(&f.exhaustions).chain(&f.failures).map(|e| e.onset.as_str()).min();
+    let Some(first) = first else {
+        return "No surge, exhaustion or failure episode was found in the logs.".into();
     };
-    match f.metrics.len() {
-        0 => found,
-        n => {
-            let series: std::collections::BTreeSet<&str> =
-                f.metrics.iter().map(|e| e.series.trim_start_matches("metric:")).collect();
-            let series: Vec<&str> = series.into_iter().collect();
-            format!(
-                "{found} Plain metrics changed shape {n} time(s) ({}); they are in the timeline but not in the chain.",
-                series.join(", ")
-            )
+    let mut out = format!("The first episode in the logs begins at {}.", hm(first));
+    let lead = |at: &str, what: &str, to: Option<&str>| -> String {
+        match to {
+            Some(t) => {
+                let m = (rfc(t) - rfc(at)) as f64 / 60_000.0;
+                if m >= 0.0 {
+                    format!(", {} before {what}", hours(m))
+                } else {
+                    format!(", {} after {what}", hours(-m))
+                }
+            }
+            None => String::new(),
+        }
+    };
+    if let Some(d) = &f.detection {
+        let peak = k.surge.map(|e| e.peak.as_str());
+        let low = k.exh.map(|e| e.peak.as_str());
+        for (every, warn, crit) in [
+            (
+                "A nightly rootline check (24 h windows, run after midnight UTC)",
+                &d.nightly_warning_at,
+                &d.nightly_critical_at,
+            ),
+            ("An hourly one (--window 1h)", &d.hourly_warning_at, &d.hourly_critical_at),
+        ] {
+            let mut parts = Vec::new();
+            if let Some(w) = warn {
+                parts.push(format!("WARNING at {}{}", hm(w), lead(w, "demand's peak", peak)));
+            }
+            if let Some(c) = crit {
+                parts.push(format!("CRITICAL at {}{}", hm(c), lead(c, "capacity's lowest", low)));
+            }
+            if !parts.is_empty() {
+                let _ = write!(out, " {every} would have raised {}.", parts.join(", and "));
+            }
         }
     }
+    let found: Vec<String> = [
+        (f.surges.len(), "surge"),
+        (f.exhaustions.len(), "exhaustion"),
+        (f.failures.len(), "failure episode"),
+        (f.changes.len(), "change wave"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| plural(n as u64, what))
+    .collect();
+    let _ = write!(out, " In all rootline found {}.", and_list(&found));
+    if !f.metrics.is_empty() {
+        let series: std::collections::BTreeSet<&str> =
+            f.metrics.iter().map(|e| e.series.trim_start_matches("metric:")).collect();
+        let series: Vec<&str> = series.into_iter().collect();
+        let _ = write!(
+            out,
+            " Plain metrics changed shape {} ({}); they are in the timeline but not in the chain.",
+            plural(f.metrics.len() as u64, "time"),
+            series.join(", ")
+        );
+    }
+    out
 }
 
 /// When the service was back.
@@ -421,12 +693,20 @@ fn resolution(f: &Findings) -> String {
 }
 
 /// The trigger, with its evidence.
-fn trigger(k: &Facts) -> String {
-    let Facts { trigger_link, .. } = *k;
-    match trigger_link {
-        Some(t) => t.evidence.join("; "),
-        None => "No change in the logs comes before the episodes closely enough to be called their trigger.".into(),
+fn trigger(k: &Facts, src: &mut Sources) -> String {
+    let Facts { trigger_link, wave_episode, .. } = *k;
+    let Some(t) = trigger_link else {
+        return "No change in the logs comes before the episodes closely enough to be called their trigger.".into();
+    };
+    let mut parts = vec![capitalise(&change_phrase(t, src))];
+    // A rollout's own account (how many events, over what span), when it is one.
+    if let Some(e) = t.evidence.first().filter(|e| e.contains(" events on ")) {
+        parts.push(e.clone());
     }
+    if let (Some(w), true) = (wave_episode, t.to == LinkEnd::ChangeWave) {
+        parts.push(format!("then {}{}", w.reason, src.first_of(w)));
+    }
+    parts.join("; ") + "."
 }
 
 /// One source as the data-quality table shows it.
@@ -469,16 +749,22 @@ impl Story {
     /// The story of the findings, one section function each.
     pub fn tell(f: &Findings, title: &str) -> Story {
         let k = Facts::of(f);
+        let mut src = Sources::default();
         let Lessons { root_causes, went_well, went_wrong, lucky, actions } = lessons(f, &k);
+        let sentences = sentences(f, &k, &mut src);
+        let trigger = trigger(&k, &mut src);
+        let (timeline, details) = timeline(f, &k, &mut src);
         Story {
             title: title.to_string(),
-            sentences: sentences(f, &k),
+            sentences,
             numbers: numbers(f, &k),
-            timeline: timeline(f),
+            timeline,
+            details,
+            sources: src.0,
             chain: f.chain.iter().map(link_text).collect(),
-            trigger: trigger(&k),
+            trigger,
             root_causes,
-            detection: detection(f),
+            detection: detection(f, &k),
             resolution: resolution(f),
             went_well,
             went_wrong,
@@ -513,6 +799,12 @@ impl Story {
         for (t, w, e) in &self.timeline {
             let _ = writeln!(o, "| {} | {} | {} |", md(&hm(t)), md(w), md(e));
         }
+        if !self.details.is_empty() {
+            let _ = writeln!(o, "\nOther moments:\n");
+            for (t, w, e) in &self.details {
+                let _ = writeln!(o, "- {} {}: {}", md(&hm(t)), md(w), md(e));
+            }
+        }
         let _ = writeln!(o, "\n## Causal chain\n");
         for c in &self.chain {
             let _ = writeln!(o, "- {}", md(c));
@@ -535,6 +827,12 @@ impl Story {
         let _ = writeln!(o, "\n## Action items\n");
         for a in &self.actions {
             let _ = writeln!(o, "- [ ] {}", md(a));
+        }
+        if !self.sources.is_empty() {
+            let _ = writeln!(o, "\n## Sources\n\nThe lines the text cites as [n]:\n");
+            for (i, at) in self.sources.iter().enumerate() {
+                let _ = writeln!(o, "{}. {}", i + 1, md(at));
+            }
         }
         let _ = writeln!(o, "\n## Data quality\n");
         for q in &self.quality {
@@ -587,7 +885,27 @@ impl Story {
         for (t, w, ev) in &self.timeline {
             let _ = write!(o, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", e(&hm(t)), e(w), e(ev));
         }
-        o += "</tbody></table></section><section><h2>Causal chain</h2><ol>";
+        o += "</tbody></table>";
+        if !self.details.is_empty() {
+            let _ =
+                write!(o, "<details><summary>Other moments ({})</summary><ul>", self.details.len());
+            for (t, w, ev) in &self.details {
+                let _ = write!(o, "<li>{} <b>{}</b>: {}</li>", e(&hm(t)), e(w), e(ev));
+            }
+            o += "</ul></details>";
+        }
+        if !self.sources.is_empty() {
+            let _ = write!(
+                o,
+                "<details><summary>Source lines cited as [n] ({})</summary><ol>",
+                self.sources.len()
+            );
+            for at in &self.sources {
+                let _ = write!(o, "<li><code>{}</code></li>", e(at));
+            }
+            o += "</ol></details>";
+        }
+        o += "</section><section><h2>Causal chain</h2><ol>";
         o += &list(&self.chain);
         if self.chain.is_empty() {
             o += "<li>The data supports no causal link.</li>";
@@ -631,6 +949,15 @@ figure.chart{margin:16px 0}figure.chart svg{width:100%;height:auto}\
 table{border-collapse:collapse;width:100%;font-size:14px}th,td{border-bottom:1px solid #eee;padding:4px 8px;text-align:left;vertical-align:top}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}footer{color:#888;font-size:13px;margin-top:32px}\
 @media print{body{background:#fff}main{padding:0}figure.chart{break-inside:avoid}}";
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -255,3 +255,94 @@ fn eval_sim_scores_findings_against_truth() {
         .count();
     assert_eq!(r.kinds["exhaustion"].onset_within_5_min, within);
 }
+
+/// The kind of incident, over the simulator's scenarios and three seeds: a coupled shock for
+/// the 2007 story, a bad deploy, a flash crowd, and none for a quiet week.
+#[test]
+fn r15_each_scenario_is_told_as_its_kind_of_incident() {
+    use rootline::findings::ArchetypeKind;
+    for seed in 1..=3 {
+        for (scenario, want) in [
+            (Scenario::Skype2007, Some(ArchetypeKind::CoupledShock)),
+            (Scenario::BadDeploy, Some(ArchetypeKind::BadDeploy)),
+            (Scenario::FlashCrowd, Some(ArchetypeKind::FlashCrowd)),
+            (Scenario::Quiet, None),
+        ] {
+            let params = SimParams::new(scenario).with_clients(5000).with_seed(seed);
+            let (_, f) = simulate_and_analyze_with(params, &format!("kind-{scenario}-{seed}"));
+            let got = f.archetypes.first().map(|a| a.kind);
+            assert_eq!(got, want, "{scenario} seed {seed}: {:?}", f.archetypes);
+            for a in &f.archetypes {
+                assert!(a.confidence >= 0.5 && !a.evidence.is_empty(), "{a:?}");
+            }
+        }
+    }
+}
+
+/// A metric that falls from about 80 to 2 for ten minutes in a week of minutes: its headline
+/// names the fall, and the chart draws the minimum.
+#[test]
+fn r15_a_crash_is_told_by_its_lowest_value_and_drawn_there() {
+    use std::fmt::Write as _;
+    let dir = temp_dir("metric-crash");
+    let mut csv = String::from("timestamp,value\n");
+    let mut x: u64 = 7;
+    for m in 0..7 * 1440 {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let noise = (x >> 40) as f64 / (1u64 << 24) as f64; // 0..1
+        let v = if (5000..5010).contains(&m) {
+            2.0
+        } else if (5010..5020).contains(&m) {
+            99.0
+        } else {
+            78.0 + 4.0 * noise
+        };
+        let _ =
+            writeln!(csv, "2024-01-{:02} {:02}:{:02}:00,{v}", 1 + m / 1440, (m / 60) % 24, m % 60);
+    }
+    let path = dir.join("temperature.csv");
+    std::fs::write(&path, csv).unwrap();
+    let incident = Incident::load(
+        &Input::Specs(vec![SourceSpec { path, ..Default::default() }]),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let a = incident.analyze(&AnalyzeOptions::default()).unwrap();
+    let shift = a
+        .findings
+        .metrics
+        .iter()
+        .find(|e| e.onset.starts_with("2024-01-04"))
+        .expect("the crash is a shift");
+    assert!(shift.reason.contains("fell to 2"), "{}", shift.reason);
+    assert_eq!(shift.peak_value, 2.0);
+    let t = rootline::report::timeline(&a.series, &a.findings, "temperature");
+    let ys: Vec<f64> = t.panels[0].lines[0].points.iter().map(|p| p.1).collect();
+    let (lo, hi) = ys.iter().fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(*y), b.max(*y)));
+    assert!(lo <= 2.0 && hi >= 99.0, "the chart draws the extremes: {lo} .. {hi}");
+}
+
+/// The sample at 5-minute buckets tells the 1-minute story: the flood's onset within 5
+/// minutes of truth's, the recovery within an hour of it, the same kind of incident.
+#[test]
+fn r15_the_sample_at_five_minute_buckets_is_the_same_story() {
+    let dir = std::path::Path::new("sample-data/skype-2007");
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap()).unwrap();
+    let incident =
+        Incident::load(&Input::Config(dir.join("incident.toml")), &LoadOptions::default()).unwrap();
+    let o = AnalyzeOptions { bucket_ms: 300_000, ..Default::default() };
+    let f = incident.analyze(&o).unwrap().findings;
+    let onset = ms(truth["surge"]["onset"].as_str().unwrap());
+    let flood = f
+        .surges
+        .iter()
+        .min_by_key(|e| (ms(&e.onset) - onset).abs())
+        .expect("a surge at 5-minute buckets");
+    assert!((ms(&flood.onset) - onset).abs() <= 5 * 60_000, "flood at {}", flood.onset);
+    let rec = ms(truth["recovery"].as_str().unwrap());
+    let got = ms(f.recovery.as_deref().expect("a recovery at 5-minute buckets"));
+    assert!((got - rec).abs() <= 60 * 60_000, "recovery at {:?}", f.recovery);
+    assert!(f.surges.iter().all(|e| ms(&e.onset) >= ms("2007-08-15T18:00:00Z")), "{:?}", f.surges);
+    assert_eq!(f.archetypes[0].kind, rootline::findings::ArchetypeKind::CoupledShock);
+}

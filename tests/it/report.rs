@@ -130,7 +130,7 @@ fn strings_from_logs_and_config_are_escaped() {
     );
     assert!(html.contains("&lt;b&gt;bold&lt;/b&gt; &amp; co"));
     assert!(!html.contains("<i>queue"), "unescaped metric name in report.html");
-    assert!(html.contains("metric:&lt;i&gt;queue"), "the metric's shift should be in the timeline");
+    assert!(html.contains("&lt;i&gt;queue shifts"), "the metric's shift should be in the timeline");
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(!md.replace("\\<", "").contains("<script"), "an unescaped tag: {md}");
 }
@@ -217,4 +217,62 @@ fn a_metrics_only_timeline_draws_the_metrics() {
     let story = std::fs::read_to_string(dir.join("out/summary.md")).unwrap();
     assert!(story.contains("plain metrics only"), "{story}");
     assert!(!story.contains("Demand did not surge"), "{story}");
+}
+
+/// The sample's postmortem tells one story once: a timeline of at most ten rows (the other
+/// moments in a details list), evidence cited as `[n]` with the source lines listed once, no
+/// sentence with more than one `file:line`, and no "(s)" plurals.
+#[test]
+fn r15_the_sample_timeline_is_short_and_cites_its_evidence() {
+    let md = std::fs::read_to_string(fresh_report().join("summary.md")).unwrap();
+    let section = |name: &str| -> String {
+        let from = md.find(&format!("## {name}")).unwrap_or_else(|| panic!("no {name} in {md}"));
+        let rest = &md[from + 3..];
+        rest[..rest.find("\n## ").unwrap_or(rest.len())].to_string()
+    };
+    let timeline = section("Timeline");
+    let rows = timeline.lines().filter(|l| l.starts_with("| 20")).count();
+    assert!((4..=10).contains(&rows), "{rows} timeline rows:\n{timeline}");
+    assert!(timeline.contains("Other moments"), "the other moments go to a list:\n{timeline}");
+    let file_line = regex::Regex::new(r"[\w.-]+\.(log|gz|csv|jsonl)(\\?\.gz)?:\d+").unwrap();
+    for (name, text) in [("Summary", section("Summary")), ("Timeline", timeline.clone())] {
+        for sentence in text.split(". ") {
+            let n = file_line.find_iter(sentence).count();
+            assert!(n <= 1, "{name}: a sentence with {n} file:line: {sentence}");
+        }
+    }
+    assert!(md.contains(r"\[1\]") && section("Sources").contains("1. sample-data/"), "{md}");
+    assert!(!md.contains("(s)"), "a plural left to the reader: {md}");
+    assert!(
+        md.contains("duration (first episode to recovery)")
+            && md.contains("time to recover (trigger to recovery)"),
+        "each duration says what it measures"
+    );
+}
+
+/// OpenSSH's brute force (loghub) is told as one: `brute_force` first, advice to rate-limit
+/// and block, and none of a retry storm's (client backoff, retry budgets, headroom).
+#[test]
+fn r15_a_brute_force_gets_a_brute_forces_lessons() {
+    let Some(log) = crate::common::shared("loghub/OpenSSH/OpenSSH_2k.log") else { return };
+    let out = temp_dir("report-brute");
+    let o = rootline()
+        .args(["report", "-q", "--year", "2016", "--out"])
+        .arg(&out)
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let f: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("findings.json")).unwrap()).unwrap();
+    assert_eq!(f["archetypes"][0]["kind"], "brute_force", "{}", f["archetypes"]);
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap().to_lowercase();
+    for wrong in ["backoff", "retry budget", "retries fed", "headroom", "users affected"] {
+        assert!(
+            !md.contains(wrong),
+            "a retry storm's words in a brute force's report: {wrong}\n{md}"
+        );
+    }
+    assert!(md.contains("rate-limit") && md.contains("block"), "{md}");
+    assert!(!md.contains("failures → surge"), "an attacker's failures are no retries: {md}");
 }
