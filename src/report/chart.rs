@@ -51,6 +51,9 @@ const PHASE_LANES: [&str; 5] = ["trigger", "surge", "exhaustion", "degraded", "r
 /// Rows of labels for marks, above the panels, so labels cross neither lines nor each other.
 const LABEL_ROWS: i32 = 3;
 
+/// The width left of each panel for its unit and y labels, in pixels.
+const Y_LABEL_AREA: u32 = 104;
+
 fn register_font() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
@@ -105,7 +108,7 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> 
         x -= w + 24;
         head.draw(&Rectangle::new([(x, 22), (x + 16, 38)], phase_color(name).mix(0.35).filled()))
             .map_err(e)?;
-        head.draw(&Text::new(name.to_string(), (x + 22, 20), (FONT, 20).into_font().color(&BLACK)))
+        head.draw(&Text::new(name.to_string(), (x + 22, 20), (FONT, 22).into_font().color(&BLACK)))
             .map_err(e)?;
     }
     let (labels, body) = body.split_vertically(12 + 22 * LABEL_ROWS as u32);
@@ -123,8 +126,8 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> 
             .margin_left(16)
             .margin_right(32)
             .margin_top(8)
-            .x_label_area_size(if last { 44 } else { 8 })
-            .y_label_area_size(96)
+            .x_label_area_size(if last { 50 } else { 8 })
+            .y_label_area_size(Y_LABEL_AREA)
             .build_cartesian_2d(t.x_min..t.x_max.max(t.x_min + 1e-3), ymin..ymax)
             .map_err(e)?;
         let formatter = |x: &f64| fmt_time(t, *x);
@@ -141,8 +144,8 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> 
             .x_label_formatter(&formatter)
             .y_label_formatter(&y_formatter)
             .y_desc(panel.unit.clone())
-            .label_style((FONT, 18))
-            .axis_desc_style((FONT, 18))
+            .label_style((FONT, 22))
+            .axis_desc_style((FONT, 22))
             .light_line_style(RGBColor(238, 238, 238));
         mesh.draw().map_err(e)?;
         // Phases: a light shade over the plot, and a solid bar in the phase's own lane at the
@@ -189,7 +192,7 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> 
             .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(200, 200, 200))
-            .label_font((FONT, 18))
+            .label_font((FONT, 22))
             .draw()
             .map_err(e)?;
     }
@@ -197,10 +200,12 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> 
     // where it overlaps no other label; one that fits on none is left unlabelled (its line
     // is still drawn).
     let (w, h) = labels.dim_in_pixel();
-    let plot_w = w as f64 - 96.0 - 16.0 - 32.0;
+    let plot_w = w as f64 - f64::from(Y_LABEL_AREA) - 16.0 - 32.0;
     let mut taken: Vec<Vec<(i32, i32)>> = vec![Vec::new(); LABEL_ROWS as usize];
     for (label, at) in t.marks.iter().filter(|(l, _)| !l.is_empty()) {
-        let px = (16.0 + 96.0 + plot_w * (at - t.x_min) / (t.x_max - t.x_min).max(1e-3)) as i32;
+        let px = (16.0
+            + f64::from(Y_LABEL_AREA)
+            + plot_w * (at - t.x_min) / (t.x_max - t.x_min).max(1e-3)) as i32;
         let width = 10 * label.chars().count() as i32 + 16;
         let free = |r: &Vec<(i32, i32)>| r.iter().all(|(a, b)| px + width < *a || px > *b + 8);
         let Some(row) = taken.iter().position(free) else { continue };
@@ -210,7 +215,7 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> 
             .draw(&PathElement::new(vec![(px, y + 2), (px, h as i32)], BLACK.mix(0.5)))
             .map_err(e)?;
         labels
-            .draw(&Text::new(label.clone(), (px + 4, y), (FONT, 18).into_font().color(&BLACK)))
+            .draw(&Text::new(label.clone(), (px + 4, y), (FONT, 22).into_font().color(&BLACK)))
             .map_err(e)?;
     }
     root.present().map_err(e)

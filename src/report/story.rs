@@ -126,13 +126,22 @@ impl<'a> Facts<'a> {
             .iter()
             .find(|l| l.from == LinkEnd::ChangeWave)
             .and_then(|l| f.changes.iter().find(|w| w.onset == l.from_at));
-        // The flood the wave caused: the largest surge during the wave (or just after it).
+        // The flood the wave caused: the largest surge during the wave (or just after it)
+        // that began before logins failed; a surge that began while they were failing was
+        // fed by retries. Largest by excess over time (ratio x minutes), not by peak: at
+        // 300,000 clients the evening retry wave peaks higher than the 17-hour flood.
+        let failing_from = f.failures.iter().map(|e| rfc(&e.onset)).min().unwrap_or(i64::MAX);
         let caused = wave_episode.and_then(|w| {
             let (lo, hi) = (rfc(&w.onset), rfc(&w.end) + 6 * 3_600_000);
-            f.surges
-                .iter()
-                .filter(|e| (lo..=hi).contains(&rfc(&e.onset)))
-                .max_by(|a, b| a.ratio.total_cmp(&b.ratio).then(a.score.total_cmp(&b.score)))
+            let during: Vec<&Episode> =
+                f.surges.iter().filter(|e| (lo..=hi).contains(&rfc(&e.onset))).collect();
+            let size = |e: &Episode| e.ratio * e.duration_min;
+            let largest = |v: &mut dyn Iterator<Item = &&'a Episode>| {
+                v.max_by(|a, b| size(a).total_cmp(&size(b)).then(a.score.total_cmp(&b.score)))
+                    .copied()
+            };
+            largest(&mut during.iter().filter(|e| rfc(&e.onset) < failing_from))
+                .or_else(|| largest(&mut during.iter()))
         });
         let surge = caused.or_else(|| strongest(&f.surges));
         let exh = f
@@ -273,10 +282,32 @@ fn sentences(f: &Findings, k: &Facts, src: &mut Sources) -> Vec<String> {
             format!("{} a minute from a baseline of none", per_min(e.peak_value))
         };
         let waves = f.surges.len();
-        let more = if waves > 1 {
-            format!(" (the largest of {waves} waves of logins)")
-        } else {
-            String::new()
+        let largest = f
+            .surges
+            .iter()
+            .max_by(|a, b| a.ratio.total_cmp(&b.ratio))
+            .filter(|l| !std::ptr::eq(*l, e) && l.ratio > e.ratio);
+        let failing_from = f.failures.iter().map(|x| rfc(&x.onset)).min().unwrap_or(i64::MAX);
+        let nth = match f.surges.iter().position(|x| std::ptr::eq(x, e)) {
+            Some(0) => "the first".to_string(),
+            Some(i) => format!("wave {}", i + 1),
+            None => "one".to_string(),
+        };
+        let more = match largest {
+            Some(l) if waves > 1 => format!(
+                " ({nth} of {waves} waves of logins; the largest, {:.1}x from {}, came {})",
+                l.ratio,
+                hm(&l.onset),
+                if rfc(&l.onset) >= failing_from {
+                    "after logins began to fail, fed by their retries"
+                } else if rfc(&l.onset) > rfc(&e.onset) {
+                    "later"
+                } else {
+                    "earlier, before the change wave's flood"
+                }
+            ),
+            None if waves > 1 => format!(" (the largest of {waves} waves of logins)"),
+            _ => String::new(),
         };
         second.push(format!(
             "login attempts rose to {how} between {} and {}{more}",
@@ -415,7 +446,10 @@ fn timeline(f: &Findings, k: &Facts, src: &mut Sources) -> (Rows, Rows) {
     for e in &f.surges {
         let main = k.surge.is_some_and(|m| std::ptr::eq(m, e));
         let caused = k.wave_episode.is_some();
-        let what = if main && caused && f.surges.len() > 1 {
+        let largest = f.surges.iter().all(|o| o.ratio <= e.ratio);
+        let what = if main && caused && f.surges.len() > 1 && !largest {
+            format!("the flood begins (one of {} waves)", f.surges.len())
+        } else if main && caused && f.surges.len() > 1 {
             format!("the flood's largest wave begins (of {})", f.surges.len())
         } else if main && f.surges.len() > 1 {
             format!("the largest wave of logins begins (of {})", f.surges.len())
@@ -989,5 +1023,37 @@ mod tests {
         assert_eq!(md.lines().filter(|l| l.starts_with("## Action items")).count(), 1, "{md}");
         assert!(!md.replace("\\]", "").contains("](javascript"), "an unescaped link: {md}");
         assert!(md.lines().next().unwrap().starts_with("# Postmortem: t \\#\\#"), "{md}");
+    }
+
+    /// A change wave's long flood and, later in the wave, a higher but shorter retry wave
+    /// (the simulator at 300,000 clients): the flood is the headline, the later wave is named
+    /// as the largest, and the timeline says the flood begins.
+    #[test]
+    fn the_headline_is_the_flood_the_wave_caused_not_the_highest_peak() {
+        let ep = |kind: &str, series: &str, onset: &str, end: &str, ratio: f64, min: f64| {
+            serde_json::json!({"kind": kind, "series": series, "onset": onset, "peak": onset,
+                "end": end, "baseline": 100.0, "peak_value": 100.0 * ratio, "ratio": ratio,
+                "score": 10.0, "duration_min": min, "reason": "r"})
+        };
+        let f: Findings = serde_json::from_value(serde_json::json!({
+            "inputs": [],
+            "surges": [
+                ep("surge", "attempts", "2007-08-15T18:43:00Z", "2007-08-16T12:16:00Z", 12.0, 1054.0),
+                ep("surge", "attempts", "2007-08-16T17:36:00Z", "2007-08-17T00:39:00Z", 14.3, 424.0),
+            ],
+            "exhaustions": [],
+            "changes": [ep("change_wave", "change_install", "2007-08-15T13:51:00Z", "2007-08-17T01:00:00Z", 0.0, 2000.0)],
+            "failures": [ep("failures", "failures", "2007-08-16T18:15:00Z", "2007-08-17T03:44:00Z", 5.0, 500.0)],
+            "recovery": null,
+            "chain": [{"from": "change_wave", "to": "surge", "from_at": "2007-08-15T13:51:00Z",
+                "to_at": "2007-08-15T18:43:00Z", "lag_min": 292.0, "xcorr": null,
+                "xcorr_lag_min": null, "evidence": []}],
+            "coupling": null, "feedback": null, "phases": [], "impact": null, "params": {}
+        }))
+        .unwrap();
+        let md = Story::tell(&f, "t").markdown();
+        assert!(md.contains("12.0x their baseline"), "{md}");
+        assert!(md.contains("the largest, 14.3x from 2007-08-16 17:36Z, came later"), "{md}");
+        assert!(md.contains("| 2007-08-15 18:43Z | the flood begins"), "{md}");
     }
 }
