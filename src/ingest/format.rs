@@ -123,7 +123,7 @@ impl Format {
                 }
                 patterns.push(re);
             }
-            Some(RegexSet { patterns })
+            Some(RegexSet::new(patterns))
         } else {
             None
         };
@@ -241,7 +241,7 @@ impl Formats {
                 skip: vec![],
                 sample: vec![],
             },
-            regex: Some(RegexSet { patterns: vec![re] }),
+            regex: Some(RegexSet::new(vec![re])),
             skip: None,
         })
     }
