@@ -5,7 +5,7 @@
 //! Each kind has a few tests; its confidence is the share it passes, and it is claimed when
 //! its deciding test passes and the confidence is at least one half.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use polars::prelude::PolarsResult;
 

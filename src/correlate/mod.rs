@@ -9,7 +9,9 @@ mod kinds;
 
 use chain::{ChangeRow, minutes, xcorr};
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use polars::prelude::*;
 

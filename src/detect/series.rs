@@ -6,7 +6,9 @@
 //! Capacity (node): `nodes_online`, `capacity`, `load`, `utilisation`, `node_churn`.
 //! Changes (change): `changes` and one `change_<kind>` per kind seen. Metrics: `metric:<name>`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 
 use polars::prelude::*;
 

@@ -112,8 +112,10 @@ pub fn kept_columns(keep: Option<Columns>, role: Role) -> Option<Vec<&'static st
 /// Text columns with a few values over millions of rows (a file name, an outcome, a node
 /// event, a node's name): held as categoricals when only some columns are kept, 4 bytes a
 /// row instead of a 16-byte string view. Read them with [`schema::texts`].
-const FEW_VALUES: [&str; 6] =
-    [schema::SOURCE, schema::OUTCOME, schema::EVENT, schema::NODE, schema::CLIENT, schema::REASON];
+/// (`client` is not among them: one per client, hundreds of thousands at scale, where a
+/// categorical costs more to build than the text it replaces.)
+const FEW_VALUES: [&str; 5] =
+    [schema::SOURCE, schema::OUTCOME, schema::EVENT, schema::NODE, schema::REASON];
 
 /// `df` with only the columns of `role` that `keep` lists (all when it lists none for the
 /// role); those kept for analysis hold their few-valued text columns as categoricals.
