@@ -201,6 +201,36 @@ pub struct Feedback {
     pub trigger_end_to_recovery_min: Option<f64>,
 }
 
+/// A metastable failure: the overload outlived its trigger (the main change wave) by at least
+/// six hours, and what kept it going (see `correlate::metastable`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metastability {
+    /// When the trigger (the main change wave) ended.
+    pub trigger_end: String,
+    /// Minutes from the trigger's end to recovery, or to the last overload episode's end.
+    pub outlived_min: f64,
+    pub recovered: bool,
+    /// Attempts over first attempts in the surge's busiest hour (a retry is an attempt by a
+    /// user whose previous attempt, at most an hour before, failed); 0 when not measured.
+    pub retry_amplification: f64,
+    /// Retry delays measured from the trigger's start to the end of the overload.
+    pub retry_delays: u64,
+    /// The most common retry delay, in seconds.
+    pub dominant_retry_delay_s: Option<f64>,
+    /// The share of retry delays at the ten most common delays (to 100 ms, or to the second
+    /// when every stamp is a whole second).
+    pub top_delays_share: f64,
+    /// Whether retries came back at the same few delays (no jitter); `None` with fewer than
+    /// 50 retries or whole-second stamps, which cannot tell.
+    pub synchronised_retries: Option<bool>,
+    /// Node churn per bucket after the trigger over the day before it.
+    pub churn_ratio: Option<f64>,
+    /// What kept the overload going: `retries`, `capacity churn`, both, or neither.
+    pub sustained_by: String,
+    /// The median utilisation of the hours in which capacity kept falling.
+    pub falling_capacity_utilisation: Option<f64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Phase {
     /// `trigger` (the main change wave), `surge`, `exhaustion` and `degraded` (one per
@@ -249,6 +279,9 @@ pub struct Findings {
     pub detection: Option<Detection>,
     pub coupling: Option<Coupling>,
     pub feedback: Option<Feedback>,
+    /// Present when the overload outlived its trigger (a metastable failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metastability: Option<Metastability>,
     pub phases: Vec<Phase>,
     pub impact: Option<Impact>,
     /// The bucket and thresholds used, so that a run can be repeated and a report drawn with

@@ -42,6 +42,11 @@ pub struct SimulateArgs {
     /// Gzip the logs.
     #[arg(long)]
     pub gzip: bool,
+    /// The clients' retry jitter, 0 to 1: 0 retries after the same delay every time
+    /// (synchronised retries), 1 spreads each delay over 0 to twice its value (full jitter).
+    /// [default: the scenario's, 0.2 for skype-2007]
+    #[arg(long, value_name = "0..1")]
+    pub retry_jitter: Option<f64>,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -49,6 +54,13 @@ pub struct SimulateArgs {
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let mut params = SimParams::new(args.scenario).with_seed(args.seed).with_clients(args.clients);
+    if let Some(j) = args.retry_jitter {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&j),
+            "--retry-jitter {j} is outside 0..1: give 0 for none, 1 for full jitter"
+        );
+        params = params.with_retry_jitter(j);
+    }
     if let Some(s) = &args.start {
         let start = crate::units::parse_instant(s).map_err(|e| anyhow::anyhow!("--start {e}"))?;
         params = params.with_start(start);

@@ -6,6 +6,7 @@
 
 mod chain;
 mod kinds;
+mod metastable;
 
 use chain::{ChangeRow, minutes, xcorr};
 
@@ -108,6 +109,15 @@ pub fn analyze_series(
     if archetypes.first().is_some_and(|a| a.kind == crate::findings::ArchetypeKind::BruteForce) {
         chain.retain(|l| !(l.from == LinkEnd::Failures && l.to == LinkEnd::Surge));
     }
+    let metastability = metastable::metastability(&metastable::Overload {
+        s,
+        tables,
+        wave,
+        surge: main_surge,
+        exhaustions: &exhaustions,
+        failures: &failures,
+        recovery: rec,
+    })?;
     let detection =
         detection(s, &surges, &exhaustions, &failures, crate::detect::min_buckets(s, d));
     Ok(Findings {
@@ -123,6 +133,7 @@ pub fn analyze_series(
         detection,
         coupling,
         feedback,
+        metastability,
         phases,
         impact,
         params: o.clone(),

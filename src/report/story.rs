@@ -542,18 +542,19 @@ fn lessons(f: &Findings, k: &Facts) -> Lessons {
             "Give clients exponential backoff with full jitter and a retry budget, so failed logins do not come back all at once.".into(),
         );
     }
-    if let Some(m) = f.feedback.as_ref().and_then(|fb| fb.trigger_end_to_recovery_min)
-        && m >= 360.0
+    if let Some(m) = &f.metastability
         && claimed(ArchetypeKind::BruteForce).is_none()
     {
+        let until = if m.recovered { "recovery came" } else { "the overload was still on" };
         cause(
             format!(
-                "The overload outlived its trigger: recovery came {} after the burst of changes ended (a metastable failure: the trigger was gone and the system stayed down).",
-                hours(m)
+                "The overload outlived its trigger: {until} {} after the burst of changes ended (a metastable failure: the trigger was gone and the system stayed down). {}",
+                hours(m.outlived_min),
+                metastable_loop(m)
             ),
             format!(
                 "Make self-healing (adding capacity) work under load, and shed or queue excess logins so the system can leave the overload; it stalled for {} here.",
-                hours(m)
+                hours(m.outlived_min)
             ),
         );
     }
@@ -983,6 +984,40 @@ figure.chart{margin:16px 0}figure.chart svg{width:100%;height:auto}\
 table{border-collapse:collapse;width:100%;font-size:14px}th,td{border-bottom:1px solid #eee;padding:4px 8px;text-align:left;vertical-align:top}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}footer{color:#888;font-size:13px;margin-top:32px}\
 @media print{body{background:#fff}main{padding:0}figure.chart{break-inside:avoid}}";
+
+/// What kept a metastable failure going, with the numbers behind it.
+fn metastable_loop(m: &crate::findings::Metastability) -> String {
+    let mut s = format!("What kept it going: {}", m.sustained_by);
+    let mut facts = Vec::new();
+    if m.retry_amplification >= 1.1 {
+        facts.push(format!(
+            "each first attempt became {:.1} attempts in the surge's busiest hour",
+            m.retry_amplification
+        ));
+    } else if m.retry_amplification > 0.0 {
+        facts.push("retries added little in the surge's busiest hour".to_string());
+    }
+    if let (Some(sync), Some(d)) = (m.synchronised_retries, m.dominant_retry_delay_s) {
+        facts.push(if sync {
+            format!(
+                "retries came back in step ({:.0}% at ten delays, most often {d:.1} s), not jittered",
+                100.0 * m.top_delays_share
+            )
+        } else {
+            "retry delays were spread, as jitter spreads them".to_string()
+        });
+    }
+    if let Some(c) = m.churn_ratio {
+        facts.push(format!("nodes left and joined {c:.1}x as often as the day before"));
+    }
+    if let Some(u) = m.falling_capacity_utilisation {
+        facts.push(format!("capacity kept falling at a utilisation of {:.0}%", 100.0 * u));
+    }
+    if !facts.is_empty() {
+        s += &format!(" ({})", facts.join("; "));
+    }
+    s + "."
+}
 
 /// `a`, `a and b`, `a, b and c`.
 fn and_list(items: &[String]) -> String {

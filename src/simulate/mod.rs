@@ -271,6 +271,13 @@ impl SimParams {
         self
     }
 
+    /// The clients' retry jitter: 0 retries after the same delay every time (synchronised),
+    /// 1 spreads each delay over 0 to twice its value (full jitter); clamped to 0..=1.
+    pub fn with_retry_jitter(mut self, jitter: f64) -> SimParams {
+        self.retry.jitter = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.0 };
+        self
+    }
+
     pub fn end_ms(&self) -> i64 {
         self.start_ms + i64::from(self.days) * 24 * HOUR_MS
     }

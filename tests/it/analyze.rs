@@ -346,3 +346,45 @@ fn r15_the_sample_at_five_minute_buckets_is_the_same_story() {
     assert!(f.surges.iter().all(|e| ms(&e.onset) >= ms("2007-08-15T18:00:00Z")), "{:?}", f.surges);
     assert_eq!(f.archetypes[0].kind, rootline::findings::ArchetypeKind::CoupledShock);
 }
+
+/// Metastability (#16): the 2007 story's overload outlives its trigger, a flash crowd's and a
+/// bad deploy's do not (they have none); retries without jitter come back in step, and with
+/// full jitter they do not.
+#[test]
+fn r16_metastability_is_found_where_the_overload_outlives_its_trigger() {
+    for seed in 1..=3 {
+        for (scenario, want) in [
+            (Scenario::Skype2007, true),
+            (Scenario::FlashCrowd, false),
+            (Scenario::BadDeploy, false),
+        ] {
+            let params = SimParams::new(scenario).with_clients(5000).with_seed(seed);
+            let (_, f) = simulate_and_analyze_with(params, &format!("meta-{scenario}-{seed}"));
+            assert_eq!(
+                f.metastability.is_some(),
+                want,
+                "{scenario} seed {seed}: {:?}",
+                f.metastability
+            );
+            if let Some(m) = &f.metastability {
+                assert!(m.outlived_min >= 360.0 && m.recovered, "{m:?}");
+                assert!(!m.sustained_by.is_empty() && m.retry_delays > 0, "{m:?}");
+            }
+        }
+    }
+    for (jitter, synchronised) in [(0.0, true), (1.0, false)] {
+        for seed in 1..=2 {
+            let params = SimParams::new(Scenario::Skype2007)
+                .with_clients(5000)
+                .with_seed(seed)
+                .with_retry_jitter(jitter);
+            let (_, f) = simulate_and_analyze_with(params, &format!("jitter-{jitter}-{seed}"));
+            let m = f.metastability.expect("a metastable failure");
+            assert_eq!(
+                m.synchronised_retries,
+                Some(synchronised),
+                "jitter {jitter} seed {seed}: {m:?}"
+            );
+        }
+    }
+}
