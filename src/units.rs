@@ -95,6 +95,11 @@ pub fn short_number(v: f64, decimals: usize) -> String {
     }
 }
 
+/// `1 thing`, `2 things`.
+pub fn plural(n: u64, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -69,17 +69,19 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&path, findings.to_json())
         .with_context(|| format!("cannot write {}", path.display()))?;
     if !args.quiet {
+        use crate::units::plural;
+        let n = |v: usize, what: &str| plural(v as u64, what);
         let metrics = match findings.metrics.len() {
             0 => String::new(),
-            n => format!(", {n} metric shift(s)"),
+            m => format!(", {}", n(m, "metric shift")),
         };
         eprintln!(
-            "{} surge(s), {} exhaustion(s), {} change wave(s), {} failure episode(s){metrics}, {} link(s); wrote {}",
-            findings.surges.len(),
-            findings.exhaustions.len(),
-            findings.changes.len(),
-            findings.failures.len(),
-            findings.chain.len(),
+            "{}, {}, {}, {}{metrics}, {}; wrote {}",
+            n(findings.surges.len(), "surge"),
+            n(findings.exhaustions.len(), "exhaustion"),
+            n(findings.changes.len(), "change wave"),
+            n(findings.failures.len(), "failure episode"),
+            n(findings.chain.len(), "link"),
             path.display()
         );
         for l in &findings.chain {

@@ -58,6 +58,17 @@ pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    // `rootline query logins.jsonl "SELECT ..."`: the SQL went after the files.
+    if let Some(sql) = args.data.files.iter().find(|f| {
+        let t = f.to_string_lossy().trim_start().to_ascii_uppercase();
+        !f.exists() && (t.starts_with("SELECT") || t.starts_with("WITH"))
+    }) {
+        anyhow::bail!(
+            "{:?} looks like SQL given after the files: the query comes first, as in \
+             rootline query \"SELECT COUNT(*) FROM login\" FILE...",
+            sql.to_string_lossy()
+        );
+    }
     let arg = args.query.as_deref().unwrap_or_default();
     let q = Query::resolve(arg)?;
     let incident = Incident::load(&args.data.input()?, &args.range.load_options(Columns::All)?)?;

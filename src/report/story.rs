@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::escape;
 use crate::findings::{ArchetypeKind, Episode, Findings, Link, LinkEnd};
+use crate::units::plural;
 
 /// A report's text, before it is rendered.
 pub struct Story {
@@ -632,11 +633,6 @@ fn lessons(f: &Findings, k: &Facts) -> Lessons {
         }
     }
     Lessons { root_causes, went_well, went_wrong, lucky, actions }
-}
-
-/// `1 thing`, `2 things`.
-pub fn plural(n: u64, what: &str) -> String {
-    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
 /// "13 clients" and "56 user names", from a brute force's measures.

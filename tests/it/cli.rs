@@ -163,3 +163,26 @@ fn r19_query_csv_keeps_every_digit_and_keywords_get_a_hint() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("double quotes") && err.contains("\"user\""), "{err}");
 }
+
+/// SQL given after the files (`rootline query f.jsonl "SELECT ..."`) is named as such, with
+/// the order that works, instead of "failed to read SELECT ...".
+#[test]
+fn sql_after_the_files_gets_the_order_that_works() {
+    let dir = temp_dir("query-order");
+    let f = dir.join("logins.jsonl");
+    std::fs::write(&f, "{\"ts\":\"2024-01-01T00:00:00Z\",\"outcome\":\"ok\",\"user\":\"a\"}\n")
+        .unwrap();
+    let o =
+        rootline().arg("query").arg(&f).arg("SELECT COUNT(*) AS n FROM login").output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("looks like SQL given after the files")
+            && err.contains("the query comes first"),
+        "{err}"
+    );
+    let o =
+        rootline().arg("query").arg("SELECT COUNT(*) AS n FROM login").arg(&f).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains('1'));
+}
