@@ -40,15 +40,26 @@ pub fn analysis(args: &AnalyzeArgs) -> anyhow::Result<(Incident, Analysis)> {
     let bucket_ms = duration("bucket", &args.bucket)?;
     let incident =
         Incident::load(&args.data.input()?, &args.range.load_options(Columns::Analysis)?)?;
+    // The lines not understood, kept beside the findings (and named in the summary).
+    let rejects = if incident.rejects.is_empty() {
+        None
+    } else {
+        let path = args.out.join("rejects.jsonl");
+        std::fs::create_dir_all(&args.out)
+            .with_context(|| format!("cannot create {}", args.out.display()))?;
+        crate::atomic::write(&path, &crate::ingest::sink::rejects_jsonl(&incident.rejects))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Some(path)
+    };
     if incident.tables.is_empty() {
-        let why = super::ingest::summary(&incident.inputs);
+        let why = super::ingest::summary(&incident.inputs, rejects.as_deref());
         anyhow::bail!(
             "no rows to analyze: every source gave none. Per source:\n{why}Say what the files are \
              with --role, --preset or --format (or in the config), or see `rootline formats`"
         );
     }
     if !args.quiet {
-        eprint!("{}", super::ingest::summary(&incident.inputs));
+        eprint!("{}", super::ingest::summary(&incident.inputs, rejects.as_deref()));
     } else {
         // Warnings are printed even when quiet: a report must not stand on a guess in silence.
         for r in &incident.inputs {

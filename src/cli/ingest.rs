@@ -71,7 +71,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     }
     let written = result.with_context(|| format!("failed to ingest {} source(s)", specs.len()))?;
     if !args.quiet {
-        eprint!("{}", summary(&written.report.sources));
+        eprint!("{}", summary(&written.report.sources, Some(&args.out.join("rejects.jsonl"))));
         eprintln!(
             "wrote {} table file(s) and ingest.json to {}",
             written.tables.len(),
@@ -81,10 +81,15 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One line per source: what it was read as and where its lines went, with its notes.
-pub fn summary(sources: &[SourceReport]) -> String {
+/// One line per source: what it was read as and where its lines went, with its notes, and
+/// where the rejected lines are (`rejects`: the rejects.jsonl written, if one was).
+pub fn summary(sources: &[SourceReport], rejects: Option<&std::path::Path>) -> String {
     let mut s = String::new();
     for r in sources {
+        if r.lines == 0 {
+            s += &format!("{}: empty (0 lines)\n", r.path);
+            continue;
+        }
         let role = r.role.map_or("-".to_string(), |r| r.to_string());
         s += &format!(
             "{}: {} as {}{}: {} lines -> {} rows, {} skipped, {} rejected\n",
@@ -105,7 +110,17 @@ pub fn summary(sources: &[SourceReport]) -> String {
         }
     }
     if sources.iter().any(|r| r.rejected > 0) {
-        s += "rejected lines are in rejects.jsonl (file, line number, reason, raw text)\n";
+        match rejects {
+            Some(p) => {
+                s += &format!(
+                    "rejected lines are in {} (file, line number, reason, raw text)\n",
+                    p.display()
+                )
+            }
+            None => {
+                s += "rejected lines were not kept; `rootline ingest --out DIR` keeps them in DIR/rejects.jsonl\n"
+            }
+        }
     }
     s
 }

@@ -18,7 +18,8 @@ Examples:
 pub struct ReportArgs {
     #[command(flatten)]
     pub analyze: AnalyzeArgs,
-    /// The report's title (default: the config's title, else the first file's name).
+    /// The report's title (default: the config's title, else the file's name, or the first's
+    /// and how many more).
     #[arg(long)]
     pub title: Option<String>,
 }
@@ -32,7 +33,15 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .or(incident.title.clone())
         .or_else(|| sources.config.as_ref().map(|c| c.display().to_string()))
-        .or_else(|| sources.files.first().map(|f| f.display().to_string()))
+        .or_else(|| match sources.files.as_slice() {
+            [] => None,
+            [one] => Some(one.display().to_string()),
+            [first, rest @ ..] => Some(format!(
+                "{} and {} more",
+                first.file_name().unwrap_or(first.as_os_str()).to_string_lossy(),
+                crate::units::plural(rest.len() as u64, "file")
+            )),
+        })
         .or_else(|| a.data.tables.as_ref().map(|t| t.display().to_string()))
         .unwrap_or_else(|| "rootline report".to_string());
     let files = crate::report::write(&analysis.findings, &analysis.series, &title, &a.out)

@@ -11,7 +11,8 @@ use polars::prelude::PolarsResult;
 
 use crate::detect::{Episode, SeriesSet};
 use crate::findings::{Archetype, ArchetypeKind, Coupling, Feedback, Link, LinkEnd};
-use crate::schema::{self, Role, Tables};
+use crate::schema::{self, Role, Tables, signal};
+use crate::units::plural;
 
 /// What the kinds are judged on.
 pub(crate) struct Evidence<'a> {
@@ -128,6 +129,16 @@ impl Tests {
     }
 }
 
+/// `99.8%` near the ends (so 452 of 453 is not "100%"), else `96%`.
+fn percent(share: f64) -> String {
+    let p = 100.0 * share;
+    if (p > 99.0 && p < 100.0) || (p > 0.0 && p < 1.0) {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.0}%")
+    }
+}
+
 fn linked(chain: &[Link], from: LinkEnd, to: LinkEnd) -> bool {
     chain.iter().any(|l| l.from == from && l.to == to)
 }
@@ -140,6 +151,8 @@ pub(crate) fn kinds(e: &Evidence) -> PolarsResult<Vec<Archetype>> {
     let last = e.surges.iter().chain(e.exhaustions).chain(e.failures).map(|x| x.end_i).max();
     let (from_ms, to_ms) = (e.s.at(first), e.s.at(last.unwrap_or(first) + 1));
     let l = logins(e, from_ms, to_ms)?;
+    let has_capacity =
+        e.s.get(signal::NODES_ONLINE).is_some() || e.s.get(signal::CAPACITY).is_some();
     let fail_share = if l.attempts > 0 { l.failures as f64 / l.attempts as f64 } else { 0.0 };
     let cause =
         |to| linked(e.chain, LinkEnd::Change, to) || linked(e.chain, LinkEnd::ChangeWave, to);
@@ -149,24 +162,41 @@ pub(crate) fn kinds(e: &Evidence) -> PolarsResult<Vec<Archetype>> {
         Tests::new(ArchetypeKind::BruteForce)
             .test(
                 l.failures >= 20 && fail_share >= 0.7,
-                format!("{:.0}% of {} login attempts failed", 100.0 * fail_share, l.attempts),
+                format!(
+                    "{} of {} login attempts failed ({})",
+                    l.failures,
+                    l.attempts,
+                    percent(fail_share)
+                ),
             )
             .test(
                 l.clients > 0 && (l.clients <= 20 || l.top5_share >= 0.6),
-                format!(
-                    "{} client(s) sent the failures, the busiest five {:.0}% of them",
-                    l.clients,
-                    100.0 * l.top5_share
-                ),
+                if l.clients <= 5 {
+                    format!("{} sent the failures", plural(l.clients as u64, "client"))
+                } else {
+                    format!(
+                        "{} sent the failures, the busiest five {} of them",
+                        plural(l.clients as u64, "client"),
+                        percent(l.top5_share)
+                    )
+                },
             )
             .test(
                 l.users >= 10 || l.invalid_users * 5 >= l.failures,
                 format!(
-                    "{} user names tried, {} attempt(s) on names that do not exist",
-                    l.users, l.invalid_users
+                    "{} tried, {} on names that do not exist",
+                    plural(l.users as u64, "user name"),
+                    plural(l.invalid_users, "attempt")
                 ),
             )
-            .test(e.exhaustions.is_empty(), "capacity held".into())
+            .test(
+                e.exhaustions.is_empty(),
+                if has_capacity {
+                    "capacity held".into()
+                } else {
+                    "no capacity data: nothing ran out that the logs show".into()
+                },
+            )
             .judge()
             .map(|mut a| {
                 a.measures = [

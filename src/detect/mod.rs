@@ -243,10 +243,16 @@ fn episode(
         };
         (excess / band.median.abs().max(band.scale).max(1e-12), z)
     };
+    // Ties of the 5-minute means (a 3-minute burst has the same mean around each of its
+    // minutes) go to the bucket that is itself the most extreme: the busiest minute.
+    let raw = |k: usize| if high { x[k] } else { -x[k] };
     let pk = (lo..=hi)
         .max_by(|&i, &j| {
             let (a, c) = (far(i), far(j));
-            a.0.total_cmp(&c.0).then(a.1.total_cmp(&c.1)).then(j.cmp(&i))
+            a.0.total_cmp(&c.0)
+                .then(a.1.total_cmp(&c.1))
+                .then(raw(i).total_cmp(&raw(j)))
+                .then(j.cmp(&i))
         })
         .unwrap_or(lo);
     let base = b[pk].map_or(0.0, |b| b.median);

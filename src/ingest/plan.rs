@@ -268,6 +268,27 @@ fn refine_ts_format(values: &[String]) -> TsFormat {
     TsFormat::Auto
 }
 
+/// Whether a time `value` read with `format` says its own zone (an epoch number is UTC).
+fn names_its_zone(format: &TsFormat, value: &str) -> bool {
+    let v = value.trim();
+    let numeric = !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit() || c == b'.');
+    match format {
+        TsFormat::Epoch(_) => true,
+        TsFormat::Syslog => false,
+        TsFormat::Strftime(f) => ["%z", "%Z", "%:z", "%#z", "%s"].iter().any(|z| f.contains(z)),
+        TsFormat::Iso | TsFormat::Auto => {
+            numeric || v.starts_with("/Date(") || {
+                // After the time: `Z`, or an offset `+hh:mm` / `-hhmm`.
+                let tail = v.get(v.len().saturating_sub(6)..).unwrap_or(v);
+                v.ends_with('Z') || v.ends_with('z') || tail.contains('+') || {
+                    let t = v.rfind('T').or_else(|| v.rfind(' ')).unwrap_or(0);
+                    v[t..].contains('-')
+                }
+            }
+        }
+    }
+}
+
 /// Decides how to read a text source from `spec` and its first lines.
 pub fn plan_text(
     spec: &SourceSpec,
@@ -314,6 +335,8 @@ pub fn plan_text(
         parser: LineParser,
         ts_field: Vec<String>,
         ts_format: TsFormat,
+        /// A time as the lines write it, to tell whether it names its zone.
+        ts_value: Option<String>,
     }
     // Time fields the presets that could read a format name (the one given, or the built-ins
     // for that format).
@@ -373,10 +396,11 @@ pub fn plan_text(
         if !ok.is_empty() && best.as_ref().is_none_or(|b| score > b.score) {
             let ts_field =
                 names.unwrap_or_else(|| ts_names(fmt, &parser, None, &preset_ts_fields(fmt)));
-            best = Some(Best { score, fmt, parser, ts_field, ts_format });
+            let ts_value = found.first().map(|(v, _)| v.clone());
+            best = Some(Best { score, fmt, parser, ts_field, ts_format, ts_value });
         }
     }
-    let Some(Best { fmt, parser, ts_field, ts_format, .. }) = best else {
+    let Some(Best { fmt, parser, ts_field, ts_format, ts_value, .. }) = best else {
         if let Some((name, value, n)) = near_miss {
             return Err(ConfigError::NoFormat(format!(
                 "{n} of the first {} line(s) fit the format {name}, but their time (\"{}\") does \
@@ -398,6 +422,12 @@ pub fn plan_text(
     };
     if format_given.is_none() && spec.pattern.is_none() {
         notes.push(format!("format {} (detected)", fmt.name()));
+    }
+    if spec.tz.is_none() && ts_value.as_deref().is_some_and(|v| !names_its_zone(&ts_format, v)) {
+        notes.push(
+            "times without a zone (as the lines write them) read as UTC; pass --tz (or tz = ...) if they are local"
+                .into(),
+        );
     }
     let ts = TsParser::new(ts_format, zone);
 

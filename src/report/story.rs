@@ -78,7 +78,13 @@ fn capitalise(s: &str) -> String {
 }
 
 fn hours(min: f64) -> String {
-    if min >= 120.0 { format!("{:.1} h", min / 60.0) } else { format!("{min:.0} min") }
+    if min >= 7.0 * 1440.0 {
+        format!("{:.0} days", min / 1440.0)
+    } else if min >= 120.0 {
+        format!("{:.1} h", min / 60.0)
+    } else {
+        format!("{min:.0} min")
+    }
 }
 
 fn link_text(l: &Link) -> String {
@@ -116,6 +122,9 @@ struct Facts<'a> {
     /// The main change wave's episode.
     wave_episode: Option<&'a Episode>,
     metrics_only: bool,
+    /// Whether any source holds logins (an incident told from node logs alone has no failed
+    /// logins to count).
+    logins: bool,
 }
 
 impl<'a> Facts<'a> {
@@ -152,7 +161,9 @@ impl<'a> Facts<'a> {
             .or(f.exhaustions.first());
         let metrics_only = !f.inputs.is_empty()
             && f.inputs.iter().all(|i| i.role.is_none_or(|r| r == crate::schema::Role::Metric));
-        Facts { trigger_link, surge, exh, wave, wave_episode, metrics_only }
+        let logins = f.inputs.is_empty()
+            || f.inputs.iter().any(|i| i.role == Some(crate::schema::Role::Login));
+        Facts { trigger_link, surge, exh, wave, wave_episode, metrics_only, logins }
     }
 }
 
@@ -204,7 +215,7 @@ fn kind_sentence(f: &Findings) -> Option<String> {
         ArchetypeKind::BadDeploy => "failures followed a change, with no rise in demand",
         ArchetypeKind::FlashCrowd => "demand rose with no change behind it, and capacity held",
         ArchetypeKind::CapacityLoss => "capacity fell with no rise in demand",
-        ArchetypeKind::BruteForce => "few clients tried many user names, nearly all failing",
+        ArchetypeKind::BruteForce => "a few clients sent login after login, nearly all failing",
     };
     let (first, rest) = f.archetypes.split_first()?;
     let mut s = format!("This was a {} ({})", first.kind.as_str(), gloss(first.kind));
@@ -231,12 +242,18 @@ struct Lessons {
 
 /// What happened, in a few sentences: the kind, the trigger, demand and capacity, the impact.
 fn sentences(f: &Findings, k: &Facts, src: &mut Sources) -> Vec<String> {
-    let Facts { trigger_link, surge, exh, wave, wave_episode, metrics_only } = *k;
+    let Facts { trigger_link, surge, exh, wave, wave_episode, metrics_only, logins } = *k;
     let mut sentences = Vec::new();
     if metrics_only {
         sentences.push(format!(
-            "These logs hold plain metrics only (no logins, nodes or changes), so there is no outage story to tell; the metrics took a shape not seen before in them {}, listed in the timeline.",
-            plural(f.metrics.len() as u64, "time")
+            "These logs hold plain metrics only (no logins, nodes or changes), so there is no outage story to tell; {}.",
+            match f.metrics.len() {
+                0 => "the metrics kept their usual shape".to_string(),
+                n => format!(
+                    "the metrics took a shape not seen before in them {}, listed in the timeline",
+                    plural(n as u64, "time")
+                ),
+            }
         ));
         return sentences;
     }
@@ -268,7 +285,18 @@ fn sentences(f: &Findings, k: &Facts, src: &mut Sources) -> Vec<String> {
     }
     let mut second = Vec::new();
     if let Some(e) = surge {
-        let per_min = |v: f64| crate::units::short_number(v, if v < 10.0 { 1 } else { 0 });
+        let per_min = |v: f64| {
+            crate::units::short_number(
+                v,
+                if v < 1.0 {
+                    2
+                } else if v < 10.0 {
+                    1
+                } else {
+                    0
+                },
+            )
+        };
         let how = if e.baseline > 0.0 {
             // Under 5-minute buckets the peak is a 5-minute mean (see `Episode`).
             let over =
@@ -280,14 +308,16 @@ fn sentences(f: &Findings, k: &Facts, src: &mut Sources) -> Vec<String> {
                 per_min(e.baseline)
             )
         } else {
-            format!("{} a minute from a baseline of none", per_min(e.peak_value))
+            let over =
+                if f.params.bucket_ms < 300_000 { " over its busiest 5 minutes" } else { "" };
+            format!("{} a minute{over} from a baseline of none", per_min(e.peak_value))
         };
         let waves = f.surges.len();
         let largest = f
             .surges
             .iter()
-            .max_by(|a, b| a.ratio.total_cmp(&b.ratio))
-            .filter(|l| !std::ptr::eq(*l, e) && l.ratio > e.ratio);
+            .max_by(|a, b| a.peak_value.total_cmp(&b.peak_value))
+            .filter(|l| !std::ptr::eq(*l, e) && l.peak_value > e.peak_value);
         let failing_from = f.failures.iter().map(|x| rfc(&x.onset)).min().unwrap_or(i64::MAX);
         let nth = match f.surges.iter().position(|x| std::ptr::eq(x, e)) {
             Some(0) => "the first".to_string(),
@@ -296,8 +326,8 @@ fn sentences(f: &Findings, k: &Facts, src: &mut Sources) -> Vec<String> {
         };
         let more = match largest {
             Some(l) if waves > 1 => format!(
-                " ({nth} of {waves} waves of logins; the largest, {:.1}x from {}, came {})",
-                l.ratio,
+                " ({nth} of {waves} waves of logins; the largest, {} a minute from {}, came {})",
+                per_min(l.peak_value),
                 hm(&l.onset),
                 if rfc(&l.onset) >= failing_from {
                     "after logins began to fail, fed by their retries"
@@ -343,22 +373,20 @@ fn sentences(f: &Findings, k: &Facts, src: &mut Sources) -> Vec<String> {
     // The incident's failures against all the logs hold, so that neither figure surprises.
     let of_all = |i: &crate::findings::Impact| {
         if i.failed_logins_in_logs > i.failed_logins {
-            format!(
-                "; {} failed in all the logs, the usual wrong passwords included",
-                i.failed_logins_in_logs
-            )
+            format!("; {} failed in all the logs", i.failed_logins_in_logs)
         } else {
             String::new()
         }
     };
     match (&f.impact, &f.recovery) {
+        (Some(_), _) if !logins => {}
         (Some(i), Some(r)) => sentences.push(format!(
             "{} failed {} between the first episode and {}, when demand and failures were back in their bands{}{}.",
             capitalise(&plural(i.failed_logins, "login")),
             who(i),
             hm(r),
             i.time_to_recover_min
-                .map(|m| format!(" ({} after the trigger)", hours(m)))
+                .map(|m| format!(" ({} after the wave of changes began)", hours(m)))
                 .unwrap_or_default(),
             of_all(i),
         )),
@@ -381,7 +409,8 @@ fn numbers(f: &Findings, k: &Facts) -> Vec<(String, String)> {
         let v = if e.baseline > 0.0 {
             format!("{:.1}x baseline", e.ratio)
         } else {
-            format!("{:.0}/min", e.peak_value)
+            let over = if f.params.bucket_ms < 300_000 { " (5-minute mean)" } else { "" };
+            format!("{}/min{over}", crate::units::short_number(e.peak_value, 1))
         };
         numbers.push(("peak demand".into(), v));
     }
@@ -394,6 +423,10 @@ fn numbers(f: &Findings, k: &Facts) -> Vec<(String, String)> {
     if let Some(i) = &f.impact {
         let brute = f.archetypes.iter().any(|a| a.kind == ArchetypeKind::BruteForce);
         let until = if f.recovery.is_some() { "recovery" } else { "the end of the logs" };
+        if !k.logins {
+            numbers.push((format!("duration (first episode to {until})"), hours(i.duration_min)));
+            return numbers;
+        }
         numbers.push((
             format!("failed logins (first episode to {until})"),
             i.failed_logins.to_string(),
@@ -408,7 +441,7 @@ fn numbers(f: &Findings, k: &Facts) -> Vec<(String, String)> {
         numbers.push((who.into(), i.users_affected.to_string()));
         numbers.push((format!("duration (first episode to {until})"), hours(i.duration_min)));
         if let Some(t) = i.time_to_recover_min {
-            numbers.push(("time to recover (trigger to recovery)".into(), hours(t)));
+            numbers.push(("time to recover (change wave to recovery)".into(), hours(t)));
         }
     }
     numbers
@@ -447,7 +480,7 @@ fn timeline(f: &Findings, k: &Facts, src: &mut Sources) -> (Rows, Rows) {
     for e in &f.surges {
         let main = k.surge.is_some_and(|m| std::ptr::eq(m, e));
         let caused = k.wave_episode.is_some();
-        let largest = f.surges.iter().all(|o| o.ratio <= e.ratio);
+        let largest = f.surges.iter().all(|o| o.peak_value <= e.peak_value);
         let what = if main && caused && f.surges.len() > 1 && !largest {
             format!("the flood begins (one of {} waves)", f.surges.len())
         } else if main && caused && f.surges.len() > 1 {
@@ -500,8 +533,8 @@ fn lessons(f: &Findings, k: &Facts) -> Lessons {
         let (clients, names) = brute_force_counts(f);
         cause(
             format!(
-                "A brute force: {} from {clients}, trying {names}.",
-                plural(f.impact.as_ref().map_or(0, |i| i.failed_logins), "failed login"),
+                "A brute force: {} in its episodes from {clients}, trying {names}.",
+                plural(brute_force_failures(f), "failed login"),
             ),
             format!(
                 "Rate-limit authentication per client and per user name, and block a client after a few failures (fail2ban or a firewall rule): {clients} sent them all."
@@ -627,12 +660,22 @@ fn lessons(f: &Findings, k: &Facts) -> Lessons {
     {
         lucky.push(format!("Capacity never fell below {:.0}% of its baseline, so logins degraded rather than stopped.", 100.0 * x.ratio));
     }
-    for v in [&mut went_well, &mut went_wrong, &mut lucky, &mut actions, &mut root_causes] {
+    for v in [&mut went_well, &mut went_wrong, &mut lucky, &mut root_causes] {
         if v.is_empty() {
             v.push("The data does not show anything to say here.".into());
         }
     }
     Lessons { root_causes, went_well, went_wrong, lucky, actions }
+}
+
+/// The failed logins a brute force's episodes hold, from its measures (the window its
+/// clients and user names were counted over).
+fn brute_force_failures(f: &Findings) -> u64 {
+    f.archetypes
+        .iter()
+        .find(|a| a.kind == ArchetypeKind::BruteForce)
+        .and_then(|a| a.measures.get("failures"))
+        .map_or(0, |v| *v as u64)
 }
 
 /// "13 clients" and "56 user names", from a brute force's measures.
@@ -651,6 +694,9 @@ fn detection(f: &Findings, k: &Facts) -> String {
     let first =
         f.surges.iter().chain(&f.exhaustions).chain(&f.failures).map(|e| e.onset.as_str()).min();
     let Some(first) = first else {
+        if k.metrics_only {
+            return "Plain metrics only: rootline's check judges logins, nodes and changes, so it would not have alarmed; the metric shifts are in the timeline.".into();
+        }
         return "No surge, exhaustion or failure episode was found in the logs.".into();
     };
     let mut out = format!("The first episode in the logs begins at {}.", hm(first));
@@ -717,9 +763,11 @@ fn detection(f: &Findings, k: &Facts) -> String {
 
 /// When the service was back.
 fn resolution(f: &Findings) -> String {
+    let episodes = !(f.surges.is_empty() && f.exhaustions.is_empty() && f.failures.is_empty());
     match &f.recovery {
         Some(r) => format!("Demand and failures were back in their bands from {} on.", hm(r)),
-        None => "The logs do not show a recovery.".into(),
+        None if episodes => "The logs end before a recovery.".into(),
+        None => "No outage episode, so no recovery to tell.".into(),
     }
 }
 
@@ -727,6 +775,9 @@ fn resolution(f: &Findings) -> String {
 fn trigger(k: &Facts, src: &mut Sources) -> String {
     let Facts { trigger_link, wave_episode, .. } = *k;
     let Some(t) = trigger_link else {
+        if k.metrics_only {
+            return "No changes in these logs (plain metrics only).".into();
+        }
         return "No change in the logs comes before the episodes closely enough to be called their trigger.".into();
     };
     let mut parts = vec![capitalise(&change_phrase(t, src))];
@@ -856,6 +907,9 @@ impl Story {
             let _ = writeln!(o, "- {}", md(l));
         }
         let _ = writeln!(o, "\n## Action items\n");
+        if self.actions.is_empty() {
+            let _ = writeln!(o, "None: the data shows nothing to act on.");
+        }
         for a in &self.actions {
             let _ = writeln!(o, "- [ ] {}", md(a));
         }
@@ -868,14 +922,19 @@ impl Story {
         let _ = writeln!(o, "\n## Data quality\n");
         for q in &self.quality {
             let [source, role, format, lines, rows, skipped, rejected] = &q.cells;
+            if lines == "0" {
+                let _ = writeln!(o, "- {}: empty (0 lines)", md(source));
+                continue;
+            }
             let _ = writeln!(
                 o,
-                "- {}: {} as {}, {} lines: {} rows, {} skipped, {} rejected",
+                "- {}: {} as {}, {} lines: {} {}, {} skipped, {} rejected",
                 md(source),
                 md(role),
                 md(format),
                 md(lines),
                 md(rows),
+                if rows == "1" { "row" } else { "rows" },
                 md(skipped),
                 md(rejected)
             );
@@ -949,7 +1008,11 @@ impl Story {
             list(&self.went_well),
             list(&self.went_wrong),
             list(&self.lucky),
-            list(&self.actions)
+            if self.actions.is_empty() {
+                "<li>None: the data shows nothing to act on.</li>".to_string()
+            } else {
+                list(&self.actions)
+            }
         );
         o += "<section><h2>Data quality</h2><table><thead><tr><th>source</th><th>role</th><th>format</th>\
 <th>lines</th><th>rows</th><th>skipped</th><th>rejected</th><th>notes</th></tr></thead><tbody>";
@@ -1084,7 +1147,10 @@ mod tests {
         .unwrap();
         let md = Story::tell(&f, "t").markdown();
         assert!(md.contains("12.0x their baseline"), "{md}");
-        assert!(md.contains("the largest, 14.3x from 2007-08-16 17:36Z, came later"), "{md}");
+        assert!(
+            md.contains("the largest, 1430 a minute from 2007-08-16 17:36Z, came later"),
+            "{md}"
+        );
         assert!(md.contains("| 2007-08-15 18:43Z | the flood begins"), "{md}");
     }
 }

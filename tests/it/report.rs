@@ -245,7 +245,7 @@ fn r15_the_sample_timeline_is_short_and_cites_its_evidence() {
     assert!(!md.contains("(s)"), "a plural left to the reader: {md}");
     assert!(
         md.contains("duration (first episode to recovery)")
-            && md.contains("time to recover (trigger to recovery)"),
+            && md.contains("time to recover (change wave to recovery)"),
         "each duration says what it measures"
     );
 }
@@ -275,4 +275,78 @@ fn r15_a_brute_force_gets_a_brute_forces_lessons() {
     }
     assert!(md.contains("rate-limit") && md.contains("block"), "{md}");
     assert!(!md.contains("failures → surge"), "an attacker's failures are no retries: {md}");
+}
+
+/// What a first user found on real exports (#15): the busiest minute is the peak, a story told
+/// from node logs alone counts no failed logins, local times are said to be read as UTC, the
+/// rejected lines are kept beside the report, and an empty file is called empty.
+#[test]
+fn r15_a_report_says_what_the_data_holds_and_no_more() {
+    if let Some(log) = crate::common::shared("loghub/Linux/Linux_2k.log") {
+        let out = temp_dir("report-linux");
+        let o = rootline()
+            .args(["report", "-q", "--year", "2005", "--out"])
+            .arg(&out)
+            .arg(&log)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let f: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("findings.json")).unwrap())
+                .unwrap();
+        // 16, 46 and 18 attempts at 16:01, 16:02 and 16:03: the peak is the 46.
+        assert_eq!(f["surges"][0]["peak"], "2005-07-10T16:02:00Z", "{}", f["surges"]);
+        let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+        assert!(md.contains("read as UTC; pass --tz"), "syslog times have no zone: {md}");
+        assert!(!md.contains("many user names"), "one user name was tried: {md}");
+    }
+    let dir = temp_dir("report-nodes-only");
+    let mut nodes = String::new();
+    for m in 0..600 {
+        let n = if (300..420).contains(&m) { 4 } else { 10 };
+        for k in 0..n {
+            nodes += &format!(
+                "ts=2024-01-01T{:02}:{:02}:00Z node=sn{k} event=sample load=5 capacity=10\n",
+                m / 60,
+                m % 60
+            );
+        }
+    }
+    std::fs::write(dir.join("nodes.log"), nodes).unwrap();
+    std::fs::write(dir.join("empty.log"), "").unwrap();
+    std::fs::write(
+        dir.join("m.csv"),
+        "timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:01:00,x\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = rootline()
+        .args(["report", "--role", "node", "--out"])
+        .arg(&out)
+        .arg(dir.join("nodes.log"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(md.to_lowercase().contains("nodes online fell"), "{md}");
+    assert!(!md.contains("logins failed") && !md.contains("failed logins"), "no login data: {md}");
+    let out = dir.join("out2");
+    let o = rootline()
+        .args(["report", "--out"])
+        .arg(&out)
+        .arg(dir.join("empty.log"))
+        .arg(dir.join("m.csv"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("empty.log: empty (0 lines)"), "{err}");
+    let rejects = out.join("rejects.jsonl");
+    assert!(err.contains(&format!("rejected lines are in {}", rejects.display())), "{err}");
+    assert!(
+        std::fs::read_to_string(&rejects).unwrap().contains("\"line\":3"),
+        "the bad line, by number"
+    );
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(md.contains("empty.log: empty (0 lines)") && md.contains("3 lines: 1 row,"), "{md}");
 }
