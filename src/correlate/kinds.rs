@@ -61,7 +61,7 @@ fn logins(e: &Evidence, from_ms: i64, to_ms: i64) -> PolarsResult<Logins> {
     };
     let mut out = Logins::default();
     let mut per_client: HashMap<&str, u64> = HashMap::new();
-    let mut users: HashSet<&str> = HashSet::new();
+    // Users with a failed attempt so far: the retry test, and at the end the user names tried.
     let mut failed: HashSet<&str> = HashSet::new();
     for ((((t, o), c), u), r) in ts.iter().zip(outcome).zip(client).zip(user).zip(reason) {
         if !t.is_some_and(|t| (from_ms..to_ms).contains(&t)) {
@@ -83,9 +83,6 @@ fn logins(e: &Evidence, from_ms: i64, to_ms: i64) -> PolarsResult<Logins> {
         if let Some(c) = c {
             *per_client.entry(c).or_default() += 1;
         }
-        if let Some(u) = u {
-            users.insert(u);
-        }
         if r.is_some_and(|r| r.contains("invalid")) {
             out.invalid_users += 1;
         }
@@ -95,7 +92,7 @@ fn logins(e: &Evidence, from_ms: i64, to_ms: i64) -> PolarsResult<Logins> {
     let top: u64 = counts.iter().take(5).sum();
     out.clients = counts.len();
     out.top5_share = if out.failures > 0 { top as f64 / out.failures as f64 } else { 0.0 };
-    out.users = users.len();
+    out.users = failed.len();
     Ok(out)
 }
 

@@ -339,7 +339,7 @@ fn impact(
             {
                 failed += 1;
                 if let Some(u) = u {
-                    users.insert(u.to_string());
+                    users.insert(u);
                 }
             }
         }
