@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# W1 side by side: rootline against the peers (mawk on text, DuckDB on CSV and JSONL) on the
+# peers' own login log, in one run, checked against the generator's truth. This calls the shared
+# workload's script (../shared/bench/w1.sh), which needs python3 with duckdb and mawk.
+# Prints the machine's load before and after: compare ratios from one run, never seconds
+# from different runs.
+#
+#   benches/w1.sh                 # 2,000,000 lines
+#   benches/w1.sh 10000000        # 10,000,000 lines (about 3.7 GB of logs in $TMPDIR)
+#   ROOTLINE_BIN=path/to/rootline benches/w1.sh   # an already built binary
+#
+# Without ROOTLINE_BIN it builds a release binary first (Polars makes that slow once).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+W1=../shared/bench/w1.sh
+if [ ! -x "$W1" ]; then
+  echo "benches/w1.sh: $W1 is missing (the shared workload sits beside the repo)" >&2
+  exit 2
+fi
+if [ -z "${ROOTLINE_BIN:-}" ]; then
+  cargo build --release --locked --quiet
+  ROOTLINE_BIN="${CARGO_TARGET_DIR:-target}/release/rootline"
+fi
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+ROOTLINE_BIN="$ROOTLINE_BIN" "$W1" "${1:-2000000}"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
