@@ -617,6 +617,13 @@ fn ingest_source(
             counts.out_of_range
         ));
     }
+    if counts.rows > counts.parsed {
+        report.notes.push(format!(
+            "{} more than lines read: a line that says 'message repeated N times' stands for N \
+             events",
+            crate::units::plural(counts.rows - counts.parsed, "row")
+        ));
+    }
     if counts.repeats_cut > 0 {
         report.notes.push(format!(
             "{} line(s) stand for more events than rootline counts ('message repeated N times'): \

@@ -82,6 +82,9 @@ fn openssh_preset_is_detected_without_being_named() {
         (r.format.as_deref(), r.preset.as_deref(), r.role),
         (Some("syslog"), Some("sshd"), Some(Role::Login))
     );
+    // Two `message repeated 5 times` lines: rows exceed lines by 8, and a note says why.
+    assert_eq!(r.rows, r.lines - r.skipped - r.rejected + 8, "{r:?}");
+    assert!(r.notes.iter().any(|n| n.starts_with("8 rows more than lines read")), "{:?}", r.notes);
 }
 
 #[test]
