@@ -173,12 +173,26 @@ pub fn timeline(s: &SeriesSet, f: &Findings, title: &str) -> chart::Timeline {
             bold: false,
         });
     }
-    if !change_lines.is_empty() {
+    // Kinds on scales five times apart get a panel each: 40 reboots a minute drawn on the
+    // axis of 700 installs a minute is a flat line nobody can read.
+    let peak = |l: &chart::Line| l.points.iter().map(|p| p.1).fold(0.0, f64::max);
+    let apart = change_lines.len() == 2 && {
+        let (a, b) = (peak(&change_lines[0]), peak(&change_lines[1]));
+        a.min(b) * 5.0 < a.max(b)
+    };
+    let groups: Vec<Vec<chart::Line>> = if apart {
+        change_lines.into_iter().map(|l| vec![l]).collect()
+    } else if change_lines.is_empty() {
+        Vec::new()
+    } else {
+        vec![change_lines]
+    };
+    for lines in groups {
         panels.push(chart::Panel {
             title: "changes".into(),
             unit: "per min".into(),
             integer: true,
-            lines: change_lines,
+            lines,
         });
     }
     // Plain metrics: the ones that shifted first, a few at most, each on its own scale.

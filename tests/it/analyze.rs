@@ -388,3 +388,24 @@ fn r16_metastability_is_found_where_the_overload_outlives_its_trigger() {
         }
     }
 }
+
+/// The sample's reboots (about 40 a minute at most) and installs (about 700) are drawn in
+/// panels of their own: on one axis the reboots are a flat line.
+#[test]
+fn r15_change_kinds_on_different_scales_get_their_own_panels() {
+    let dir = std::path::Path::new("sample-data/skype-2007");
+    let incident =
+        Incident::load(&Input::Config(dir.join("incident.toml")), &LoadOptions::default()).unwrap();
+    let a = incident.analyze(&AnalyzeOptions::default()).unwrap();
+    let t = rootline::report::timeline(&a.series, &a.findings, "sample");
+    let alone =
+        |label: &str| t.panels.iter().any(|p| p.lines.len() == 1 && p.lines[0].label == label);
+    assert!(
+        alone("reboots") && alone("installs"),
+        "{:?}",
+        t.panels
+            .iter()
+            .map(|p| p.lines.iter().map(|l| &l.label).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    );
+}
