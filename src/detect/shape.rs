@@ -123,6 +123,11 @@ pub fn episodes(
             grid.len.saturating_sub(1)
         })
     };
+    // A series of several days has shown no day yet in its first one: a daily cycle's first
+    // rise is not news (the shifts are judged from its second day on).
+    let days = |a: i64, b: i64| (b - a) as f64 / 86_400_000.0;
+    let span = ts.first().zip(ts.last()).map_or(0.0, |(a, b)| days(*a, *b));
+    runs.retain(|(first, _)| span < 3.0 || days(ts[0], ts[*first]) >= 1.0);
     runs.into_iter()
         .map(|(first, last)| {
             // `first` >= window: the first window only seeds the hypotheses.
@@ -133,7 +138,19 @@ pub fn episodes(
             let med = median(&mut prior);
             let mut dev: Vec<f64> = prior.iter().map(|v| (v - med).abs()).collect();
             let mad = 1.4826 * median(&mut dev);
-            let onset = (b..=first).find(|&i| x[i] < lo || x[i] > hi).unwrap_or(first);
+            // The onset: back from the first anomalous point through the run of points outside
+            // the earlier range that ends there (not to the first stray point of the window,
+            // which on a daily pattern is hours early and normal).
+            let out = |i: usize| x[i] < lo || x[i] > hi;
+            let onset = if out(first) {
+                let mut i = first;
+                while i > b && out(i - 1) {
+                    i -= 1;
+                }
+                i
+            } else {
+                (b..=first).find(|&i| out(i)).unwrap_or(first)
+            };
             let dist = |i: usize| if x[i].is_finite() { (x[i] - med).abs() } else { 0.0 };
             // The headline is the extreme in the direction the metric left its range: a crash
             // (80 down to 2) is told by its lowest value, not by the recovery above it.

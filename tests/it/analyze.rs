@@ -409,3 +409,15 @@ fn r15_change_kinds_on_different_scales_get_their_own_panels() {
             .collect::<Vec<_>>()
     );
 }
+
+/// NAB's art_daily_jumpsup: the daily cycle jumps from about 80 to 165 at 09:00 on 11 April.
+/// The shift begins at the jump (not hours before it, at a normal point), and the first day's
+/// ordinary rise is not told as a shift (a several-day series has shown no day yet then).
+#[test]
+fn r15_a_metric_shift_begins_at_the_jump_and_the_first_day_is_not_news() {
+    let Some(path) = shared("nab/data/artificialWithAnomaly/art_daily_jumpsup.csv") else { return };
+    let f = analyze_specs(&[SourceSpec { path, ..Default::default() }]);
+    let onsets: Vec<&str> = f.metrics.iter().map(|e| e.onset.as_str()).collect();
+    assert_eq!(onsets.first(), Some(&"2014-04-11T09:00:00Z"), "{onsets:?}");
+    assert!(onsets.iter().all(|o| !o.starts_with("2014-04-01")), "{onsets:?}");
+}
