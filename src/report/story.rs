@@ -32,10 +32,6 @@ pub struct Story {
     pub quality: Vec<Quality>,
 }
 
-fn strongest(e: &[Episode]) -> Option<&Episode> {
-    e.iter().max_by(|a, b| a.score.total_cmp(&b.score))
-}
-
 /// Text as Markdown shows it literally: every character that could start formatting, a link,
 /// an HTML tag or a table cell is escaped, and line breaks become spaces, so that no string
 /// from a log (a file name, a change kind, a title) can add a heading, a link or a column.
@@ -153,7 +149,12 @@ impl<'a> Facts<'a> {
             largest(&mut during.iter().filter(|e| rfc(&e.onset) < failing_from))
                 .or_else(|| largest(&mut during.iter()))
         });
-        let surge = caused.or_else(|| strongest(&f.surges));
+        // Without a wave to blame, the headline is the largest wave of logins.
+        let largest = f
+            .surges
+            .iter()
+            .max_by(|a, b| a.peak_value.total_cmp(&b.peak_value).then(a.score.total_cmp(&b.score)));
+        let surge = caused.or(largest);
         let exh = f
             .exhaustions
             .iter()
@@ -329,7 +330,9 @@ fn sentences(f: &Findings, k: &Facts, src: &mut Sources) -> Vec<String> {
                 " ({nth} of {waves} waves of logins; the largest, {} a minute from {}, came {})",
                 per_min(l.peak_value),
                 hm(&l.onset),
-                if rfc(&l.onset) >= failing_from {
+                if rfc(&l.onset) >= failing_from
+                    && !f.archetypes.iter().any(|a| a.kind == ArchetypeKind::BruteForce)
+                {
                     "after logins began to fail, fed by their retries"
                 } else if rfc(&l.onset) > rfc(&e.onset) {
                     "later"
@@ -398,7 +401,38 @@ fn sentences(f: &Findings, k: &Facts, src: &mut Sources) -> Vec<String> {
         )),
         _ => sentences.push("No episode was found, so there is no impact to report.".into()),
     }
+    sentences.extend(stretches(f));
     sentences
+}
+
+/// When the episodes fall in stretches a day or more apart (logs of several incidents), a
+/// sentence that says so: the figures above span them all.
+fn stretches(f: &Findings) -> Option<String> {
+    let mut spans: Vec<(i64, i64)> = f
+        .surges
+        .iter()
+        .chain(&f.exhaustions)
+        .chain(&f.failures)
+        .map(|e| (rfc(&e.onset), rfc(&e.end)))
+        .collect();
+    spans.sort_unstable();
+    let mut starts = Vec::new();
+    let mut end = i64::MIN;
+    for (a, b) in spans {
+        if a > end.saturating_add(86_400_000) {
+            starts.push(a);
+        }
+        end = end.max(b);
+    }
+    (starts.len() > 1).then(|| {
+        let day = |ms: i64| crate::units::rfc3339_secs(ms)[..10].to_string();
+        format!(
+            "The episodes fall in {} stretches a day or more apart (from {} to {}), which may be separate incidents; the figures above span them all: give --since and --until to tell one of them.",
+            starts.len(),
+            day(starts[0]),
+            day(*starts.last().unwrap_or(&starts[0]))
+        )
+    })
 }
 
 /// The key numbers, each with what it counts.
@@ -1152,5 +1186,32 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| 2007-08-15 18:43Z | the flood begins"), "{md}");
+    }
+
+    /// Logs of two incidents months apart: the headline is the larger wave, and the summary
+    /// says the figures span both stretches and how to tell one.
+    #[test]
+    fn stretches_days_apart_are_said_to_be_maybe_separate_incidents() {
+        let ep = |onset: &str, end: &str, v: f64, score: f64| {
+            serde_json::json!({"kind": "surge", "series": "attempts", "onset": onset, "peak": onset,
+                "end": end, "baseline": 0.0, "peak_value": v, "ratio": 0.0, "score": score,
+                "duration_min": 3.0, "reason": "r"})
+        };
+        let f: Findings = serde_json::from_value(serde_json::json!({
+            "inputs": [],
+            "surges": [
+                ep("2005-07-10T16:01:00Z", "2005-07-10T16:03:00Z", 16.0, 46.0),
+                ep("2005-12-10T10:54:00Z", "2005-12-10T11:04:00Z", 29.2, 30.0),
+            ],
+            "exhaustions": [], "changes": [], "failures": [], "recovery": null, "chain": [],
+            "coupling": null, "feedback": null, "phases": [], "impact": null, "params": {}
+        }))
+        .unwrap();
+        let md = Story::tell(&f, "t").markdown();
+        assert!(md.contains("rose to 29 a minute"), "{md}");
+        assert!(
+            md.contains("2 stretches a day or more apart (from 2005-07-10 to 2005-12-10)"),
+            "{md}"
+        );
     }
 }
