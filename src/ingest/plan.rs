@@ -414,6 +414,14 @@ pub fn plan_text(
             )));
         }
         let tried: Vec<&str> = candidates.iter().map(|f| f.name()).collect();
+        if let [only] = sample {
+            return Err(ConfigError::NoFormat(format!(
+                "the file's only line (\"{}\") is no event in any format: a header with no rows \
+                 under it? (tried {})",
+                super::table::clip(only),
+                tried.join(", ")
+            )));
+        }
         return Err(ConfigError::NoFormat(format!(
             "no format matched the first {} line(s); tried {}",
             sample.len(),

@@ -186,3 +186,18 @@ fn sql_after_the_files_gets_the_order_that_works() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains('1'));
 }
+
+/// A CSV with a header and no rows is named as such, not as a format nobody could match.
+#[test]
+fn a_header_without_rows_is_called_that() {
+    let dir = temp_dir("header-only");
+    let f = dir.join("metric.csv");
+    std::fs::write(&f, "timestamp,value\n").unwrap();
+    let o = rootline().arg("report").arg("--out").arg(dir.join("out")).arg(&f).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("only line (\"timestamp,value\")") && err.contains("a header with no rows"),
+        "{err}"
+    );
+}
