@@ -26,7 +26,7 @@ pub enum IngestError {
     },
     #[error("{}: {message}", .path.display())]
     Source { path: PathBuf, message: String },
-    #[error("{}: {count} line(s) rejected and --strict is set; see rejects.jsonl", .path.display())]
+    #[error("{}: {} rejected and --strict is set; see rejects.jsonl", .path.display(), crate::units::plural(*.count, "line"))]
     Strict { path: PathBuf, count: u64 },
     #[error(transparent)]
     Config(#[from] ConfigError),

@@ -17,7 +17,7 @@
 //! let input = Input::Config("sample-data/skype-2007/incident.toml".into());
 //! let incident = Incident::load(&input, &LoadOptions::default())?;
 //! let analysis = incident.analyze(&AnalyzeOptions::default())?;
-//! println!("{} surge(s)", analysis.findings.surges.len());
+//! println!("{} surges", analysis.findings.surges.len());
 //! # Ok::<(), rootline::pipeline::PipelineError>(())
 //! ```
 

@@ -526,11 +526,12 @@ fn table(header: &[String], rows: &[Vec<Cell>], max_rows: usize) -> String {
     if rows.len() > shown.len() {
         let _ = writeln!(
             s,
-            "... {} more row(s); --max-rows or --format csv shows them",
-            rows.len() - shown.len()
+            "... {} more {}; --max-rows or --format csv shows them",
+            rows.len() - shown.len(),
+            if rows.len() - shown.len() == 1 { "row" } else { "rows" }
         );
     }
-    let _ = writeln!(s, "({} row(s))", rows.len());
+    let _ = writeln!(s, "({})", crate::units::plural(rows.len() as u64, "row"));
     s
 }
 

@@ -166,8 +166,9 @@ impl Outliers {
         let (lo, hi) = self.kept?;
         (n > 0).then(|| {
             format!(
-                "{n} row(s) set aside: their times lie {} days or more from the rest of the data \
+                "{} set aside: their times lie {} days or more from the rest of the data \
                  ({} to {}); first: {}",
+                crate::units::plural(n, "row"),
                 OUTLIER_GAP_MS / 86_400_000,
                 crate::units::rfc3339_secs(lo),
                 crate::units::rfc3339_secs(hi),

@@ -69,12 +69,14 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     if tty {
         eprint!("\r\x1b[2K");
     }
-    let written = result.with_context(|| format!("failed to ingest {} source(s)", specs.len()))?;
+    let written = result.with_context(|| {
+        format!("failed to ingest {}", crate::units::plural(specs.len() as u64, "source"))
+    })?;
     if !args.quiet {
         eprint!("{}", summary(&written.report.sources, Some(&args.out.join("rejects.jsonl"))));
         eprintln!(
-            "wrote {} table file(s) and ingest.json to {}",
-            written.tables.len(),
+            "wrote {} and ingest.json to {}",
+            crate::units::plural(written.tables.len() as u64, "table file"),
             args.out.display()
         );
     }

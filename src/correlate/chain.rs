@@ -359,11 +359,11 @@ impl Rollout<'_> {
             format!("{}{item}{on} at {}", r.kind, rfc3339(r.ts))
         } else {
             format!(
-                "{} {}{item}: {} events on {} target(s) from {} to {}",
+                "{} {}{item}: {} events on {} from {} to {}",
                 if self.kind == "restart" { "rolling" } else { "staged" },
                 self.kind,
                 self.rows.len(),
-                targets.len(),
+                crate::units::plural(targets.len() as u64, "target"),
                 rfc3339(self.first().ts),
                 rfc3339(self.last().ts),
             )

@@ -124,9 +124,11 @@ impl SourceReport {
         let mut out = Vec::new();
         if self.lines > 0 && self.rows == 0 {
             out.push(format!(
-                "no rows from {} line(s) ({} rejected, {} skipped): pass --role, --preset or \
+                "no rows from {} ({} rejected, {} skipped): pass --role, --preset or \
                  --format (or set them in the config), and see rejects.jsonl",
-                self.lines, self.rejected, self.skipped
+                crate::units::plural(self.lines, "line"),
+                self.rejected,
+                self.skipped
             ));
         }
         if let Some(n) =
@@ -520,8 +522,8 @@ fn ingest_source(
     }
     if let Some(items) = json_document(&mut blocks, &source)? {
         report.notes.push(format!(
-            "a JSON document: its {} item(s) are read as lines (line N is item N)",
-            items.1
+            "a JSON document: its {} read as lines (line N is item N)",
+            crate::units::plural(items.1 as u64, "item")
         ));
         blocks = Blocks {
             pending: std::collections::VecDeque::new(),
@@ -613,8 +615,8 @@ fn ingest_source(
     }
     if counts.out_of_range > 0 {
         report.notes.push(format!(
-            "{} line(s) outside the time range asked for (--since/--until) skipped",
-            counts.out_of_range
+            "{} outside the time range asked for (--since/--until) skipped",
+            crate::units::plural(counts.out_of_range, "line")
         ));
     }
     if counts.rows > counts.parsed {
@@ -626,10 +628,15 @@ fn ingest_source(
     }
     if counts.repeats_cut > 0 {
         report.notes.push(format!(
-            "{} line(s) stand for more events than rootline counts ('message repeated N times'): \
-             a line counts at most {MAX_REPEAT} times and a source's repeats at most \
-             {MAX_REPEAT_ROWS}; {} claimed event(s) were not counted",
-            counts.repeats_cut, counts.repeats_dropped
+            "{} more events than rootline counts ('message repeated N times'): a line \
+             counts at most {MAX_REPEAT} times and a source's repeats at most {MAX_REPEAT_ROWS}; \
+             {} were not counted",
+            if counts.repeats_cut == 1 {
+                "1 line claims".to_string()
+            } else {
+                format!("{} lines claim", counts.repeats_cut)
+            },
+            crate::units::plural(counts.repeats_dropped, "claimed event")
         ));
     }
     finish_report(&mut report, &counts, rejected, &mut blocks.reader, sink, &source)?;

@@ -403,10 +403,10 @@ pub fn plan_text(
     let Some(Best { fmt, parser, ts_field, ts_format, ts_value, .. }) = best else {
         if let Some((name, value, n)) = near_miss {
             return Err(ConfigError::NoFormat(format!(
-                "{n} of the first {} line(s) fit the format {name}, but their time (\"{}\") does \
+                "{n} of the first {} fit the format {name}, but their time (\"{}\") does \
                  not read as {}; give --ts-format (or ts-format = ...), e.g. \
                  %d/%b/%Y:%H:%M:%S %z",
-                sample.len(),
+                crate::units::plural(sample.len() as u64, "line"),
                 super::table::clip(&value),
                 user_ts
                     .as_ref()
@@ -423,8 +423,8 @@ pub fn plan_text(
             )));
         }
         return Err(ConfigError::NoFormat(format!(
-            "no format matched the first {} line(s); tried {}",
-            sample.len(),
+            "no format matched the first {}; tried {}",
+            crate::units::plural(sample.len() as u64, "line"),
             tried.join(", ")
         )));
     };

@@ -477,7 +477,11 @@ impl Preset {
                 return Err(sample(format!("should give rows, gave {got:?}")));
             };
             if count != s.rows.unwrap_or(1) {
-                return Err(sample(format!("gave {count} row(s), not {}", s.rows.unwrap_or(1))));
+                return Err(sample(format!(
+                    "gave {}, not {}",
+                    crate::units::plural(count as u64, "row"),
+                    s.rows.unwrap_or(1)
+                )));
             }
             let cols = self.role.columns();
             for (k, v) in &s.emit {

@@ -402,7 +402,7 @@ fn r14_a_rolling_restart_before_a_surge_and_an_exhaustion_is_their_cause() {
             .unwrap_or_else(|| panic!("no change -> {to}: {:?}", f.chain));
         let c = link.change.as_ref().unwrap();
         assert_eq!((c.kind.as_str(), c.item.as_deref()), ("restart", Some("web-7d9f8c6b5")));
-        assert!(link.evidence[0].contains("24 events on 24 target(s)"), "{:?}", link.evidence);
+        assert!(link.evidence[0].contains("24 events on 24 targets"), "{:?}", link.evidence);
     }
 
     // One deploy half an hour before a surge is linked too.

@@ -393,7 +393,7 @@ fn results_print_as_table_csv_and_json() {
     let table = query::render(&df, OutputFormat::Table, 1);
     assert!(table.starts_with("kind         n  first\n-------  -----  ---"), "{table}");
     assert!(table.contains("install  12021  2007-08-15T13:28:23.680Z\n"), "{table}");
-    assert!(table.contains("2 more row(s)") && table.ends_with("(3 row(s))\n"), "{table}");
+    assert!(table.contains("... 2 more rows;") && table.ends_with("(3 rows)\n"), "{table}");
 }
 
 #[test]
