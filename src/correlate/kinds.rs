@@ -10,7 +10,7 @@ use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use polars::prelude::PolarsResult;
 
 use crate::detect::{Episode, SeriesSet};
-use crate::findings::{Archetype, ArchetypeKind, Coupling, Feedback, Link, LinkEnd};
+use crate::findings::{Archetype, ArchetypeKind, Coupling, Feedback, Link, LinkEnd, Metastability};
 use crate::schema::{self, Role, Tables, signal};
 use crate::units::plural;
 
@@ -24,8 +24,8 @@ pub(crate) struct Evidence<'a> {
     pub chain: &'a [Link],
     pub coupling: Option<&'a Coupling>,
     pub feedback: Option<&'a Feedback>,
-    /// Minutes from the end of the main change wave to recovery (or to the data's end).
-    pub overload_after_trigger_min: Option<f64>,
+    /// Present when the overload outlived the main change wave (see `metastable`).
+    pub metastability: Option<&'a Metastability>,
 }
 
 /// Who tried to log in during the incident: the brute-force signature.
@@ -238,7 +238,7 @@ pub(crate) fn kinds(e: &Evidence) -> PolarsResult<Vec<Archetype>> {
     );
     // A retry storm: retries multiplied demand (metastable when the overload outlived the trigger).
     let retry_share = if l.attempts > 0 { l.retries as f64 / l.attempts as f64 } else { 0.0 };
-    let metastable = e.overload_after_trigger_min.is_some_and(|m| m >= 360.0);
+    let metastable = e.metastability.is_some();
     let retry = Tests::new(ArchetypeKind::RetryStorm)
         .test(
             retry_share >= 0.1,
@@ -258,9 +258,11 @@ pub(crate) fn kinds(e: &Evidence) -> PolarsResult<Vec<Archetype>> {
         )
         .test(
             metastable,
-            match e.overload_after_trigger_min {
-                Some(m) => format!("the overload outlived its trigger by {:.1} h", m / 60.0),
-                None => "no trigger to outlive".into(),
+            match e.metastability {
+                Some(m) => {
+                    format!("the overload outlived its trigger by {:.1} h", m.outlived_min / 60.0)
+                }
+                None => "the overload did not outlive a trigger by six hours or more".into(),
             },
         )
         .judge();

@@ -89,26 +89,6 @@ pub fn analyze_series(
         ));
     }
     let impact = first_onset.map(|a| impact(tables, s, a, rec, wave)).transpose()?;
-    // How long the overload outlived the main change wave: to recovery, or to the data's end.
-    let overload_after_trigger_min = wave
-        .map(|w| chain::minutes(s, w.end_i, rec.unwrap_or(s.len.saturating_sub(1)).max(w.end_i)));
-    let archetypes = kinds::kinds(&kinds::Evidence {
-        s,
-        tables,
-        surges: &surges,
-        exhaustions: &exhaustions,
-        failures: &failures,
-        chain: &chain,
-        coupling: coupling.as_ref(),
-        feedback: feedback.as_ref(),
-        overload_after_trigger_min,
-    })?;
-    // An attacker's failed tries are the surge itself, not retries that fed it: a brute
-    // force keeps no failures -> surge link.
-    let mut chain = chain;
-    if archetypes.first().is_some_and(|a| a.kind == crate::findings::ArchetypeKind::BruteForce) {
-        chain.retain(|l| !(l.from == LinkEnd::Failures && l.to == LinkEnd::Surge));
-    }
     let metastability = metastable::metastability(&metastable::Overload {
         s,
         tables,
@@ -118,6 +98,23 @@ pub fn analyze_series(
         failures: &failures,
         recovery: rec,
     })?;
+    let archetypes = kinds::kinds(&kinds::Evidence {
+        s,
+        tables,
+        surges: &surges,
+        exhaustions: &exhaustions,
+        failures: &failures,
+        chain: &chain,
+        coupling: coupling.as_ref(),
+        feedback: feedback.as_ref(),
+        metastability: metastability.as_ref(),
+    })?;
+    // An attacker's failed tries are the surge itself, not retries that fed it: a brute
+    // force keeps no failures -> surge link.
+    let mut chain = chain;
+    if archetypes.first().is_some_and(|a| a.kind == crate::findings::ArchetypeKind::BruteForce) {
+        chain.retain(|l| !(l.from == LinkEnd::Failures && l.to == LinkEnd::Surge));
+    }
     let detection =
         detection(s, &surges, &exhaustions, &failures, crate::detect::min_buckets(s, d));
     Ok(Findings {
