@@ -320,8 +320,10 @@ impl RegexSet {
         locs: &mut [CaptureLocations],
         rec: &mut Record<'a>,
     ) -> Result<(), String> {
+        // Checked once for all the patterns: the byte scans read ASCII lines only.
+        let ascii = line.is_ascii();
         for ((re, fast), loc) in self.patterns.iter().zip(locs.iter_mut()) {
-            if let Some(matched) = fast.as_ref().and_then(|t| t.split(line, rec)) {
+            if let Some(matched) = fast.as_ref().filter(|_| ascii).map(|t| t.split(line, rec)) {
                 if matched {
                     return Ok(());
                 }
@@ -481,18 +483,15 @@ impl Tokens {
         Some(Tokens { items, to_end })
     }
 
-    /// Reads `line` into `rec`: `Some(true)` when it matches, `Some(false)` when it does not
-    /// (and `rec` is as it was), `None` when the line is not ASCII (ask the regex).
-    fn split<'a>(&'a self, line: &'a str, rec: &mut Record<'a>) -> Option<bool> {
-        if !line.is_ascii() {
-            return None;
-        }
+    /// Reads an ASCII `line` into `rec`: whether it matches (when not, `rec` is as it was).
+    /// A line with other bytes goes to the regex (`\S` excludes Unicode spaces).
+    fn split<'a>(&'a self, line: &'a str, rec: &mut Record<'a>) -> bool {
         let b = line.as_bytes();
         let before = rec.fields.len();
         let mut pos = 0;
         let fail = |rec: &mut Record<'a>| {
             rec.fields.truncate(before);
-            Some(false)
+            false
         };
         for item in &self.items {
             match item {
@@ -520,7 +519,7 @@ impl Tokens {
         if self.to_end && pos != b.len() {
             return fail(rec);
         }
-        Some(true)
+        true
     }
 }
 
