@@ -1125,6 +1125,36 @@ fn and_list(items: &[String]) -> String {
 mod tests {
     use super::*;
 
+    /// Findings with nothing in them but what `parts` (JSON fields of [`Findings`]) sets.
+    fn findings(parts: serde_json::Value) -> Findings {
+        let mut f = serde_json::json!({
+            "inputs": [], "surges": [], "exhaustions": [], "changes": [], "failures": [],
+            "recovery": null, "chain": [], "coupling": null, "feedback": null, "phases": [],
+            "impact": null, "params": {}
+        });
+        if let (Some(f), serde_json::Value::Object(parts)) = (f.as_object_mut(), parts) {
+            f.extend(parts);
+        }
+        serde_json::from_value(f).unwrap()
+    }
+
+    /// An episode of `kind` on `series` from `onset` to `end`, peaking at `onset` with `value`
+    /// against `baseline`.
+    fn episode(
+        kind: &str,
+        series: &str,
+        (onset, end): (&str, &str),
+        value: f64,
+        baseline: f64,
+        score: f64,
+        min: f64,
+    ) -> serde_json::Value {
+        let ratio = if baseline > 0.0 { value / baseline } else { 0.0 };
+        serde_json::json!({"kind": kind, "series": series, "onset": onset, "peak": onset,
+            "end": end, "baseline": baseline, "peak_value": value, "ratio": ratio,
+            "score": score, "duration_min": min, "reason": "r"})
+    }
+
     #[test]
     fn markdown_shows_log_text_as_text() {
         assert_eq!(md_text("[t](javascript:alert(1))"), "\\[t\\](javascript:alert(1))");
@@ -1140,12 +1170,7 @@ mod tests {
 
     #[test]
     fn a_hostile_title_adds_no_heading_link_or_column() {
-        let f: Findings = serde_json::from_value(serde_json::json!({
-            "inputs": [], "surges": [], "exhaustions": [], "changes": [], "failures": [],
-            "recovery": null, "chain": [], "coupling": null, "feedback": null, "phases": [],
-            "impact": null, "params": {}
-        }))
-        .unwrap();
+        let f = findings(serde_json::json!({}));
         let md =
             Story::tell(&f, "t\n## Action items\n- [ ] [x](javascript:alert(1)) | y").markdown();
         assert_eq!(md.lines().filter(|l| l.starts_with("## Action items")).count(), 1, "{md}");
@@ -1159,26 +1184,19 @@ mod tests {
     #[test]
     fn the_headline_is_the_flood_the_wave_caused_not_the_highest_peak() {
         let ep = |kind: &str, series: &str, onset: &str, end: &str, ratio: f64, min: f64| {
-            serde_json::json!({"kind": kind, "series": series, "onset": onset, "peak": onset,
-                "end": end, "baseline": 100.0, "peak_value": 100.0 * ratio, "ratio": ratio,
-                "score": 10.0, "duration_min": min, "reason": "r"})
+            episode(kind, series, (onset, end), 100.0 * ratio, 100.0, 10.0, min)
         };
-        let f: Findings = serde_json::from_value(serde_json::json!({
-            "inputs": [],
+        let f = findings(serde_json::json!({
             "surges": [
                 ep("surge", "attempts", "2007-08-15T18:43:00Z", "2007-08-16T12:16:00Z", 12.0, 1054.0),
                 ep("surge", "attempts", "2007-08-16T17:36:00Z", "2007-08-17T00:39:00Z", 14.3, 424.0),
             ],
-            "exhaustions": [],
             "changes": [ep("change_wave", "change_install", "2007-08-15T13:51:00Z", "2007-08-17T01:00:00Z", 0.0, 2000.0)],
             "failures": [ep("failures", "failures", "2007-08-16T18:15:00Z", "2007-08-17T03:44:00Z", 5.0, 500.0)],
-            "recovery": null,
             "chain": [{"from": "change_wave", "to": "surge", "from_at": "2007-08-15T13:51:00Z",
                 "to_at": "2007-08-15T18:43:00Z", "lag_min": 292.0, "xcorr": null,
                 "xcorr_lag_min": null, "evidence": []}],
-            "coupling": null, "feedback": null, "phases": [], "impact": null, "params": {}
-        }))
-        .unwrap();
+        }));
         let md = Story::tell(&f, "t").markdown();
         assert!(md.contains("12.0x their baseline"), "{md}");
         assert!(
@@ -1193,20 +1211,14 @@ mod tests {
     #[test]
     fn stretches_days_apart_are_said_to_be_maybe_separate_incidents() {
         let ep = |onset: &str, end: &str, v: f64, score: f64| {
-            serde_json::json!({"kind": "surge", "series": "attempts", "onset": onset, "peak": onset,
-                "end": end, "baseline": 0.0, "peak_value": v, "ratio": 0.0, "score": score,
-                "duration_min": 3.0, "reason": "r"})
+            episode("surge", "attempts", (onset, end), v, 0.0, score, 3.0)
         };
-        let f: Findings = serde_json::from_value(serde_json::json!({
-            "inputs": [],
+        let f = findings(serde_json::json!({
             "surges": [
                 ep("2005-07-10T16:01:00Z", "2005-07-10T16:03:00Z", 16.0, 46.0),
                 ep("2005-12-10T10:54:00Z", "2005-12-10T11:04:00Z", 29.2, 30.0),
             ],
-            "exhaustions": [], "changes": [], "failures": [], "recovery": null, "chain": [],
-            "coupling": null, "feedback": null, "phases": [], "impact": null, "params": {}
-        }))
-        .unwrap();
+        }));
         let md = Story::tell(&f, "t").markdown();
         assert!(md.contains("rose to 29 a minute"), "{md}");
         assert!(

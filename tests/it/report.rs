@@ -250,23 +250,29 @@ fn r15_the_sample_timeline_is_short_and_cites_its_evidence() {
     );
 }
 
+/// `rootline report` of one yearless log in a fresh directory: its findings and summary.md.
+fn report_of(log: &Path, year: &str, name: &str) -> (serde_json::Value, String) {
+    let out = temp_dir(name);
+    let o = rootline()
+        .args(["report", "-q", "--year", year, "--out"])
+        .arg(&out)
+        .arg(log)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let f =
+        serde_json::from_str(&std::fs::read_to_string(out.join("findings.json")).unwrap()).unwrap();
+    (f, std::fs::read_to_string(out.join("summary.md")).unwrap())
+}
+
 /// OpenSSH's brute force (loghub) is told as one: `brute_force` first, advice to rate-limit
 /// and block, and none of a retry storm's (client backoff, retry budgets, headroom).
 #[test]
 fn r15_a_brute_force_gets_a_brute_forces_lessons() {
     let Some(log) = crate::common::shared("loghub/OpenSSH/OpenSSH_2k.log") else { return };
-    let out = temp_dir("report-brute");
-    let o = rootline()
-        .args(["report", "-q", "--year", "2016", "--out"])
-        .arg(&out)
-        .arg(&log)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let f: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("findings.json")).unwrap()).unwrap();
+    let (f, md) = report_of(&log, "2016", "report-brute");
     assert_eq!(f["archetypes"][0]["kind"], "brute_force", "{}", f["archetypes"]);
-    let md = std::fs::read_to_string(out.join("summary.md")).unwrap().to_lowercase();
+    let md = md.to_lowercase();
     for wrong in ["backoff", "retry budget", "retries fed", "headroom", "users affected"] {
         assert!(
             !md.contains(wrong),
@@ -283,20 +289,9 @@ fn r15_a_brute_force_gets_a_brute_forces_lessons() {
 #[test]
 fn r15_a_report_says_what_the_data_holds_and_no_more() {
     if let Some(log) = crate::common::shared("loghub/Linux/Linux_2k.log") {
-        let out = temp_dir("report-linux");
-        let o = rootline()
-            .args(["report", "-q", "--year", "2005", "--out"])
-            .arg(&out)
-            .arg(&log)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let f: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("findings.json")).unwrap())
-                .unwrap();
+        let (f, md) = report_of(&log, "2005", "report-linux");
         // 16, 46 and 18 attempts at 16:01, 16:02 and 16:03: the peak is the 46.
         assert_eq!(f["surges"][0]["peak"], "2005-07-10T16:02:00Z", "{}", f["surges"]);
-        let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
         assert!(md.contains("read as UTC; pass --tz"), "syslog times have no zone: {md}");
         assert!(!md.contains("many user names"), "one user name was tried: {md}");
     }
