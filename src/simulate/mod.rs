@@ -97,6 +97,8 @@ pub struct SimParams {
     pub patch_item: String,
     /// Share of PCs with Automatic Updates that install and restart on their own.
     pub auto_update_share: f64,
+    /// The same share among the PCs that start as supernodes (well-kept always-on PCs).
+    pub supernode_auto_update_share: f64,
     /// Hours after the release until an updating PC has downloaded the patch (uniform range).
     pub download_hours: (f64, f64),
     /// Local hour of the scheduled install (Windows Update's default is 03:00).
@@ -148,6 +150,9 @@ pub struct SimParams {
     pub stress_fail_ratio: f64,
     pub stress_churn: f64,
     pub churn_window_h: f64,
+    /// When the operator's fix of the allocation bug lands (UTC); from then on promotion runs
+    /// at its full rate under stress too. `None`: never fixed in this run.
+    pub bug_fixed_ms: Option<i64>,
     /// Hours of uptime a PC needs before it can be promoted.
     pub promote_uptime_h: f64,
     /// Minutes between load samples of each supernode in supernodes.log.
@@ -184,6 +189,7 @@ impl SimParams {
             release_ms: Some(utc(2007, 8, 14, 17)),
             patch_item: "KB936782".into(),
             auto_update_share: 0.6,
+            supernode_auto_update_share: 0.6,
             download_hours: (20.0, 34.0),
             install_local_hour: 3.0,
             restart_after_min: (2.0, 25.0),
@@ -212,6 +218,7 @@ impl SimParams {
             stress_fail_ratio: 0.05,
             stress_churn: 0.05,
             churn_window_h: 6.0,
+            bug_fixed_ms: None,
             promote_uptime_h: 4.0,
             sample_every_min: 15,
             deploy_ms: None,
@@ -223,7 +230,23 @@ impl SimParams {
             crowd_minutes: 20.0,
         };
         match scenario {
-            Scenario::Skype2007 => {}
+            Scenario::Skype2007 => {
+                // The network of August 2007 ran lean: supernodes sized to be 80% full at
+                // the evening peak, each admitting 2 logins a minute and falling over when
+                // asked for more than 3. Clients retried every 15 s growing to 5 min, gave up
+                // after 30 min and tried again 2-6 h later. Skype's fix of the allocation bug
+                // reached the network early on 18 August.
+                p.supernode_auto_update_share = 0.9;
+                p.target_util = 0.8;
+                p.stress_util = 0.9;
+                p.admit_per_min = 2;
+                p.overload_factor = 1.5;
+                p.overload_drop_chance = 0.05;
+                p.retry = RetryPolicy { base_s: 15.0, backoff: 1.5, max_s: 300.0, jitter: 0.2 };
+                p.give_up_after_min = 30.0;
+                p.comeback_min = (120.0, 360.0);
+                p.bug_fixed_ms = Some(utc(2007, 8, 18, 6));
+            }
             Scenario::Quiet => {
                 p.days = 7;
                 p.spread_installs = true;
@@ -253,9 +276,13 @@ impl SimParams {
     pub fn with_start(mut self, start_ms: i64) -> SimParams {
         let shift = start_ms - self.start_ms;
         self.start_ms = start_ms;
-        for t in
-            [&mut self.release_ms, &mut self.deploy_ms, &mut self.rollback_ms, &mut self.crowd_ms]
-        {
+        for t in [
+            &mut self.release_ms,
+            &mut self.deploy_ms,
+            &mut self.rollback_ms,
+            &mut self.crowd_ms,
+            &mut self.bug_fixed_ms,
+        ] {
             *t = t.map(|v| v + shift);
         }
         self

@@ -25,6 +25,9 @@ pub struct MinuteStats {
     pub supernodes: u32,
     /// Clients logged in at the end of the minute.
     pub online: u32,
+    /// Clients whose users want Skype online at the end of the minute (always-on PCs and
+    /// PCs in a session): `wanting - online` are the users unable to use it.
+    pub wanting: u32,
     pub sn_lost_reboot: u32,
     pub sn_lost_overload: u32,
     pub promoted: u32,
@@ -100,6 +103,7 @@ struct Model<'a> {
     free_slots: Vec<u32>,
     online_sns: Vec<u32>,
     online: u32,
+    wanting: u32,
     cur: MinuteStats,
     last_fail_ratio: f64,
     deploy_active: bool,
@@ -190,6 +194,10 @@ impl<'a> Model<'a> {
         let mut made = 0;
         for c in always {
             if setup.chance(share) {
+                if p.supernode_auto_update_share != p.auto_update_share {
+                    self.clients[c as usize].auto_update =
+                        setup.chance(p.supernode_auto_update_share);
+                }
                 self.promote(c, p.start_ms, false)?;
                 made += 1;
             }
@@ -202,6 +210,7 @@ impl<'a> Model<'a> {
         // Always-on clients are online from the start; the rest plan their days.
         for c in 0..self.clients.len() as u32 {
             if self.clients[c as usize].always_on {
+                self.wanting += 1;
                 self.attach_warm(c, &mut setup);
             }
             let tz = self.clients[c as usize].tz_h;
@@ -548,7 +557,8 @@ impl<'a> Model<'a> {
             .max(self.sn_pool as f64);
         let deficit = wanted - self.online_sns.len() as f64;
         if deficit > 0.0 {
-            let rate = p.promote_rate * if stressed { p.bug_factor } else { 1.0 };
+            let bugged = stressed && p.bug_fixed_ms.is_none_or(|f| t < f);
+            let rate = p.promote_rate * if bugged { p.bug_factor } else { 1.0 };
             let expect = deficit * rate;
             let mut n = expect.floor() as usize + usize::from(self.rng.chance(expect.fract()));
             let mut tries = n * 40;
@@ -556,8 +566,10 @@ impl<'a> Model<'a> {
                 tries -= 1;
                 let c = self.rng.below(self.clients.len()) as u32;
                 let cl = &self.clients[c as usize];
+                // A PC running Skype can serve as a supernode whether or not its own login
+                // got through: otherwise a network with no one logged in could never heal.
                 if cl.always_on
-                    && cl.st == St::Online
+                    && matches!(cl.st, St::Online | St::Trying)
                     && cl.own_slot == NONE
                     && t - cl.up_since >= (p.promote_uptime_h * HOUR_MS as f64) as i64
                 {
@@ -584,6 +596,7 @@ impl<'a> Model<'a> {
         }
         self.cur.supernodes = self.online_sns.len() as u32;
         self.cur.online = self.online;
+        self.cur.wanting = self.wanting;
         self.last_fail_ratio = if self.cur.attempts >= 20 {
             f64::from(self.cur.failures) / f64::from(self.cur.attempts)
         } else {
@@ -619,6 +632,7 @@ impl<'a> Model<'a> {
                 let cl = &mut self.clients[c as usize];
                 let was = cl.always_on || cl.sessions > 0;
                 cl.sessions += 1;
+                self.wanting += u32::from(!was);
                 if !cl.always_on && cl.st == St::Offline {
                     cl.up_since = t;
                 }
@@ -636,6 +650,7 @@ impl<'a> Model<'a> {
                 let cl = &mut self.clients[c as usize];
                 cl.sessions = cl.sessions.saturating_sub(1);
                 if !self.wants_online(c) {
+                    self.wanting -= 1;
                     self.detach(c);
                     let own = self.clients[c as usize].own_slot;
                     if own != NONE {
@@ -723,6 +738,7 @@ pub fn run(p: &SimParams, writers: &mut Writers, progress: &dyn Fn(i64)) -> io::
         free_slots: Vec::new(),
         online_sns: Vec::new(),
         online: 0,
+        wanting: 0,
         cur: MinuteStats::default(),
         last_fail_ratio: 0.0,
         deploy_active: false,

@@ -44,6 +44,9 @@ const HALF: usize = 2;
 /// time-of-day window): over 2 days of 2 logins a minute, 5 minutes moved it by 20-30%.
 const TOD_HALF: usize = 7;
 pub const EXHAUSTION_SHARE: f64 = 0.8;
+/// Restart bursts less than this many minutes apart are one wave (detection's
+/// `change_merge_min`): the restarts follow the night round the world.
+const WAVE_MERGE_MIN: usize = 180;
 const MIN_MS: i64 = 60_000;
 const DAY_MIN: usize = 1440;
 
@@ -91,6 +94,19 @@ pub struct Failures {
     pub peak_ratio: f64,
 }
 
+/// Users unable to use the service: those who wanted to be online and were not.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Outage {
+    /// The first and last minute when most users who wanted to be online could not be.
+    pub start: String,
+    pub end: String,
+    /// Hours in which most of them could not be online (between `start` and `end`).
+    pub hours_majority_unable: f64,
+    /// The largest share unable in a minute, and the mean share from `start` to `end`.
+    pub peak_unable_share: f64,
+    pub mean_unable_share: f64,
+}
+
 /// One causal link of the story and whether the model made it happen.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Link {
@@ -112,11 +128,15 @@ pub struct Truth {
     pub deploy: Option<String>,
     pub rollback: Option<String>,
     pub crowd: Option<String>,
+    /// When the operator's fix of the allocation bug landed (skype-2007), when it did.
+    pub bug_fixed: Option<String>,
     pub restart_wave: Option<Wave>,
     pub surge: Option<Surge>,
     pub exhaustion: Option<Exhaustion>,
     pub failures: Option<Failures>,
     pub recovery: Option<String>,
+    /// When most users could not log in; `None` when at no minute most of them were unable.
+    pub outage: Option<Outage>,
     /// Of supernodes lost between the wave's start and the exhaustion's minimum, the share
     /// lost because the PC itself restarted (the rest dropped out overloaded).
     pub coupling: Option<f64>,
@@ -141,6 +161,7 @@ fn episode_around(
     peak: usize,
     above: impl Fn(usize) -> bool,
     significant: impl Fn(usize) -> bool,
+    merge_min: usize,
 ) -> (usize, usize) {
     let mut merged: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
@@ -155,7 +176,7 @@ fn episode_around(
         }
         if (start..=i).any(&significant) || (start..=i).contains(&peak) {
             match merged.last_mut() {
-                Some(last) if start <= last.1 + 1 + MERGE_MIN => last.1 = i,
+                Some(last) if start <= last.1 + 1 + merge_min => last.1 = i,
                 _ => merged.push((start, i)),
             }
         }
@@ -193,6 +214,7 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
     let fails = centred_means(&series(m, |s| f64::from(s.failures)), 7);
     let sn = series(m, |s| f64::from(s.supernodes));
     let reboots = centred_means(&series(m, |s| f64::from(s.reboots)), HALF);
+    let reboots15 = centred_means(&series(m, |s| f64::from(s.reboots)), 7);
 
     // Baseline attempts by minute of day, from whole days before the trigger.
     let by_minute: Vec<f64> = (0..DAY_MIN)
@@ -219,8 +241,9 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
     let base_sn = median(&mut sn[..base_end].to_vec());
     let after = trigger.min(n.saturating_sub(1));
 
-    let restart_wave = argmax(&reboots, 0).filter(|&pk| reboots[pk] >= 6.0).map(|pk| {
-        let (lo, hi) = episode_around(n, pk, |i| reboots[i] > 2.0, |i| reboots[i] >= 6.0);
+    let restart_wave = argmax(&reboots, 0).filter(|&pk| reboots15[pk] >= 1.5).map(|pk| {
+        let (lo, hi) =
+            episode_around(n, pk, |i| reboots15[i] >= 0.5, |i| reboots15[i] >= 1.5, WAVE_MERGE_MIN);
         Wave {
             start: ts(p, lo),
             peak: ts(p, pk),
@@ -234,7 +257,7 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
     let far =
         |i: usize| ratio[i] >= SURGE_RATIO && attempts[i] >= base_at(i) + 6.0 * base_at(i).sqrt();
     let surge = argmax(&ratio, after).filter(|&pk| far(pk)).map(|pk| {
-        let (lo, hi) = episode_around(n, pk, |i| attempts[i] > band(i), far);
+        let (lo, hi) = episode_around(n, pk, |i| attempts[i] > band(i), far, MERGE_MIN);
         Surge {
             onset: ts(p, lo),
             peak: ts(p, pk),
@@ -287,6 +310,22 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
         (e.min(n)..n.saturating_sub(60)).find(|&i| (i..i + 60).all(healthy)).map(|i| ts(p, i))
     });
 
+    let unable: Vec<f64> = m
+        .iter()
+        .map(|s| {
+            let want = f64::from(s.wanting);
+            if want > 0.0 { (want - f64::from(s.online)).max(0.0) / want } else { 0.0 }
+        })
+        .collect();
+    let majority: Vec<usize> = (0..n).filter(|&i| unable[i] > 0.5).collect();
+    let outage = majority.first().zip(majority.last()).map(|(&lo, &hi)| Outage {
+        start: ts(p, lo),
+        end: ts(p, hi),
+        hours_majority_unable: round_to(majority.len() as f64 / 60.0, 1),
+        peak_unable_share: round_to(unable.iter().copied().fold(0.0, f64::max), 3),
+        mean_unable_share: round_to(unable[lo..=hi].iter().sum::<f64>() / (hi - lo + 1) as f64, 3),
+    });
+
     let coupling = match (&restart_wave, &exhaustion) {
         (Some(w), Some(x)) => {
             let (a, b) = (index(&w.start), index(&x.min_at));
@@ -323,11 +362,13 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
         deploy: iso(p.deploy_ms),
         rollback: iso(p.rollback_ms),
         crowd: iso(p.crowd_ms),
+        bug_fixed: iso(p.bug_fixed_ms),
         restart_wave,
         surge,
         exhaustion,
         failures,
         recovery,
+        outage,
         coupling,
         attempts: m.iter().map(|s| u64::from(s.attempts)).sum(),
         failed: m.iter().map(|s| u64::from(s.failures)).sum(),
