@@ -100,18 +100,25 @@ fn logins(e: &Evidence, from_ms: i64, to_ms: i64) -> PolarsResult<Logins> {
 struct Tests {
     kind: ArchetypeKind,
     tests: Vec<(bool, String)>,
+    /// How many of the first tests must pass for the kind to be told at all.
+    decisive: usize,
 }
 
 impl Tests {
     fn new(kind: ArchetypeKind) -> Tests {
-        Tests { kind, tests: Vec::new() }
+        Tests { kind, tests: Vec::new(), decisive: 1 }
+    }
+    fn decisive(mut self, n: usize) -> Tests {
+        self.decisive = n;
+        self
     }
     fn test(mut self, passed: bool, what: String) -> Tests {
         self.tests.push((passed, what));
         self
     }
     fn judge(self) -> Option<Archetype> {
-        let decides = self.tests.first().is_some_and(|t| t.0);
+        let decides =
+            self.tests.len() >= self.decisive && self.tests.iter().take(self.decisive).all(|t| t.0);
         let n = self.tests.len().max(1) as f64;
         let confidence = self.tests.iter().filter(|t| t.0).count() as f64 / n;
         let (evidence, against): (Vec<_>, Vec<_>) = self.tests.into_iter().partition(|t| t.0);
@@ -155,8 +162,10 @@ pub(crate) fn kinds(e: &Evidence) -> PolarsResult<Vec<Archetype>> {
         |to| linked(e.chain, LinkEnd::Change, to) || linked(e.chain, LinkEnd::ChangeWave, to);
 
     // A brute force: failures far above successes, from few clients, over many user names.
+    // Both of the first two must hold: a whole population failing to log in is an outage.
     out.extend(
         Tests::new(ArchetypeKind::BruteForce)
+            .decisive(2)
             .test(
                 l.failures >= 20 && fail_share >= 0.7,
                 format!(
@@ -315,5 +324,15 @@ pub(crate) fn kinds(e: &Evidence) -> PolarsResult<Vec<Archetype>> {
         out.retain(|a| a.kind != ArchetypeKind::RetryStorm);
     }
     out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence).then(a.kind.cmp(&b.kind)));
+    // A retry storm that a coupled shock set off is told after the shock: the shock is the
+    // story's cause, the storm what kept it going.
+    let shock = out.iter().position(|a| a.kind == ArchetypeKind::CoupledShock);
+    let storm = out.iter().position(|a| a.kind == ArchetypeKind::RetryStorm);
+    if let (Some(c), Some(r)) = (shock, storm)
+        && r < c
+    {
+        let a = out.remove(c);
+        out.insert(r, a);
+    }
     Ok(out)
 }

@@ -259,9 +259,14 @@ fn coupling(
             took.entry(t).or_default().push(c.ts);
         }
     }
-    // From the start of the first exhaustion's decline to the end of the last.
+    // From the start of the first exhaustion's decline to the lowest point of the deepest: the
+    // capacity lost on the way down. (Nodes promoted and lost again while it stayed down are
+    // churn, not what the change took.)
     let lo = s.at(exhaustions.iter().map(|e| e.onset_i).min().unwrap_or(0));
-    let hi = s.at(exhaustions.iter().map(|e| e.end_i).max().unwrap_or(0)) + s.bucket_ms;
+    let deepest = exhaustions
+        .iter()
+        .min_by(|a, b| a.ratio.total_cmp(&b.ratio).then(a.onset_i.cmp(&b.onset_i)));
+    let hi = s.at(deepest.map_or(0, |e| e.peak_i)) + s.bucket_ms;
     let (mut lost, mut to_change) = (HashSet::new(), HashSet::new());
     for ((t, n), e) in ts.iter().zip(node).zip(event) {
         let (Some(t), Some(n), Some(e)) = (t, n, e) else { continue };

@@ -45,8 +45,11 @@ pub struct DetectOptions {
     pub util_ceiling: f64,
     /// Failures: the failure ratio at least this many points over its baseline.
     pub failure_excess: f64,
-    /// Episodes of one series less than this many minutes apart are one episode.
+    /// Episodes of one series less than this many minutes apart are one episode...
     pub merge_min: usize,
+    /// ...and change waves less than this many minutes apart are one wave: restarts that
+    /// follow the night round the world, a rollout region by region.
+    pub change_merge_min: usize,
     /// Recovery: demand and failures back in band for this many minutes (at least one
     /// bucket), so that the recovery is found at the same time at any bucket width.
     pub recovery_len: usize,
@@ -69,6 +72,7 @@ impl Default for DetectOptions {
             util_ceiling: 0.95,
             failure_excess: 0.05,
             merge_min: 60,
+            change_merge_min: 180,
             recovery_len: 30,
             baseline_trailing: 60,
             baseline_min_history: 10,
@@ -348,10 +352,36 @@ fn highs(
                 .filter(|&(lo, hi)| (lo..=hi).filter(|&i| flag(i)).count() >= 2),
         );
     }
+    // Changes come one PC at a time: a restart wave of a few thousand PCs is one or two a
+    // minute for hours, never three in a minute. A rate of at least one a minute over 15
+    // minutes, far above its baseline, is a burst too.
+    let steady = kind == EpisodeKind::ChangeWave;
+    let half15 = buckets(s, 15) / 2;
+    let m15 = if steady { centred_means(x, half15) } else { Vec::new() };
+    let per_bucket = s.bucket_ms as f64 / 60_000.0;
+    // The spread of a mean of k buckets is the buckets' spread over sqrt(k).
+    let root_k = ((2 * half15 + 1) as f64).sqrt();
+    let far_rate = |i: usize| {
+        steady
+            && b[i].is_some_and(|b| {
+                b.z(m15[i]) * root_k >= o.z && m15[i] >= o.ratio * b.median && m15[i] >= per_bucket
+            })
+    };
+    if steady {
+        cores.extend(runs(x.len(), far_rate, 0, buckets(s, 15)));
+    }
     cores.sort_unstable();
-    widen(cores, inside, x.len(), merge_buckets(s, o))
+    let merge = if steady {
+        (o.change_merge_min.max(o.merge_min) as i64 * 60_000 / s.bucket_ms.max(1)) as usize
+    } else {
+        merge_buckets(s, o)
+    };
+    widen(cores, inside, x.len(), merge)
         .into_iter()
-        .filter(|&(lo, hi)| (lo..=hi).filter(|&i| far_mean(i)).count() >= min_len)
+        .filter(|&(lo, hi)| {
+            (lo..=hi).filter(|&i| far_mean(i)).count() >= min_len
+                || (lo..=hi).filter(|&i| far_rate(i)).count() >= buckets(s, 15)
+        })
         .map(|(mut lo, mut hi)| {
             while lo < hi && quiet(lo) {
                 lo += 1;
