@@ -528,8 +528,35 @@ fn timeline(f: &Findings, k: &Facts, src: &mut Sources) -> (Rows, Rows) {
         };
         row(e, what, src, main);
     }
+    // Exhaustions of another series inside the first one (utilisation pinned now and then
+    // while the nodes were gone) are one moment of the details, not one each.
+    let first = f.exhaustions.first();
+    let inside = |x: &Episode| {
+        first.is_some_and(|m| {
+            !std::ptr::eq(m, x) && x.series != m.series && x.onset >= m.onset && x.end <= m.end
+        })
+    };
     for (i, x) in f.exhaustions.iter().enumerate() {
-        row(x, format!("capacity lost ({})", x.series.replace('_', " ")), src, i == 0);
+        if !inside(x) {
+            row(x, format!("capacity lost ({})", x.series.replace('_', " ")), src, i == 0);
+        }
+    }
+    let folded: Vec<&Episode> = f.exhaustions.iter().filter(|x| inside(x)).collect();
+    let mut folded_row = None;
+    if let Some(x) = folded.iter().max_by(|a, b| a.duration_min.total_cmp(&b.duration_min)) {
+        let series = x.series.replace('_', " ");
+        let what = if folded.len() == 1 {
+            format!("{series} at its ceiling during the capacity lost")
+        } else {
+            format!("{series} at its ceiling {} times during the capacity lost", folded.len())
+        };
+        let ev = format!(
+            "the longest for {:.0} min from {}{}",
+            x.duration_min,
+            hm(&x.onset),
+            src.first_of(x)
+        );
+        folded_row = Some((folded[0].onset.clone(), what, ev));
     }
     for (i, x) in f.failures.iter().enumerate() {
         row(x, "logins failing".into(), src, i == 0);
@@ -541,6 +568,7 @@ fn timeline(f: &Findings, k: &Facts, src: &mut Sources) -> (Rows, Rows) {
             format!("{} shifts", m.series.trim_start_matches(crate::schema::signal::METRIC_PREFIX));
         row(m, what, src, i < 2);
     }
+    details.extend(folded_row);
     if let Some(r) = &f.recovery {
         rows.push((
             r.clone(),
