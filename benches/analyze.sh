@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Analyze benchmark: a seeded skype-2007 incident from the simulator (login, supernode and
-# patch logs, ~10M lines in all at the default 330000 clients), then `rootline analyze` over
+# patch logs, ~10M lines in all at the default 95000 clients), then `rootline analyze` over
 # it from the logs and from the ingested Parquet tables. Prints lines, the median wall time of
 # 3 runs and peak RSS, with the page cache warm.
 #
 #   benches/analyze.sh                  # ~10M lines
-#   CLIENTS=33000 benches/analyze.sh    # ~1M lines
+#   CLIENTS=9500 benches/analyze.sh     # ~1M lines
 #   ROOTLINE_BIN=path/to/rootline benches/analyze.sh   # an already built binary
 #
 # Without ROOTLINE_BIN it builds a release binary first (Polars makes that slow once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CLIENTS=${CLIENTS:-330000}
+CLIENTS=${CLIENTS:-95000}
 RUNS=${RUNS:-3}
 WORK=${WORK:-$(mktemp -d)}
 if [ -z "${ROOTLINE_BIN:-}" ]; then

@@ -4,14 +4,14 @@
 # of attempts and failures). Prints lines, bytes, the median wall time of 3 runs, lines/s,
 # MB/s and peak RSS, with the page cache warm.
 #
-#   benches/ingest.sh                 # ~10M login lines (1.12M clients)
-#   CLIENTS=112000 benches/ingest.sh  # ~1M lines, to check that RSS stays flat
+#   benches/ingest.sh                 # ~10M login lines (108000 clients)
+#   CLIENTS=10800 benches/ingest.sh   # ~1M lines, to check that RSS stays flat
 #   ROOTLINE_BIN=path/to/rootline benches/ingest.sh   # an already built binary
 #
 # Without ROOTLINE_BIN it builds a release binary first (Polars makes that slow once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CLIENTS=${CLIENTS:-1120000}
+CLIENTS=${CLIENTS:-108000}
 RUNS=${RUNS:-3}
 WORK=${WORK:-$(mktemp -d)}
 if [ -z "${ROOTLINE_BIN:-}" ]; then

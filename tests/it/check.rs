@@ -225,13 +225,13 @@ fn r19_perfdata_follows_the_plugin_grammar_and_thresholds_decide() {
     for label in &labels {
         assert!(check::METRICS.iter().any(|m| m.label == label), "unknown label {label}");
     }
-    assert!(perf.contains("attempts_ratio=14.14;3;;0;"), "{perf}");
-    assert!(perf.contains("nodes_online_drop=45.3%;20;;0;100"), "{perf}");
+    assert!(perf.contains("attempts_ratio=376.16;3;;0;"), "{perf}");
+    assert!(perf.contains("nodes_online_drop=100%;20;;0;100"), "{perf}");
     // Thresholds decide: a warning line the surge stays under, and a critical one it passes.
-    let (code, line) = run(&["-w", "attempts_ratio=20", "-c", "failure_episodes=5"]);
+    let (code, line) = run(&["-w", "attempts_ratio=400", "-c", "failure_episodes=5"]);
     assert_eq!(code, Some(1), "the exhaustion alone warns: {line}");
     let (code, line) =
-        run(&["-w", "attempts_ratio=20,nodes_online_drop=60", "-c", "failure_episodes=5"]);
+        run(&["-w", "attempts_ratio=400,nodes_online_drop=101", "-c", "failure_episodes=5"]);
     assert_eq!(code, Some(0), "below every threshold: {line}");
     assert!(line.starts_with("ROOTLINE OK - below the thresholds"), "{line}");
     let (code, line) = run(&["--warning", "attempts_ratio=x"]);
@@ -267,8 +267,8 @@ fn r19_the_prometheus_file_parses_back() {
         }
     };
     assert_eq!(get("rootline_check_status"), 2.0);
-    assert_eq!(get("rootline_attempts_ratio"), 14.14);
-    assert_eq!(get("rootline_nodes_online_drop"), 45.3);
+    assert_eq!(get("rootline_attempts_ratio"), 376.16);
+    assert_eq!(get("rootline_nodes_online_drop"), 100.0);
     assert_eq!(get("rootline_check_window_end_timestamp_seconds"), 1_187_308_800.0);
     assert!(scrape.docs.contains_key("rootline_check_status"), "HELP lines are there");
     assert!(leftovers(&dir).is_empty(), "written whole: {:?}", leftovers(&dir));

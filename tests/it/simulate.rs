@@ -171,7 +171,7 @@ fn the_other_stories_are_not_the_skype_story() {
 fn sample_data_is_what_its_command_makes() {
     let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/skype-2007");
     let dir = temp_dir("sample-regen");
-    let params = SimParams::new(Scenario::Skype2007).with_clients(20_000).with_seed(7);
+    let params = SimParams::new(Scenario::Skype2007).with_clients(5_000).with_seed(7);
     let out = SimOutput { dir: dir.clone(), format: SimFormat::Text, gzip: true };
     simulate::simulate(&params, &out, &|_| {}).unwrap();
     let (want, got) = (files(&committed), files(&dir));
