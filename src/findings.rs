@@ -254,6 +254,21 @@ pub struct Impact {
     pub duration_min: f64,
     /// Minutes from the trigger's start to recovery, when there is both.
     pub time_to_recover_min: Option<f64>,
+    /// Users locked out: those who tried to log in in a clock hour (between the first
+    /// episode's onset and recovery) and never got in during it.
+    #[serde(default)]
+    pub locked_out: Option<LockedOut>,
+}
+
+/// Users who tried and never got in, per clock hour of the incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockedOut {
+    /// Distinct users locked out for at least one whole clock hour.
+    pub users: u64,
+    /// Clock hours in which most of the users who tried (at least 10) were locked out.
+    pub hours_majority: u64,
+    /// The largest share of the users who tried in an hour that were locked out.
+    pub peak_share: f64,
 }
 
 /// The whole `findings.json`.

@@ -18,7 +18,7 @@ use polars::prelude::*;
 
 use crate::detect::{self, Episode, SeriesSet};
 pub use crate::findings::AnalyzeOptions;
-use crate::findings::{Coupling, Feedback, Findings, Impact, LinkEnd, Phase};
+use crate::findings::{Coupling, Feedback, Findings, Impact, LinkEnd, LockedOut, Phase};
 use crate::ingest::SourceReport;
 use crate::schema::{self, Role, Tables, signal};
 use crate::units::rfc3339_secs as rfc3339;
@@ -329,12 +329,20 @@ fn impact(
     let end = rec.unwrap_or(s.len);
     let (lo, hi) = (s.at(start), s.at(end));
     let (mut failed, mut in_logs, mut users) = (0u64, 0u64, HashSet::new());
+    // (clock hour, user) -> got in during that hour.
+    let mut hourly: HashMap<(i64, &str), bool> = HashMap::new();
     if let Some(df) = tables.get(&Role::Login) {
         let ts = df.column(schema::TS)?.datetime()?.physical().clone();
         let outcome = schema::texts(df.column(schema::OUTCOME)?)?;
         let user = schema::texts(df.column(schema::USER)?)?;
         for ((t, o), u) in ts.iter().zip(outcome).zip(user) {
             in_logs += u64::from(o == Some("fail"));
+            if let (Some(t), Some(o), Some(u)) = (t, o, u)
+                && t >= lo
+                && t < hi
+            {
+                *hourly.entry((t.div_euclid(3_600_000), u)).or_default() |= o == "ok";
+            }
             if let (Some(t), Some("fail")) = (t, o)
                 && t >= lo
                 && t < hi
@@ -346,7 +354,28 @@ fn impact(
             }
         }
     }
+    let mut per_hour: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+    let mut locked_users = HashSet::new();
+    for (&(h, u), &got_in) in &hourly {
+        let e = per_hour.entry(h).or_default();
+        e.0 += 1;
+        if !got_in {
+            e.1 += 1;
+            locked_users.insert(u);
+        }
+    }
+    let share = |(tried, locked): (u64, u64)| locked as f64 / tried.max(1) as f64;
+    let locked_out = (!hourly.is_empty()).then(|| LockedOut {
+        users: locked_users.len() as u64,
+        hours_majority: per_hour.values().filter(|v| v.0 >= 10 && share(**v) > 0.5).count() as u64,
+        peak_share: per_hour
+            .values()
+            .filter(|v| v.0 >= 10)
+            .map(|v| (share(*v) * 1000.0).round() / 1000.0)
+            .fold(0.0, f64::max),
+    });
     Ok(Impact {
+        locked_out,
         failed_logins: failed,
         failed_logins_in_logs: in_logs,
         users_affected: users.len() as u64,

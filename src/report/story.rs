@@ -473,6 +473,17 @@ fn numbers(f: &Findings, k: &Facts) -> Vec<(String, String)> {
         }
         let who = if brute { "user names tried" } else { "users with a failed login" };
         numbers.push((who.into(), i.users_affected.to_string()));
+        // Locked out only means something for real users, not for an attacker's guesses.
+        if let Some(l) = i.locked_out.as_ref().filter(|l| !brute && l.hours_majority > 0) {
+            numbers.push((
+                "users locked out for a whole hour (tried, never got in)".into(),
+                l.users.to_string(),
+            ));
+            numbers.push((
+                "hours in which most users trying were locked out".into(),
+                format!("{} (at worst {:.0}% of them)", l.hours_majority, 100.0 * l.peak_share),
+            ));
+        }
         numbers.push((format!("duration (first episode to {until})"), hours(i.duration_min)));
         if let Some(t) = i.time_to_recover_min {
             numbers.push(("time to recover (change wave to recovery)".into(), hours(t)));

@@ -81,6 +81,10 @@ fn skype_2007_is_told_as_the_skype_story() {
     );
     let o = truth.outage.as_ref().expect("an outage");
     assert!(o.hours_majority_unable >= 24.0, "{o:?}");
+    // The logs tell it too: hours in which most users who tried never got in.
+    let l = f.impact.as_ref().and_then(|i| i.locked_out.clone()).expect("locked out");
+    let (got, want) = (l.hours_majority as f64, o.hours_majority_unable);
+    assert!((got - want).abs() <= 0.15 * want, "{got} h locked out against truth's {want} h");
     let (got, want) = (ms(f.recovery.as_deref().unwrap()), ms(truth.recovery.as_deref().unwrap()));
     assert!(
         (got - want).abs() <= 6 * 3_600_000,
