@@ -5,10 +5,9 @@
 //! Each kind has a few tests; its confidence is the share it passes, and it is claimed when
 //! its deciding test passes and the confidence is at least one half.
 
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
-
 use polars::prelude::PolarsResult;
 
+use super::ids::{Ids, NONE};
 use crate::detect::{Episode, SeriesSet};
 use crate::findings::{Archetype, ArchetypeKind, Coupling, Feedback, Link, LinkEnd, Metastability};
 use crate::schema::{self, Role, Tables, signal};
@@ -26,6 +25,9 @@ pub(crate) struct Evidence<'a> {
     pub feedback: Option<&'a Feedback>,
     /// Present when the overload outlived the main change wave (see `metastable`).
     pub metastability: Option<&'a Metastability>,
+    /// Dense ids of the login table's users and clients.
+    pub users: &'a Ids,
+    pub clients: &'a Ids,
 }
 
 /// Who tried to log in during the incident: the brute-force signature.
@@ -46,53 +48,44 @@ fn logins(e: &Evidence, from_ms: i64, to_ms: i64) -> PolarsResult<Logins> {
     let Some(df) = e.tables.get(&Role::Login) else { return Ok(Logins::default()) };
     let ts = df.column(schema::TS)?.datetime()?.physical();
     let outcome = schema::texts(df.column(schema::OUTCOME)?)?;
-    let empty = || -> Box<dyn Iterator<Item = Option<&str>>> { Box::new(std::iter::repeat(None)) };
-    let client = match df.column(schema::CLIENT) {
-        Ok(c) => schema::texts(c)?,
-        Err(_) => empty(),
-    };
-    let user = match df.column(schema::USER) {
-        Ok(c) => schema::texts(c)?,
-        Err(_) => empty(),
-    };
     let reason = match df.column(schema::REASON) {
         Ok(c) => schema::texts(c)?,
-        Err(_) => empty(),
+        Err(_) => Box::new(std::iter::repeat(None)),
     };
     let mut out = Logins::default();
-    let mut per_client: HashMap<&str, u64> = HashMap::new();
+    let mut per_client = vec![0u64; e.clients.names];
     // Users with a failed attempt so far: the retry test, and at the end the user names tried.
-    let mut failed: HashSet<&str> = HashSet::new();
-    for ((((t, o), c), u), r) in ts.iter().zip(outcome).zip(client).zip(user).zip(reason) {
+    let mut failed = vec![false; e.users.names];
+    let rows = ts.iter().zip(outcome).zip(e.clients.iter()).zip(e.users.iter()).zip(reason);
+    for ((((t, o), c), u), r) in rows {
         if !t.is_some_and(|t| (from_ms..to_ms).contains(&t)) {
             continue;
         }
         out.attempts += 1;
-        if let Some(u) = u
-            && failed.contains(u)
-        {
+        let u = (u != NONE).then_some(u as usize);
+        if u.is_some_and(|u| failed[u]) {
             out.retries += 1;
         }
         if o != Some("fail") {
             continue;
         }
         if let Some(u) = u {
-            failed.insert(u);
+            failed[u] = true;
         }
         out.failures += 1;
-        if let Some(c) = c {
-            *per_client.entry(c).or_default() += 1;
+        if c != NONE {
+            per_client[c as usize] += 1;
         }
         if r.is_some_and(|r| r.contains("invalid")) {
             out.invalid_users += 1;
         }
     }
-    let mut counts: Vec<u64> = per_client.values().copied().collect();
+    let mut counts: Vec<u64> = per_client.into_iter().filter(|n| *n > 0).collect();
     counts.sort_unstable_by(|a, b| b.cmp(a));
     let top: u64 = counts.iter().take(5).sum();
     out.clients = counts.len();
     out.top5_share = if out.failures > 0 { top as f64 / out.failures as f64 } else { 0.0 };
-    out.users = failed.len();
+    out.users = failed.iter().filter(|f| **f).count();
     Ok(out)
 }
 

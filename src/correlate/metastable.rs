@@ -10,6 +10,7 @@
 use foldhash::{HashMap, HashMapExt};
 use polars::prelude::PolarsResult;
 
+use super::ids::{Ids, NONE};
 use crate::detect::{Episode, SeriesSet};
 use crate::findings::Metastability;
 use crate::schema::{self, Role, Tables, signal};
@@ -42,6 +43,8 @@ pub(crate) struct Overload<'a> {
     pub exhaustions: &'a [Episode],
     pub failures: &'a [Episode],
     pub recovery: Option<usize>,
+    /// Dense ids of the login table's users.
+    pub users: &'a Ids,
 }
 
 /// The metastability of the incident, or `None` when there is no trigger, no overload after
@@ -127,21 +130,28 @@ fn retries(o: &Overload, from_ms: i64, to_ms: i64) -> PolarsResult<Retries> {
     let mut out =
         Retries { delays: Vec::new(), resolution_ms: 1000, peak_attempts: 0, peak_retries: 0 };
     let Some(df) = o.tables.get(&Role::Login) else { return Ok(out) };
-    let Ok(user) = df.column(schema::USER) else { return Ok(out) };
+    if df.column(schema::USER).is_err() {
+        return Ok(out);
+    }
     let ts = df.column(schema::TS)?.datetime()?.physical();
     let outcome = schema::texts(df.column(schema::OUTCOME)?)?;
     // The busiest hour of the surge: the hour around its peak.
     let peak = o.surge.map(|e| crate::units::rfc3339_ms(&e.peak));
     let (plo, phi) = peak.map_or((i64::MAX, i64::MAX), |p| (p - 1_800_000, p + 1_800_000));
-    let mut last: HashMap<&str, (i64, bool)> = HashMap::new();
+    // Each user's last attempt: when, and whether it failed (`i64::MIN`: none yet).
+    let mut last: Vec<(i64, bool)> = vec![(i64::MIN, false); o.users.names];
     let mut whole_seconds = true;
-    for ((t, u), oc) in ts.iter().zip(schema::texts(user)?).zip(outcome) {
-        let (Some(t), Some(u)) = (t, u) else { continue };
+    for ((t, u), oc) in ts.iter().zip(o.users.iter()).zip(outcome) {
+        let Some(t) = t else { continue };
+        if u == NONE {
+            continue;
+        }
         if t >= to_ms {
             break;
         }
         let failed = oc == Some("fail");
-        let prev = last.insert(u, (t, failed));
+        let prev =
+            Some(std::mem::replace(&mut last[u as usize], (t, failed))).filter(|p| p.0 != i64::MIN);
         if t < from_ms {
             continue;
         }

@@ -5,6 +5,7 @@
 //! support it, so a bad deploy or a flash crowd is not told as the Skype story.
 
 mod chain;
+mod ids;
 mod kinds;
 mod metastable;
 
@@ -88,7 +89,8 @@ pub fn analyze_series(
             (r + crate::detect::recovery_buckets(s, d)).min(s.len.saturating_sub(1)),
         ));
     }
-    let impact = first_onset.map(|a| impact(tables, s, a, rec, wave)).transpose()?;
+    let users = ids::Ids::of(tables, schema::USER)?;
+    let impact = first_onset.map(|a| impact(tables, &users, s, a, rec, wave)).transpose()?;
     let metastability = metastable::metastability(&metastable::Overload {
         s,
         tables,
@@ -97,6 +99,7 @@ pub fn analyze_series(
         exhaustions: &exhaustions,
         failures: &failures,
         recovery: rec,
+        users: &users,
     })?;
     let archetypes = kinds::kinds(&kinds::Evidence {
         s,
@@ -108,6 +111,8 @@ pub fn analyze_series(
         coupling: coupling.as_ref(),
         feedback: feedback.as_ref(),
         metastability: metastability.as_ref(),
+        users: &users,
+        clients: &ids::Ids::of(tables, schema::CLIENT)?,
     })?;
     // An attacker's failed tries are the surge itself, not retries that fed it: a brute
     // force keeps no failures -> surge link.
@@ -321,6 +326,7 @@ fn feedback(
 
 fn impact(
     tables: &Tables,
+    users: &ids::Ids,
     s: &SeriesSet,
     start: usize,
     rec: Option<usize>,
@@ -328,57 +334,70 @@ fn impact(
 ) -> PolarsResult<Impact> {
     let end = rec.unwrap_or(s.len);
     let (lo, hi) = (s.at(start), s.at(end));
-    let (mut failed, mut in_logs, mut users) = (0u64, 0u64, HashSet::new());
-    // (clock hour, user) -> got in during that hour.
-    let mut hourly: HashMap<(i64, &str), bool> = HashMap::new();
+    let (mut failed, mut in_logs) = (0u64, 0u64);
+    let mut affected = vec![false; users.names];
+    // Per clock hour from `lo`: the users who tried, and those who got in (bitsets by id).
+    let first_hour = lo.div_euclid(3_600_000);
+    let hours = (hi.div_euclid(3_600_000) - first_hour + 1).max(0) as usize;
+    let words = users.names.div_ceil(64);
+    // At most 64M bits a set (8 MB); beyond that the measure is left out.
+    let measurable = hours.saturating_mul(words) <= 1 << 20;
+    let mut tried: Vec<Vec<u64>> = vec![Vec::new(); if measurable { hours } else { 0 }];
+    let mut got_in = tried.clone();
     if let Some(df) = tables.get(&Role::Login) {
         let ts = df.column(schema::TS)?.datetime()?.physical().clone();
         let outcome = schema::texts(df.column(schema::OUTCOME)?)?;
-        let user = schema::texts(df.column(schema::USER)?)?;
-        for ((t, o), u) in ts.iter().zip(outcome).zip(user) {
+        for ((t, o), u) in ts.iter().zip(outcome).zip(users.iter()) {
             in_logs += u64::from(o == Some("fail"));
-            if let (Some(t), Some(o), Some(u)) = (t, o, u)
-                && t >= lo
-                && t < hi
-            {
-                *hourly.entry((t.div_euclid(3_600_000), u)).or_default() |= o == "ok";
-            }
-            if let (Some(t), Some("fail")) = (t, o)
-                && t >= lo
-                && t < hi
-            {
+            let Some(t) = t.filter(|t| (lo..hi).contains(t)) else { continue };
+            if o == Some("fail") {
                 failed += 1;
-                if let Some(u) = u {
-                    users.insert(u);
+                if u != ids::NONE {
+                    affected[u as usize] = true;
+                }
+            }
+            if measurable && u != ids::NONE && o.is_some() {
+                let h = (t.div_euclid(3_600_000) - first_hour) as usize;
+                let (w, bit) = (u as usize / 64, 1u64 << (u % 64));
+                for set in [&mut tried, &mut got_in] {
+                    if set[h].is_empty() {
+                        set[h] = vec![0; words];
+                    }
+                }
+                tried[h][w] |= bit;
+                if o == Some("ok") {
+                    got_in[h][w] |= bit;
                 }
             }
         }
     }
-    let mut per_hour: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
-    let mut locked_users = HashSet::new();
-    for (&(h, u), &got_in) in &hourly {
-        let e = per_hour.entry(h).or_default();
-        e.0 += 1;
-        if !got_in {
-            e.1 += 1;
-            locked_users.insert(u);
+    let mut locked_users = vec![0u64; words];
+    let mut majority = 0u64;
+    let mut peak_share: f64 = 0.0;
+    for (t, g) in tried.iter().zip(&got_in).filter(|(t, _)| !t.is_empty()) {
+        let (mut n_tried, mut n_locked) = (0u64, 0u64);
+        for ((tw, gw), lw) in t.iter().zip(g).zip(locked_users.iter_mut()) {
+            let locked = tw & !gw;
+            n_tried += u64::from(tw.count_ones());
+            n_locked += u64::from(locked.count_ones());
+            *lw |= locked;
+        }
+        if n_tried >= 10 {
+            let share = n_locked as f64 / n_tried as f64;
+            majority += u64::from(share > 0.5);
+            peak_share = peak_share.max((share * 1000.0).round() / 1000.0);
         }
     }
-    let share = |(tried, locked): (u64, u64)| locked as f64 / tried.max(1) as f64;
-    let locked_out = (!hourly.is_empty()).then(|| LockedOut {
-        users: locked_users.len() as u64,
-        hours_majority: per_hour.values().filter(|v| v.0 >= 10 && share(**v) > 0.5).count() as u64,
-        peak_share: per_hour
-            .values()
-            .filter(|v| v.0 >= 10)
-            .map(|v| (share(*v) * 1000.0).round() / 1000.0)
-            .fold(0.0, f64::max),
+    let locked_out = (measurable && tried.iter().any(|t| !t.is_empty())).then(|| LockedOut {
+        users: locked_users.iter().map(|w| u64::from(w.count_ones())).sum(),
+        hours_majority: majority,
+        peak_share,
     });
     Ok(Impact {
         locked_out,
         failed_logins: failed,
         failed_logins_in_logs: in_logs,
-        users_affected: users.len() as u64,
+        users_affected: affected.iter().filter(|a| **a).count() as u64,
         duration_min: minutes(s, start, end),
         time_to_recover_min: match (wave, rec) {
             (Some(w), Some(r)) => Some(minutes(s, w.onset_i.min(start), r)),
