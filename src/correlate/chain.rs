@@ -4,7 +4,7 @@
 
 use polars::prelude::*;
 
-use crate::detect::{self, Episode, SeriesSet};
+use crate::detect::{self, Episode, EpisodeKind, SeriesSet};
 use crate::findings::{AnalyzeOptions, ChangeRef, Coupling, Link, LinkEnd};
 use crate::schema::{self, Role, Tables, signal};
 use crate::units::{rfc3339_ms, rfc3339_secs as rfc3339};
@@ -86,8 +86,25 @@ fn link(s: &SeriesSet, from: &Episode, to: &Episode, evidence: Vec<String>) -> L
     let lo = from.onset_i.saturating_sub(60);
     let hi = to.end_i.max(from.end_i) + 1;
     let max_lag = (to.peak_i.saturating_sub(from.onset_i)).clamp(1, 24 * 60);
+    // Capacity lost is nodes online going down: correlate what rose with what fell, turned
+    // over, or a perfect inverse reads as no link at all.
+    // Changes come one PC at a time: a wave is read on 15-minute rates (as detection reads
+    // it), not on minutes of 0, 1 or 2.
+    let oriented = |e: &Episode, x: &[f64]| -> Vec<f64> {
+        let falls = e.kind == EpisodeKind::Exhaustion && e.series != signal::UTILISATION;
+        let x = if e.kind == EpisodeKind::ChangeWave {
+            let half = (7 * 60_000 / s.bucket_ms.max(1)) as usize;
+            crate::stats::centred_means(x, half)
+        } else {
+            x.to_vec()
+        };
+        x.into_iter().map(|v| if falls { -v } else { v }).collect()
+    };
     let best = match (fx, tx) {
-        (Some(a), Some(b)) => xcorr(a, b, lo..hi.min(a.len()), max_lag),
+        (Some(a), Some(b)) => {
+            let (a, b) = (oriented(from, a), oriented(to, b));
+            xcorr(&a, &b, lo..hi.min(a.len()), max_lag)
+        }
         _ => None,
     };
     Link {

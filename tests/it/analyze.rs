@@ -288,6 +288,14 @@ fn r15_each_scenario_is_told_as_its_kind_of_incident() {
             let (_, f) = simulate_and_analyze_with(params, &format!("kind-{scenario}-{seed}"));
             let got = f.archetypes.first().map(|a| a.kind);
             assert_eq!(got, want, "{scenario} seed {seed}: {:?}", f.archetypes);
+            // The 2007 story is also a retry storm, one that outlived its trigger.
+            let storm = f.archetypes.iter().find(|a| a.kind == ArchetypeKind::RetryStorm);
+            assert_eq!(
+                storm.map(|a| a.metastable),
+                (scenario == Scenario::Skype2007).then_some(true),
+                "{scenario} seed {seed}: {:?}",
+                f.archetypes
+            );
             for a in &f.archetypes {
                 assert!(a.confidence >= 0.5 && !a.evidence.is_empty(), "{a:?}");
             }
