@@ -188,3 +188,65 @@ impl Incident {
         Ok(correlate::analyze_series(series, &self.tables, self.inputs.clone(), o)?)
     }
 }
+
+/// The file `rootline ingest --series` writes beside the role tables.
+pub const SERIES_FILE: &str = "series.parquet";
+
+/// Ingests `specs` into `dir` as `rootline ingest` does and, with `series_bucket_ms`, also
+/// writes the per-bucket series of what was ingested to DIR/[`SERIES_FILE`] (the contract in
+/// [`SeriesSet`]'s `to_contract_frame`): the file another engine's `queries/series.sql` makes
+/// at scale.
+pub fn ingest_to_dir(
+    specs: &[SourceSpec],
+    opts: &crate::ingest::IngestOptions,
+    dir: &Path,
+    per_minute: bool,
+    series_bucket_ms: Option<i64>,
+    progress: &(dyn Fn(&str, u64) + Sync),
+) -> Result<crate::ingest::output::Written, PipelineError> {
+    let registry = crate::ingest::Registry::builtin();
+    let then = |staging: &Path| -> Result<(), IngestError> {
+        let Some(bucket_ms) = series_bucket_ms else { return Ok(()) };
+        let path = staging.join(SERIES_FILE);
+        let err = |e: &dyn std::fmt::Display| IngestError::Source {
+            path: path.clone(),
+            message: format!("cannot write the series: {e}"),
+        };
+        let tables = tables::read_dir_for_analysis(staging)?;
+        let mut df = detect::series::build(&tables, bucket_ms)
+            .and_then(|s| s.to_contract_frame())
+            .map_err(|e| err(&e))?;
+        let file = std::fs::File::create(&path)
+            .map_err(|source| IngestError::Write { path: path.clone(), source })?;
+        polars::prelude::ParquetWriter::new(file).finish(&mut df).map_err(|e| err(&e))?;
+        Ok(())
+    };
+    Ok(crate::ingest::output::ingest_to_dir_then(
+        specs, opts, &registry, dir, per_minute, &then, progress,
+    )?)
+}
+
+/// Reads a series table of the contract (made by `rootline ingest --series`, or by any engine
+/// running `queries/series.sql`).
+pub fn read_series(path: &Path) -> Result<SeriesSet, PipelineError> {
+    use polars::prelude::{ParquetReader, SerReader};
+    let file = std::fs::File::open(path)
+        .map_err(|source| IngestError::Read { path: path.to_path_buf(), source })?;
+    let df = ParquetReader::new(file).finish().map_err(|e| IngestError::Source {
+        path: path.to_path_buf(),
+        message: format!("cannot be read as a Parquet table: {e}"),
+    })?;
+    SeriesSet::from_contract_frame(&df).map_err(|e| {
+        PipelineError::Ingest(IngestError::Source {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    })
+}
+
+impl Incident {
+    /// No data but the series: an incident whose evidence lines are not available.
+    pub fn without_tables() -> Incident {
+        Incident { title: None, tables: Tables::new(), inputs: Vec::new(), rejects: Vec::new() }
+    }
+}

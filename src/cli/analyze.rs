@@ -18,7 +18,8 @@ use crate::pipeline::{Analysis, Columns, Incident};
 Examples:
   rootline analyze --config sample-data/skype-2007/incident.toml --out out/
   rootline analyze /var/log/auth.log --year 2024 --out out/
-  rootline analyze --tables tables/ --bucket 5m --as-of 2007-08-18T00:00:00Z --out out/")]
+  rootline analyze --tables tables/ --bucket 5m --as-of 2007-08-18T00:00:00Z --out out/
+  rootline analyze --series series.parquet --tables tables/ --out out/   # series from Spark")]
 pub struct AnalyzeArgs {
     #[command(flatten)]
     pub data: DataArgs,
@@ -27,9 +28,14 @@ pub struct AnalyzeArgs {
     /// Output directory.
     #[arg(long, short)]
     pub out: PathBuf,
-    /// Bucket size: 30s, 1m, 5m, 1h...
+    /// Bucket size: 30s, 1m, 5m, 1h... (with --series, the series table's own).
     #[arg(long, default_value = "1m")]
     pub bucket: String,
+    /// Analyze this series table (the contract `rootline ingest --series` writes, or
+    /// `queries/series.sql`'s output from another engine) instead of computing the series.
+    /// With --tables (or logs), evidence lines come from them; without, there are none.
+    #[arg(long, value_name = "PARQUET")]
+    pub series: Option<PathBuf>,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -37,6 +43,9 @@ pub struct AnalyzeArgs {
 
 /// Loads the incident and analyzes it, as `analyze` and `report` do.
 pub fn analysis(args: &AnalyzeArgs) -> anyhow::Result<(Incident, Analysis)> {
+    if let Some(path) = &args.series {
+        return series_analysis(args, path);
+    }
     let bucket_ms = duration("bucket", &args.bucket)?;
     let incident =
         Incident::load(&args.data.input()?, &args.range.load_options(Columns::Analysis)?)?;
@@ -70,6 +79,43 @@ pub fn analysis(args: &AnalyzeArgs) -> anyhow::Result<(Incident, Analysis)> {
     }
     let analysis = incident.analyze(&AnalyzeOptions { bucket_ms, ..Default::default() })?;
     Ok((incident, analysis))
+}
+
+/// `--series`: the series from a table, the evidence from the tables or logs when given.
+fn series_analysis(
+    args: &AnalyzeArgs,
+    path: &std::path::Path,
+) -> anyhow::Result<(Incident, Analysis)> {
+    let load = args.range.load_options(Columns::Analysis)?;
+    let mut series = crate::pipeline::read_series(path)?;
+    if load.since.is_some() || load.until.is_some() {
+        series = series.slice(load.since.unwrap_or(i64::MIN), load.until.unwrap_or(i64::MAX));
+    }
+    let has_data = args.data.tables.is_some()
+        || args.data.sources.config.is_some()
+        || !args.data.sources.files.is_empty();
+    let incident = if has_data {
+        Incident::load(&args.data.input()?, &load)?
+    } else {
+        Incident::without_tables()
+    };
+    if !args.quiet {
+        eprintln!(
+            "{}: {} buckets of {} s from {}{}",
+            path.display(),
+            series.len,
+            series.bucket_ms / 1000,
+            crate::units::rfc3339_secs(series.start_ms),
+            if has_data {
+                ""
+            } else {
+                "; no tables or logs given: evidence lines are not available"
+            }
+        );
+    }
+    let o = AnalyzeOptions { bucket_ms: series.bucket_ms, ..Default::default() };
+    let findings = incident.analyze_series(&series, &o)?;
+    Ok((incident, Analysis { series, findings }))
 }
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::args::SourceArgs;
-use crate::ingest::{IngestOptions, Registry, SourceReport, output};
+use crate::ingest::{IngestOptions, SourceReport};
 
 /// Read exported logs into typed tables (Parquet), keeping every line accounted for.
 ///
@@ -22,6 +22,7 @@ Examples:
   rootline ingest logins.csv --role login --field username=user --field when=ts --out tables/
   rootline ingest cpu.csv.gz --preset metric-csv --strict --out tables/
   rootline ingest access.log --since 2025-03-03 --until 2025-03-04 --out tables/
+  rootline ingest --config incident.toml --series --bucket 1m --out tables/   # + series.parquet
   zcat auth.log.gz | rootline ingest - --preset sshd --year 2024 --out tables/")]
 pub struct IngestArgs {
     #[command(flatten)]
@@ -35,6 +36,13 @@ pub struct IngestArgs {
     /// Also write DIR/login_per_minute.csv: login attempts and failures per minute.
     #[arg(long)]
     pub per_minute: bool,
+    /// Also write DIR/series.parquet: the per-bucket series analysis reads (the contract
+    /// `rootline analyze --series` takes from any engine; see docs/SCALE.md).
+    #[arg(long)]
+    pub series: bool,
+    /// The series' bucket: 30s, 1m, 5m, 1h...
+    #[arg(long, default_value = "1m", requires = "series")]
+    pub bucket: String,
     /// Keep only rows at or after this time (RFC 3339, or a date meaning its midnight UTC).
     #[arg(long)]
     pub since: Option<String>,
@@ -48,7 +56,6 @@ pub struct IngestArgs {
 
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let specs = args.sources.input()?.specs()?.unwrap_or_default();
-    let registry = Registry::builtin();
     let at = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
         v.as_deref()
             .map(crate::units::parse_instant)
@@ -64,8 +71,16 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
             eprint!("\r\x1b[2Kingest: {source}: {lines} lines");
         }
     };
-    let result =
-        output::ingest_to_dir(&specs, &opts, &registry, &args.out, args.per_minute, &progress);
+    let series_bucket =
+        if args.series { Some(super::args::duration("bucket", &args.bucket)?) } else { None };
+    let result = crate::pipeline::ingest_to_dir(
+        &specs,
+        &opts,
+        &args.out,
+        args.per_minute,
+        series_bucket,
+        &progress,
+    );
     if tty {
         eprint!("\r\x1b[2K");
     }

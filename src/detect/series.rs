@@ -69,6 +69,116 @@ impl SeriesSet {
     }
 }
 
+/// The series contract: a Parquet table any engine can write (`rootline ingest --series`,
+/// `queries/series.sql` on Spark or DuckDB) and `rootline analyze --series` reads.
+///
+/// | column | type | what |
+/// |---|---|---|
+/// | `ts` | timestamp (UTC; any unit) | the bucket's start |
+/// | `bucket_s` | integer | the bucket's width in seconds, the same on every row |
+/// | `series_version` | integer | [`SERIES_VERSION`]; a reader refuses a newer one |
+/// | `attempts`, `failures` | number | login attempts and failed ones in the bucket |
+/// | `failure_ratio` | number | failures / attempts (0 without attempts) |
+/// | `users`, `per_user` | number | distinct users; attempts per distinct user |
+/// | `latency_p50`, `latency_p99` | number | login latency percentiles (ms; 0 without logins) |
+/// | `nodes_online`, `capacity`, `load`, `utilisation` | number | capacity at the bucket's end |
+/// | `node_churn` | number | node joins and leaves in the bucket |
+/// | `changes`, `change_<kind>` | number | change events, all and per kind (lower case) |
+/// | `metric:<name>` | number | a plain metric's mean in the bucket |
+///
+/// Every column but `ts`, `bucket_s` and `series_version` is optional. Rows may be missing for
+/// buckets where nothing happened (a GROUP BY makes none): a reader fills counts with 0 and
+/// carries the levels (`nodes_online`, `capacity`, `load`, `utilisation`) forward.
+pub const SERIES_VERSION: i32 = 1;
+
+/// The series that are levels, carried into buckets a series table has no row for.
+const LEVELS: [&str; 4] =
+    [signal::NODES_ONLINE, signal::CAPACITY, signal::LOAD, signal::UTILISATION];
+
+impl SeriesSet {
+    /// The series as a table of the contract ([`SERIES_VERSION`]).
+    pub fn to_contract_frame(&self) -> PolarsResult<DataFrame> {
+        let mut df = self.to_frame()?;
+        let n = df.height();
+        df.with_column(Column::new_scalar(
+            "bucket_s".into(),
+            Scalar::from(self.bucket_ms / 1000),
+            n,
+        ))?;
+        df.with_column(Column::new_scalar(
+            "series_version".into(),
+            Scalar::from(SERIES_VERSION),
+            n,
+        ))?;
+        Ok(df)
+    }
+
+    /// Reads a table of the contract, whatever engine wrote it: sorts it, puts it on a grid
+    /// and fills the buckets it has no row for. The error says what is wrong and how to fix it.
+    pub fn from_contract_frame(df: &DataFrame) -> PolarsResult<SeriesSet> {
+        let col = |name: &str| {
+            df.column(name).map_err(|_| {
+                polars_err!(ColumnNotFound:
+                    "the series table has no `{name}` column; a series table has `ts`, `bucket_s`, \
+                     `series_version` and one column per series (see `SeriesSet` in src/detect/series.rs)")
+            })
+        };
+        if let Ok(v) = df.column("series_version") {
+            let v = v.cast(&DataType::Int64)?;
+            let newest = v.i64()?.max().unwrap_or(0);
+            polars_ensure!(newest <= i64::from(SERIES_VERSION), ComputeError:
+                "the series table is version {newest}; this rootline reads version {SERIES_VERSION} \
+                 and older: upgrade rootline");
+        }
+        let ts = col(schema::TS)?.cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?;
+        let ts: Vec<Option<i64>> = ts.datetime()?.physical().iter().collect();
+        let widths = col("bucket_s")?.cast(&DataType::Int64)?;
+        let widths: Vec<i64> = widths.i64()?.iter().flatten().collect();
+        let bucket_s = widths.first().copied().unwrap_or(60);
+        polars_ensure!(bucket_s > 0 && widths.iter().all(|w| *w == bucket_s), ComputeError:
+            "the series table's `bucket_s` must be one width (seconds) on every row; it holds {:?}",
+            widths.iter().min().zip(widths.iter().max()));
+        let bucket_ms = bucket_s * 1000;
+        let mut rows: Vec<(i64, usize)> =
+            ts.iter().enumerate().filter_map(|(i, t)| t.map(|t| (t, i))).collect();
+        rows.sort_unstable();
+        let (Some(lo), Some(hi)) = (rows.first().map(|r| r.0), rows.last().map(|r| r.0)) else {
+            return Ok(SeriesSet { start_ms: 0, bucket_ms, len: 0, cols: BTreeMap::new() });
+        };
+        let start_ms = lo.div_euclid(bucket_ms) * bucket_ms;
+        let buckets = (hi - start_ms) / bucket_ms + 1;
+        polars_ensure!(buckets <= MAX_BUCKETS, ComputeError:
+            "the series table spans {buckets} buckets, more than {MAX_BUCKETS}");
+        let len = buckets as usize;
+        let mut set = SeriesSet { start_ms, bucket_ms, len, cols: BTreeMap::new() };
+        for c in df.columns() {
+            let name = c.name().as_str();
+            if [schema::TS, "bucket_s", "series_version"].contains(&name) {
+                continue;
+            }
+            let v = c.cast(&DataType::Float64).map_err(|_| {
+                polars_err!(ComputeError: "the series table's `{name}` column is not numbers ({})", c.dtype())
+            })?;
+            let v = v.f64()?;
+            let level = LEVELS.contains(&name);
+            let mut out = vec![f64::NAN; len];
+            for &(t, i) in &rows {
+                let b = set.index(t).expect("inside the grid by construction");
+                out[b] = v.get(i).unwrap_or(0.0);
+            }
+            let mut last = 0.0;
+            for x in &mut out {
+                if x.is_nan() {
+                    *x = if level { last } else { 0.0 };
+                }
+                last = *x;
+            }
+            set.cols.insert(name.to_string(), out);
+        }
+        Ok(set)
+    }
+}
+
 fn ts_ms(df: &DataFrame) -> PolarsResult<Vec<i64>> {
     Ok(df.column(schema::TS)?.datetime()?.physical().into_no_null_iter().collect())
 }

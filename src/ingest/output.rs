@@ -266,6 +266,21 @@ pub fn ingest_to_dir(
     per_minute: bool,
     progress: &(dyn Fn(&str, u64) + Sync),
 ) -> Result<Written, IngestError> {
+    ingest_to_dir_then(specs, opts, registry, dir, per_minute, &|_| Ok(()), progress)
+}
+
+/// [`ingest_to_dir`], with `then` run over the staging directory once the tables are written
+/// and before they land: whatever it writes there lands with them (as `outputs` in the
+/// manifest), and if it fails nothing lands.
+pub fn ingest_to_dir_then(
+    specs: &[SourceSpec],
+    opts: &IngestOptions,
+    registry: &Registry,
+    dir: &Path,
+    per_minute: bool,
+    then: &dyn Fn(&Path) -> Result<(), IngestError>,
+    progress: &(dyn Fn(&str, u64) + Sync),
+) -> Result<Written, IngestError> {
     for spec in specs {
         super::plan::check_spec(spec, registry)?;
     }
@@ -282,6 +297,7 @@ pub fn ingest_to_dir(
             .map_err(|source| IngestError::Write { path: path.clone(), source })?;
     }
     let tables = sink.files.clone();
+    then(out.staging())?;
     out.commit(&report, &tables)?;
     match strict_failure {
         Some(e) => Err(e),

@@ -30,6 +30,8 @@ pub struct Story {
     pub actions: Vec<String>,
     /// (source, role, format, lines, rows, skipped, rejected)
     pub quality: Vec<Quality>,
+    /// Told from a series table alone: no source was read and no line can be cited.
+    pub series_only: bool,
 }
 
 /// Text as Markdown shows it literally: every character that could start formatting, a link,
@@ -872,6 +874,11 @@ pub struct Quality {
     pub notes: Vec<String>,
 }
 
+/// The data quality section of a report made from a series table alone.
+const NO_SOURCES: &str = "No logs or tables were read: the findings come from a series table \
+alone (analyze --series without --tables), so evidence lines are not available, nor what needs \
+rows (the trigger, the coupling of lost nodes to the change, who logged in).";
+
 /// Data quality per source.
 fn quality(f: &Findings) -> Vec<Quality> {
     f.inputs
@@ -926,6 +933,13 @@ impl Story {
             lucky,
             actions,
             quality: quality(f),
+            series_only: f.inputs.is_empty()
+                && f.surges
+                    .iter()
+                    .chain(&f.exhaustions)
+                    .chain(&f.changes)
+                    .chain(&f.failures)
+                    .all(|e| e.first_lines.is_empty()),
         }
     }
 
@@ -993,6 +1007,9 @@ impl Story {
             }
         }
         let _ = writeln!(o, "\n## Data quality\n");
+        if self.series_only {
+            let _ = writeln!(o, "- {NO_SOURCES}");
+        }
         for q in &self.quality {
             let [source, role, format, lines, rows, skipped, rejected] = &q.cells;
             if lines == "0" {
@@ -1015,7 +1032,7 @@ impl Story {
                 let _ = writeln!(o, "  - {}", md(n));
             }
         }
-        if self.quality.is_empty() {
+        if self.quality.is_empty() && !self.series_only {
             let _ = writeln!(o, "Read from tables; see the ingest.json of that run.");
         }
         o
@@ -1087,6 +1104,11 @@ impl Story {
                 list(&self.actions)
             }
         );
+        if self.series_only {
+            let _ = write!(o, "<section><h2>Data quality</h2><p>{}</p></section>", e(NO_SOURCES));
+            o += "<footer>Made by rootline from a series table.</footer></main></body></html>\n";
+            return o;
+        }
         o += "<section><h2>Data quality</h2><table><thead><tr><th>source</th><th>role</th><th>format</th>\
 <th>lines</th><th>rows</th><th>skipped</th><th>rejected</th><th>notes</th></tr></thead><tbody>";
         for row in &self.quality {

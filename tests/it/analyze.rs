@@ -447,3 +447,65 @@ fn r15_a_metric_shift_begins_at_the_jump_and_the_first_day_is_not_news() {
     assert_eq!(onsets.first(), Some(&"2014-04-11T09:00:00Z"), "{onsets:?}");
     assert!(onsets.iter().all(|o| !o.starts_with("2014-04-01")), "{onsets:?}");
 }
+
+/// The series table is the contract (#18): `ingest --series` writes it, and analysis of it
+/// with the tables beside it finds what analysis of the tables finds; a table with no rows
+/// for quiet buckets (what a GROUP BY makes) reads back as the same series.
+#[test]
+fn r18_analysis_of_the_series_table_is_analysis_of_the_tables() {
+    use polars::prelude::*;
+    use rootline::detect::SeriesSet;
+    let config = std::path::Path::new("sample-data/skype-2007/incident.toml");
+    let specs = IncidentConfig::load(config).unwrap().specs(config.parent().unwrap()).unwrap();
+    let dir = temp_dir("series-contract");
+    let opts = rootline::ingest::IngestOptions::default();
+    rootline::pipeline::ingest_to_dir(&specs, &opts, &dir, false, Some(60_000), &|_, _| {})
+        .unwrap();
+    let incident = Incident::load(&Input::Tables(dir.clone()), &LoadOptions::default()).unwrap();
+    let own = incident.analyze(&AnalyzeOptions::default()).unwrap();
+    let series = rootline::pipeline::read_series(&dir.join("series.parquet")).unwrap();
+    assert_eq!(series, own.series, "the file holds the series analysis computes");
+    let f = incident.analyze_series(&series, &AnalyzeOptions::default()).unwrap();
+    assert_eq!(f, own.findings);
+    assert!(!f.surges.is_empty() && !f.chain.is_empty());
+
+    // Leave out the buckets where nothing was counted and no level moved.
+    let df = series.to_contract_frame().unwrap();
+    let levels = ["nodes_online", "capacity", "load", "utilisation"];
+    let mut keep = vec![true; df.height()];
+    for (i, k) in keep.iter_mut().enumerate().skip(1) {
+        let quiet = df.columns().iter().all(|c| {
+            let name = c.name().as_str();
+            let v = |j: usize| c.get(j).unwrap().try_extract::<f64>().unwrap_or(0.0);
+            match name {
+                "ts" | "bucket_s" | "series_version" => true,
+                n if levels.contains(&n) => v(i) == v(i - 1),
+                _ => v(i) == 0.0,
+            }
+        });
+        *k = !quiet;
+    }
+    let dropped = keep.iter().filter(|k| !**k).count();
+    assert!(dropped > 100, "only {dropped} quiet buckets to leave out");
+    let sparse = df.filter(&BooleanChunked::from_slice("keep".into(), &keep)).unwrap();
+    assert_eq!(SeriesSet::from_contract_frame(&sparse).unwrap(), series);
+
+    // From the series alone: the same episodes, no evidence lines, and the report says so.
+    let alone =
+        Incident::without_tables().analyze_series(&series, &AnalyzeOptions::default()).unwrap();
+    assert_eq!(alone.surges.len(), f.surges.len());
+    assert_eq!(alone.exhaustions.len(), f.exhaustions.len());
+    assert!(alone.surges.iter().all(|e| e.first_lines.is_empty()));
+    let md = rootline::report::Story::tell(&alone, "series").markdown();
+    assert!(md.contains("evidence lines are not available"), "{md}");
+    let md = rootline::report::Story::tell(&f, "tables").markdown();
+    assert!(!md.contains("evidence lines are not available"));
+
+    // A newer contract is refused, with what to do.
+    let mut newer = df.clone();
+    newer
+        .with_column(Column::new_scalar("series_version".into(), Scalar::from(2i32), df.height()))
+        .unwrap();
+    let e = SeriesSet::from_contract_frame(&newer).unwrap_err().to_string();
+    assert!(e.contains("version 2") && e.contains("upgrade rootline"), "{e}");
+}
