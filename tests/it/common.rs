@@ -22,8 +22,12 @@ pub fn shared(rel: &str) -> Option<PathBuf> {
     None
 }
 
-/// A fresh temporary directory for one test.
+/// A fresh temporary directory for one test. The first call also removes what earlier runs
+/// of the tests left there (their process is gone): simulated incidents are large, and runs
+/// that each left a few GB filled the disk.
 pub fn temp_dir(name: &str) -> PathBuf {
+    static CLEAN: std::sync::Once = std::sync::Once::new();
+    CLEAN.call_once(remove_stale_temp_dirs);
     let dir = std::env::temp_dir().join(format!("rootline-it-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -79,4 +83,23 @@ pub fn ts_strings(df: &polars::prelude::DataFrame) -> Vec<String> {
 pub fn str_col(df: &polars::prelude::DataFrame, name: &str) -> Vec<Option<String>> {
     let c = df.column(name).unwrap().str().unwrap().clone();
     c.iter().map(|v| v.map(str::to_string)).collect()
+}
+
+/// Removes `rootline-it-<pid>-*` directories of test processes that no longer run (Linux,
+/// where /proc says which do; elsewhere nothing is removed).
+fn remove_stale_temp_dirs() {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("rootline-it-") else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
