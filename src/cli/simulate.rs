@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::simulate::{self, Scenario, SimFormat, SimOutput, SimParams};
+use crate::simulate::{self, Policy, Scenario, SimFormat, SimOutput, SimParams};
 
 /// Simulate an outage (or a normal week) and write its logs with the truth behind them.
 ///
@@ -19,6 +19,7 @@ Examples:
   rootline simulate --scenario skype-2007 --out sim/ --seed 7
   rootline simulate --scenario skype-2007 --clients 1000000 --format jsonl --gzip --out big/
   rootline simulate --scenario quiet --start 2024-03-04 --out quiet/
+  rootline simulate --seed 7 --policy backoff-jitter --out sim-jitter/   # the counterfactual
   rootline ingest --config sim/incident.toml --out sim-tables/")]
 pub struct SimulateArgs {
     /// The story: skype-2007, quiet, bad-deploy or flash-crowd.
@@ -47,6 +48,22 @@ pub struct SimulateArgs {
     /// [default: the scenario's, 0.2 for skype-2007]
     #[arg(long, value_name = "0..1")]
     pub retry_jitter: Option<f64>,
+    /// What the service does differently: observed (as it was), backoff-jitter, retry-budget,
+    /// admission-queue, stagger-rollout or shield-capacity. Same population, seed and release.
+    #[arg(long, default_value = "observed")]
+    pub policy: Policy,
+    /// backoff-jitter: the longest wait between retries, in seconds.
+    #[arg(long, default_value_t = 1800.0, value_name = "SECONDS")]
+    pub backoff_cap: f64,
+    /// retry-budget: retries a client may make in an hour.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub retry_budget: u32,
+    /// stagger-rollout: the hours the installs are spread over.
+    #[arg(long, default_value_t = 24.0, value_name = "HOURS")]
+    pub stagger_hours: f64,
+    /// shield-capacity: how long a supernode's PC puts its restart off.
+    #[arg(long, default_value_t = 48.0, value_name = "HOURS")]
+    pub shield_hours: f64,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -61,6 +78,18 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         );
         params = params.with_retry_jitter(j);
     }
+    for (flag, v) in [
+        ("--backoff-cap", args.backoff_cap),
+        ("--stagger-hours", args.stagger_hours),
+        ("--shield-hours", args.shield_hours),
+    ] {
+        anyhow::ensure!(v.is_finite() && v > 0.0, "{flag} {v}: give a number above 0");
+    }
+    params.backoff_cap_s = args.backoff_cap;
+    params.retry_budget_per_h = args.retry_budget;
+    params.stagger_hours = args.stagger_hours;
+    params.shield_hours = args.shield_hours;
+    params = params.with_policy(args.policy);
     if let Some(s) = &args.start {
         let start = crate::units::parse_instant(s).map_err(|e| anyhow::anyhow!("--start {e}"))?;
         params = params.with_start(start);

@@ -71,6 +71,65 @@ impl FromStr for Scenario {
     }
 }
 
+/// What the service does differently in a run: `observed` is what happened; the others are
+/// the counterfactuals `rootline simulate --policy` runs on the same population and seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Policy {
+    /// As it was.
+    Observed,
+    /// Clients back off exponentially (x2 from 15 s, capped at `backoff_cap_s`) with full jitter.
+    BackoffJitter,
+    /// A client retries at most `retry_budget_per_h` times an hour, then waits for the hour.
+    RetryBudget,
+    /// A supernode that has admitted its quota for the minute queues further logins for the
+    /// next minute instead of failing them; queued logins do not load it.
+    AdmissionQueue,
+    /// Installs (and restarts) spread at random over `stagger_hours` instead of each time
+    /// zone's night.
+    StaggerRollout,
+    /// PCs serving as supernodes put their restart off by `shield_hours`, out of the wave.
+    ShieldCapacity,
+}
+
+impl Policy {
+    pub const ALL: [Policy; 6] = [
+        Policy::Observed,
+        Policy::BackoffJitter,
+        Policy::RetryBudget,
+        Policy::AdmissionQueue,
+        Policy::StaggerRollout,
+        Policy::ShieldCapacity,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Observed => "observed",
+            Policy::BackoffJitter => "backoff-jitter",
+            Policy::RetryBudget => "retry-budget",
+            Policy::AdmissionQueue => "admission-queue",
+            Policy::StaggerRollout => "stagger-rollout",
+            Policy::ShieldCapacity => "shield-capacity",
+        }
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Policy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Policy::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| unknown_value("policy", s, Policy::ALL.map(Policy::as_str)))
+    }
+}
+
 /// How a client retries a failed login: wait `base_s * backoff^k`, capped at `max_s`, then
 /// spread by `jitter` (0.5 means +-50%).
 #[derive(Debug, Clone, Serialize)]
@@ -168,6 +227,12 @@ pub struct SimParams {
     pub crowd_ms: Option<i64>,
     pub crowd_share: f64,
     pub crowd_minutes: f64,
+    /// The policy of this run ([`Policy`]) and its knobs.
+    pub policy: Policy,
+    pub backoff_cap_s: f64,
+    pub retry_budget_per_h: u32,
+    pub stagger_hours: f64,
+    pub shield_hours: f64,
 }
 
 fn utc(y: i32, m: u32, d: u32, h: u32) -> i64 {
@@ -228,6 +293,11 @@ impl SimParams {
             crowd_ms: None,
             crowd_share: 0.0,
             crowd_minutes: 20.0,
+            policy: Policy::Observed,
+            backoff_cap_s: 1800.0,
+            retry_budget_per_h: 10,
+            stagger_hours: 24.0,
+            shield_hours: 48.0,
         };
         match scenario {
             Scenario::Skype2007 => {
@@ -305,6 +375,27 @@ impl SimParams {
         self
     }
 
+    /// The same run under `policy` (its knobs as set on `self`).
+    pub fn with_policy(mut self, policy: Policy) -> SimParams {
+        self.policy = policy;
+        match policy {
+            Policy::BackoffJitter => {
+                self.retry = RetryPolicy {
+                    base_s: 15.0,
+                    backoff: 2.0,
+                    max_s: self.backoff_cap_s,
+                    jitter: 1.0,
+                };
+            }
+            Policy::StaggerRollout => {
+                self.spread_installs = true;
+                self.spread_hours = self.stagger_hours;
+            }
+            _ => {}
+        }
+        self
+    }
+
     pub fn end_ms(&self) -> i64 {
         self.start_ms + i64::from(self.days) * 24 * HOUR_MS
     }
@@ -345,9 +436,13 @@ pub fn simulate(
 
 fn incident_toml(params: &SimParams, out: &SimOutput, files: &[(PathBuf, u64)]) -> String {
     let gzip = if out.gzip { " --gzip" } else { "" };
+    let (policy, policy_title) = match params.policy {
+        Policy::Observed => (String::new(), String::new()),
+        p => (format!(" --policy {p}"), format!(", policy {p}")),
+    };
     let mut s = format!(
-        "# Made by `rootline simulate --scenario {} --seed {} --clients {} --format {}{gzip}`.\n\
-         title = \"{} (simulated, seed {})\"\n",
+        "# Made by `rootline simulate --scenario {} --seed {} --clients {} --format {}{gzip}{policy}`.\n\
+         title = \"{} (simulated, seed {}{policy_title})\"\n",
         params.scenario, params.seed, params.clients, out.format, params.scenario, params.seed
     );
     for ((path, _), role) in files.iter().zip(["login", "node", "change"]) {

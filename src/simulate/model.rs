@@ -6,9 +6,9 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
 
-use super::SimParams;
 use super::rng::Rng;
 use super::write::{V, Writers};
+use super::{Policy, SimParams};
 
 const MIN_MS: i64 = 60_000;
 const HOUR_MS: i64 = 3_600_000;
@@ -64,6 +64,9 @@ struct Client {
     auto_update: bool,
     pending_install: bool,
     updated: bool,
+    /// retry-budget: the start of the client's current hour of retries, and how many it used.
+    budget_from: i64,
+    budget_used: u16,
 }
 
 struct Supernode {
@@ -180,6 +183,8 @@ impl<'a> Model<'a> {
                 auto_update: setup.chance(p.auto_update_share),
                 pending_install: false,
                 updated: false,
+                budget_from: i64::MIN,
+                budget_used: 0,
             });
         }
         // Initial supernodes: always-on PCs, as many as the expected evening peak needs.
@@ -421,6 +426,14 @@ impl<'a> Model<'a> {
                 sn.demand = 0;
                 sn.rolled = false;
             }
+            if p.policy == Policy::AdmissionQueue && sn.admitted >= admit {
+                // Queued for a later minute: not an attempt yet, no load, no line.
+                self.cur.attempts -= 1;
+                let g = self.clients[c as usize].epoch;
+                let at = (minute + 1) * MIN_MS + (self.rng.f64() * MIN_MS as f64) as i64;
+                self.push(at, LOGIN, c, g);
+                return Ok(());
+            }
             sn.demand += 1;
             let overloaded = f64::from(sn.demand) > p.overload_factor * f64::from(admit);
             if overloaded && !sn.rolled {
@@ -496,6 +509,19 @@ impl<'a> Model<'a> {
             self.push(t + back as i64, LOGIN, c, e);
             return Ok(());
         }
+        if p.policy == Policy::RetryBudget {
+            if t.saturating_sub(cl.budget_from) >= HOUR_MS {
+                cl.budget_from = t;
+                cl.budget_used = 0;
+            }
+            if u32::from(cl.budget_used) >= p.retry_budget_per_h {
+                // Out of budget: the next try waits for the next hour.
+                let (g, at) = (cl.epoch, cl.budget_from + HOUR_MS);
+                self.push(at, LOGIN, c, g);
+                return Ok(());
+            }
+            cl.budget_used += 1;
+        }
         cl.retries = cl.retries.saturating_add(1);
         let wait = (r.base_s * r.backoff.powi(i32::from(cl.retries) - 1)).min(r.max_s);
         let g = cl.epoch;
@@ -504,8 +530,17 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
-    fn schedule_install(&mut self, c: u32, t: i64) {
+    fn schedule_install(&mut self, c: u32, t: i64, deferred: bool) {
         let p = self.p;
+        if p.policy == Policy::ShieldCapacity
+            && !deferred
+            && self.clients[c as usize].own_slot != NONE
+        {
+            // A supernode's PC takes the patch after the wave.
+            let at = t + (p.shield_hours * HOUR_MS as f64) as i64;
+            self.push(at, DOWNLOAD, c, 1);
+            return;
+        }
         if p.spread_installs {
             let at = t + (self.rng.uniform(0.0, p.spread_hours) * HOUR_MS as f64) as i64;
             self.push(at, INSTALL, c, 0);
@@ -667,7 +702,7 @@ impl<'a> Model<'a> {
                     self.login(c, t)?;
                 }
             }
-            DOWNLOAD if !self.clients[c as usize].updated => self.schedule_install(c, t),
+            DOWNLOAD if !self.clients[c as usize].updated => self.schedule_install(c, t, aux == 1),
             INSTALL => {
                 let item = p.patch_item.clone();
                 let target = format!("pc-{c}");

@@ -31,7 +31,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::{MinuteStats, Stats};
-use super::{Scenario, SimParams};
+use super::{Policy, Scenario, SimParams};
 use crate::stats::{centred_means, median};
 use crate::units::{rfc3339_ms, rfc3339_secs as rfc3339, round_to};
 
@@ -119,6 +119,9 @@ pub struct Link {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Truth {
     pub scenario: Scenario,
+    /// The policy of the run (`observed` unless `simulate --policy` said otherwise).
+    #[serde(default = "observed")]
+    pub policy: Policy,
     pub seed: u64,
     pub clients: usize,
     pub start: String,
@@ -200,6 +203,10 @@ fn run_around(n: usize, peak: usize, inside: impl Fn(usize) -> bool) -> (usize, 
 
 fn argmax(x: &[f64], from: usize) -> Option<usize> {
     (from..x.len()).max_by(|&a, &b| x[a].total_cmp(&x[b]).then(b.cmp(&a)))
+}
+
+fn observed() -> Policy {
+    Policy::Observed
 }
 
 /// Derives the truth of a run from the model's counters.
@@ -354,6 +361,7 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
     let iso = |t: Option<i64>| t.map(rfc3339);
     Truth {
         scenario: p.scenario,
+        policy: p.policy,
         seed: p.seed,
         clients: p.clients,
         start: ts(p, 0),
