@@ -443,3 +443,100 @@ fn r12_a_query_polars_panics_on_is_a_quiet_error() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
 }
+
+/// What DuckDB returns for a query, as JSON rows (timestamps and dates as rootline prints
+/// them), over the Parquet tables and series.parquet of `rootline ingest --series`.
+const DUCKDB_RUN: &str = r#"
+import datetime, decimal, json, sys
+import duckdb
+dir, sql = sys.argv[1], open(sys.argv[2]).read()
+con = duckdb.connect()
+con.execute("SET TimeZone = 'UTC'")
+for role in ["login", "node", "change"]:
+    con.execute(f"CREATE VIEW \"{role}\" AS SELECT * REPLACE (CAST(ts AS TIMESTAMP) AS ts) "
+                f"FROM read_parquet('{dir}/{role}/**/*.parquet', hive_partitioning = false)")
+con.execute(f"CREATE VIEW series AS SELECT * EXCLUDE (bucket_s, series_version) "
+            f"REPLACE (CAST(ts AS TIMESTAMP) AS ts) FROM read_parquet('{dir}/series.parquet')")
+def cell(v):
+    if isinstance(v, datetime.datetime):
+        ms = v.microsecond // 1000
+        return v.strftime("%Y-%m-%dT%H:%M:%S") + (f".{ms:03d}" if ms else "") + "Z"
+    if isinstance(v, datetime.date):
+        return v.isoformat()
+    if isinstance(v, (int, float, decimal.Decimal)) and not isinstance(v, bool):
+        return float(v)
+    return v
+for row in con.execute(sql).fetchall():
+    print(json.dumps([cell(v) for v in row]))
+"#;
+
+/// Every shipped query runs on DuckDB over the files `rootline ingest --series` writes, with
+/// the rows `rootline query` gives (#18). Needs python3 with duckdb (`.ci/run` installs it);
+/// without, it skips with the reason, or fails when `ROOTLINE_REQUIRE_DUCKDB=1`.
+#[test]
+fn r18_shipped_queries_give_the_same_rows_on_duckdb() {
+    let probe = std::process::Command::new("python3").args(["-c", "import duckdb"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        let why = "python3 with duckdb is not installed (pip install duckdb)";
+        assert!(std::env::var("ROOTLINE_REQUIRE_DUCKDB").as_deref() != Ok("1"), "{why}");
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let s = sample();
+    let dir = crate::common::temp_dir("duckdb-queries");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/skype-2007/incident.toml");
+    let specs = IncidentConfig::load(&config).unwrap().specs(config.parent().unwrap()).unwrap();
+    let opts = rootline::ingest::IngestOptions::default();
+    rootline::pipeline::ingest_to_dir(&specs, &opts, &dir, false, Some(60_000), &|_, _| {})
+        .unwrap();
+    let script = dir.join("run.py");
+    std::fs::write(&script, DUCKDB_RUN).unwrap();
+    let norm = |v: serde_json::Value| match v {
+        serde_json::Value::Number(n) => format!("{:.6e}", n.as_f64().unwrap()),
+        serde_json::Value::Null => "null".into(),
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    };
+    for (name, sql) in query::SHIPPED {
+        let q = Query::resolve(name).unwrap();
+        let df = query::run(&q, &s.frames).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (_, cells) = query::cells(&df);
+        let mut ours: Vec<Vec<String>> = cells
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|c| match c {
+                        Cell::Null => "null".into(),
+                        Cell::Bool(b) => b.to_string(),
+                        Cell::Int(i) => format!("{:.6e}", i as f64),
+                        Cell::Float(f) => format!("{f:.6e}"),
+                        Cell::Text(t) => t,
+                    })
+                    .collect()
+            })
+            .collect();
+        let sql_file = dir.join(format!("{name}.sql"));
+        std::fs::write(&sql_file, sql).unwrap();
+        let out = std::process::Command::new("python3")
+            .arg(&script)
+            .arg(&dir)
+            .arg(&sql_file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name} on DuckDB: {}", String::from_utf8_lossy(&out.stderr));
+        let mut theirs: Vec<Vec<String>> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let row: Vec<serde_json::Value> = serde_json::from_str(l).unwrap();
+                row.into_iter().map(norm).collect()
+            })
+            .collect();
+        assert!(!ours.is_empty(), "{name} gives no rows on the sample");
+        ours.sort();
+        theirs.sort();
+        assert_eq!(ours.len(), theirs.len(), "{name}: row counts");
+        for (a, b) in ours.iter().zip(&theirs) {
+            assert_eq!(a, b, "{name}: rootline's row against DuckDB's");
+        }
+    }
+}
