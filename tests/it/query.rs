@@ -444,19 +444,12 @@ fn r12_a_query_polars_panics_on_is_a_quiet_error() {
     assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
 }
 
-/// What DuckDB returns for a query, as JSON rows (timestamps and dates as rootline prints
-/// them), over the Parquet tables and series.parquet of `rootline ingest --series`.
-const DUCKDB_RUN: &str = r#"
-import datetime, decimal, json, sys
-import duckdb
-dir, sql = sys.argv[1], open(sys.argv[2]).read()
-con = duckdb.connect()
-con.execute("SET TimeZone = 'UTC'")
-for role in ["login", "node", "change"]:
-    con.execute(f"CREATE VIEW \"{role}\" AS SELECT * REPLACE (CAST(ts AS TIMESTAMP) AS ts) "
-                f"FROM read_parquet('{dir}/{role}/**/*.parquet', hive_partitioning = false)")
-con.execute(f"CREATE VIEW series AS SELECT * EXCLUDE (bucket_s, series_version) "
-            f"REPLACE (CAST(ts AS TIMESTAMP) AS ts) FROM read_parquet('{dir}/series.parquet')")
+/// Writes, for each SQL file given after the directory, `<file>.<engine>.jsonl`: the rows
+/// the engine returns (timestamps and dates as rootline prints them), over the Parquet tables
+/// and series.parquet of `rootline ingest --series` in the directory.
+const CELL_PY: &str = r#"
+import datetime, decimal, json, os, sys
+os.environ["TZ"] = "UTC"
 def cell(v):
     if isinstance(v, datetime.datetime):
         ms = v.microsecond // 1000
@@ -466,77 +459,205 @@ def cell(v):
     if isinstance(v, (int, float, decimal.Decimal)) and not isinstance(v, bool):
         return float(v)
     return v
-for row in con.execute(sql).fetchall():
-    print(json.dumps([cell(v) for v in row]))
+def write(sql_file, engine, run):
+    try:
+        rows = run(open(sql_file).read())
+    except Exception as e:
+        with open(f"{sql_file}.{engine}.error", "w") as out:
+            out.write(str(e))
+        return
+    with open(f"{sql_file}.{engine}.jsonl", "w") as out:
+        for row in rows:
+            out.write(json.dumps([cell(v) for v in row]) + "\n")
+dir, sql_files = sys.argv[1], sys.argv[2:]
 "#;
 
-/// Every shipped query runs on DuckDB over the files `rootline ingest --series` writes, with
-/// the rows `rootline query` gives (#18). Needs python3 with duckdb (`.ci/run` installs it);
-/// without, it skips with the reason, or fails when `ROOTLINE_REQUIRE_DUCKDB=1`.
+const DUCKDB_PY: &str = r#"
+import duckdb
+con = duckdb.connect()
+con.execute("SET TimeZone = 'UTC'")
+for role in ["login", "node", "change"]:
+    con.execute(f"CREATE VIEW \"{role}\" AS SELECT * REPLACE (CAST(ts AS TIMESTAMP) AS ts) "
+                f"FROM read_parquet('{dir}/{role}/**/*.parquet', hive_partitioning = false)")
+con.execute(f"CREATE VIEW series AS SELECT * EXCLUDE (bucket_s, series_version) "
+            f"REPLACE (CAST(ts AS TIMESTAMP) AS ts) FROM read_parquet('{dir}/series.parquet')")
+for f in sql_files:
+    write(f, "duckdb", lambda sql: con.execute(sql).fetchall())
+"#;
+
+/// Spark `local[2]`, with double-quoted identifiers (`"user"`) as the other engines read them.
+const SPARK_PY: &str = r#"
+from pyspark.sql import SparkSession
+spark = (SparkSession.builder.master("local[2]").appName("rootline-queries")
+         .config("spark.sql.session.timeZone", "UTC")
+         .config("spark.sql.ansi.doubleQuotedIdentifiers", "true")
+         .config("spark.ui.enabled", "false")
+         .config("spark.sql.shuffle.partitions", "4")
+         .getOrCreate())
+spark.sparkContext.setLogLevel("ERROR")
+for role in ["login", "node", "change"]:
+    spark.read.option("recursiveFileLookup", "true").parquet(f"{dir}/{role}") \
+        .createOrReplaceTempView(role)
+spark.read.parquet(f"{dir}/series.parquet").drop("bucket_s", "series_version") \
+    .createOrReplaceTempView("series")
+for f in sql_files:
+    write(f, "spark", lambda sql: spark.sql(sql).collect())
+spark.stop()
+"#;
+
+/// Shipped queries an engine cannot run, and why. The test checks that they still fail there:
+/// make one portable and the test says to take it off this list.
+const NOT_PORTABLE: &[(&str, &str, &str)] = &[(
+    "spark",
+    "time_to_recover_per_region",
+    "Spark SQL has no EXTRACT(EPOCH FROM ts), and the three engines share no other way to \
+     turn a timestamp into seconds",
+)];
+
+/// Whether python3 can import `module`; when not, the reason to skip, or a failure when
+/// `require` is set to 1 (as `.ci/run` does).
+fn engine_ready(module: &str, require: &str) -> bool {
+    let probe =
+        std::process::Command::new("python3").args(["-c", &format!("import {module}")]).output();
+    if probe.is_ok_and(|o| o.status.success()) {
+        return true;
+    }
+    let why = format!("python3 cannot import {module} (pip install {module})");
+    assert!(std::env::var(require).as_deref() != Ok("1"), "{why} and {require}=1");
+    eprintln!("skipped: {why}");
+    false
+}
+
+/// Whether a Java runtime runs (for Spark); as [`engine_ready`] otherwise.
+fn java_ready(require: &str) -> bool {
+    let probe = std::process::Command::new("java").arg("-version").output();
+    if probe.is_ok_and(|o| o.status.success()) {
+        return true;
+    }
+    let why = "no Java runtime for Spark (apt-get install openjdk-17-jre-headless)";
+    assert!(std::env::var(require).as_deref() != Ok("1"), "{why} and {require}=1");
+    eprintln!("skipped: {why}");
+    false
+}
+
+/// Rows as text to compare across engines: numbers to 6 significant digits, in any order.
+fn normalised(rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    let mut rows = rows;
+    rows.sort();
+    rows
+}
+
+/// Every shipped query runs on DuckDB and on Spark (`local[2]`) over the files `rootline
+/// ingest --series` writes, with the rows `rootline query` gives (#18). Each engine needs
+/// python3 with its module (`.ci/run` installs them, and a JRE for Spark); without, the
+/// engine is skipped with the reason, or the test fails when `ROOTLINE_REQUIRE_DUCKDB=1` or
+/// `ROOTLINE_REQUIRE_SPARK=1`.
 #[test]
-fn r18_shipped_queries_give_the_same_rows_on_duckdb() {
-    let probe = std::process::Command::new("python3").args(["-c", "import duckdb"]).output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        let why = "python3 with duckdb is not installed (pip install duckdb)";
-        assert!(std::env::var("ROOTLINE_REQUIRE_DUCKDB").as_deref() != Ok("1"), "{why}");
-        eprintln!("skipped: {why}");
+fn r18_shipped_queries_give_the_same_rows_on_duckdb_and_spark() {
+    let engines: Vec<(&str, &str)> = [
+        ("duckdb", DUCKDB_PY, "ROOTLINE_REQUIRE_DUCKDB"),
+        ("spark", SPARK_PY, "ROOTLINE_REQUIRE_SPARK"),
+    ]
+    .into_iter()
+    .filter(|(module, _, require)| match *module {
+        // Spark also needs a Java runtime.
+        "spark" => engine_ready("pyspark", require) && java_ready(require),
+        m => engine_ready(m, require),
+    })
+    .map(|(m, py, _)| (m, py))
+    .collect();
+    if engines.is_empty() {
         return;
     }
     let s = sample();
-    let dir = crate::common::temp_dir("duckdb-queries");
+    let dir = crate::common::temp_dir("engine-queries");
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/skype-2007/incident.toml");
     let specs = IncidentConfig::load(&config).unwrap().specs(config.parent().unwrap()).unwrap();
     let opts = rootline::ingest::IngestOptions::default();
     rootline::pipeline::ingest_to_dir(&specs, &opts, &dir, false, Some(60_000), &|_, _| {})
         .unwrap();
-    let script = dir.join("run.py");
-    std::fs::write(&script, DUCKDB_RUN).unwrap();
-    let norm = |v: serde_json::Value| match v {
-        serde_json::Value::Number(n) => format!("{:.6e}", n.as_f64().unwrap()),
-        serde_json::Value::Null => "null".into(),
-        serde_json::Value::String(s) => s,
-        other => other.to_string(),
-    };
-    for (name, sql) in query::SHIPPED {
-        let q = Query::resolve(name).unwrap();
-        let df = query::run(&q, &s.frames).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let (_, cells) = query::cells(&df);
-        let mut ours: Vec<Vec<String>> = cells
-            .into_iter()
-            .map(|r| {
-                r.into_iter()
-                    .map(|c| match c {
-                        Cell::Null => "null".into(),
-                        Cell::Bool(b) => b.to_string(),
-                        Cell::Int(i) => format!("{:.6e}", i as f64),
-                        Cell::Float(f) => format!("{f:.6e}"),
-                        Cell::Text(t) => t,
-                    })
-                    .collect()
-            })
-            .collect();
-        let sql_file = dir.join(format!("{name}.sql"));
-        std::fs::write(&sql_file, sql).unwrap();
+    let sql_files: Vec<std::path::PathBuf> = query::SHIPPED
+        .iter()
+        .map(|(name, sql)| {
+            let f = dir.join(format!("{name}.sql"));
+            std::fs::write(&f, sql).unwrap();
+            f
+        })
+        .collect();
+    let num = |x: f64| format!("{x:.6e}");
+    for (engine, py) in &engines {
+        // Not `{engine}.py`: the script would import itself instead of the engine.
+        let script = dir.join(format!("run-{engine}.py"));
+        std::fs::write(&script, format!("{CELL_PY}{py}")).unwrap();
         let out = std::process::Command::new("python3")
             .arg(&script)
             .arg(&dir)
-            .arg(&sql_file)
+            .args(&sql_files)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{name} on DuckDB: {}", String::from_utf8_lossy(&out.stderr));
-        let mut theirs: Vec<Vec<String>> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| {
-                let row: Vec<serde_json::Value> = serde_json::from_str(l).unwrap();
-                row.into_iter().map(norm).collect()
-            })
-            .collect();
-        assert!(!ours.is_empty(), "{name} gives no rows on the sample");
-        ours.sort();
-        theirs.sort();
-        assert_eq!(ours.len(), theirs.len(), "{name}: row counts");
-        for (a, b) in ours.iter().zip(&theirs) {
-            assert_eq!(a, b, "{name}: rootline's row against DuckDB's");
+        assert!(out.status.success(), "{engine}: {}", String::from_utf8_lossy(&out.stderr));
+        let mut same = 0;
+        for ((name, _), sql_file) in query::SHIPPED.iter().zip(&sql_files) {
+            let error = std::fs::read_to_string(format!("{}.{engine}.error", sql_file.display()));
+            if let Some((_, _, why)) =
+                NOT_PORTABLE.iter().find(|(e, q, _)| e == engine && q == name)
+            {
+                assert!(
+                    error.is_ok(),
+                    "{name} now runs on {engine}: take it off NOT_PORTABLE ({why})"
+                );
+                eprintln!("{engine}: {name} not run: {why}");
+                continue;
+            }
+            if let Ok(e) = error {
+                panic!("{name} fails on {engine}: {e}");
+            }
+            same += 1;
+            let q = Query::resolve(name).unwrap();
+            let df = query::run(&q, &s.frames).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let ours = normalised(
+                query::cells(&df)
+                    .1
+                    .into_iter()
+                    .map(|r| {
+                        r.into_iter()
+                            .map(|c| match c {
+                                Cell::Null => "null".into(),
+                                Cell::Bool(b) => b.to_string(),
+                                Cell::Int(i) => num(i as f64),
+                                Cell::Float(f) => num(f),
+                                Cell::Text(t) => t,
+                            })
+                            .collect()
+                    })
+                    .collect(),
+            );
+            let text =
+                std::fs::read_to_string(format!("{}.{engine}.jsonl", sql_file.display())).unwrap();
+            let theirs = normalised(
+                text.lines()
+                    .map(|l| {
+                        let row: Vec<serde_json::Value> = serde_json::from_str(l).unwrap();
+                        row.into_iter()
+                            .map(|v| match v {
+                                serde_json::Value::Number(n) => num(n.as_f64().unwrap()),
+                                serde_json::Value::Null => "null".into(),
+                                serde_json::Value::String(s) => s,
+                                other => other.to_string(),
+                            })
+                            .collect()
+                    })
+                    .collect(),
+            );
+            assert!(!ours.is_empty(), "{name} gives no rows on the sample");
+            assert_eq!(ours.len(), theirs.len(), "{name}: rows from rootline and from {engine}");
+            for (a, b) in ours.iter().zip(&theirs) {
+                assert_eq!(a, b, "{name}: rootline's row against {engine}'s");
+            }
         }
+        eprintln!(
+            "{engine}: {same} of {} queries, the same rows as rootline query",
+            sql_files.len()
+        );
     }
 }
