@@ -349,7 +349,9 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
     let skype = p.scenario == Scenario::Skype2007;
     let link = |from: &str, to: &str, real: bool| Link { from: from.into(), to: to.into(), real };
     let links = vec![
-        link("release", "restart_wave", skype && has_wave),
+        // A release sets its installs off in any scenario: in a quiet week too, when they
+        // are many enough to be a wave (at 20,000 clients they are).
+        link("release", "restart_wave", p.release_ms.is_some() && has_wave),
         link("restart_wave", "surge", skype && has_wave && has_surge),
         link("restart_wave", "exhaustion", skype && has_wave && has_exh),
         link("surge", "exhaustion", skype && has_surge && has_exh),
