@@ -227,21 +227,55 @@ pub fn ingest_to_dir(
 }
 
 /// Reads a series table of the contract (made by `rootline ingest --series`, or by any engine
-/// running `queries/series.sql`).
+/// running `queries/series.sql`): one Parquet file, or a directory of them (Spark writes
+/// `part-*.parquet` files; hidden and `_`-prefixed files such as `_SUCCESS` are not parts).
 pub fn read_series(path: &Path) -> Result<SeriesSet, PipelineError> {
     use polars::prelude::{ParquetReader, SerReader};
-    let file = std::fs::File::open(path)
-        .map_err(|source| IngestError::Read { path: path.to_path_buf(), source })?;
-    let df = ParquetReader::new(file).finish().map_err(|e| IngestError::Source {
-        path: path.to_path_buf(),
-        message: format!("cannot be read as a Parquet table: {e}"),
-    })?;
-    SeriesSet::from_contract_frame(&df).map_err(|e| {
-        PipelineError::Ingest(IngestError::Source {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
-    })
+    let bad = |path: &Path, message: String| {
+        PipelineError::Ingest(IngestError::Source { path: path.to_path_buf(), message })
+    };
+    let read_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PipelineError::Ingest(IngestError::Read { path, source })
+    };
+    let parts: Vec<std::path::PathBuf> = if path.is_dir() {
+        let mut parts: Vec<_> = std::fs::read_dir(path)
+            .map_err(read_err(path))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+                p.is_file()
+                    && name.ends_with(".parquet")
+                    && !name.starts_with('.')
+                    && !name.starts_with('_')
+            })
+            .collect();
+        parts.sort();
+        if parts.is_empty() {
+            return Err(bad(path, "is a directory with no .parquet file in it".into()));
+        }
+        parts
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut df: Option<polars::prelude::DataFrame> = None;
+    for part in &parts {
+        let file = std::fs::File::open(part).map_err(read_err(part))?;
+        let one = ParquetReader::new(file)
+            .finish()
+            .map_err(|e| bad(part, format!("cannot be read as a Parquet table: {e}")))?;
+        match &mut df {
+            None => df = Some(one),
+            Some(df) => {
+                df.vstack_mut(&one).map_err(|e| {
+                    bad(part, format!("does not have the columns of {}: {e}", parts[0].display()))
+                })?;
+            }
+        }
+    }
+    let df = df.expect("at least one part");
+    SeriesSet::from_contract_frame(&df).map_err(|e| bad(path, e.to_string()))
 }
 
 impl Incident {

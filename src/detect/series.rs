@@ -42,7 +42,8 @@ impl SeriesSet {
 
     /// The buckets in `[from_ms, to_ms)`, as a set of their own.
     pub fn slice(&self, from_ms: i64, to_ms: i64) -> SeriesSet {
-        let at = |ms: i64| (ms - self.start_ms).div_euclid(self.bucket_ms);
+        // Saturating: an open end is i64::MIN or i64::MAX.
+        let at = |ms: i64| ms.saturating_sub(self.start_ms).div_euclid(self.bucket_ms);
         let lo = at(from_ms).clamp(0, self.len as i64) as usize;
         let hi = at(to_ms).clamp(lo as i64, self.len as i64) as usize;
         SeriesSet {
@@ -75,6 +76,7 @@ impl SeriesSet {
 /// | column | type | what |
 /// |---|---|---|
 /// | `ts` | timestamp (UTC; any unit) | the bucket's start |
+/// | `epoch_s` | number | instead of `ts`: the bucket's start in seconds since the epoch |
 /// | `bucket_s` | integer | the bucket's width in seconds, the same on every row |
 /// | `series_version` | integer | [`SERIES_VERSION`]; a reader refuses a newer one |
 /// | `attempts`, `failures` | number | login attempts and failed ones in the bucket |
@@ -86,9 +88,10 @@ impl SeriesSet {
 /// | `changes`, `change_<kind>` | number | change events, all and per kind (lower case) |
 /// | `metric:<name>` | number | a plain metric's mean in the bucket |
 ///
-/// Every column but `ts`, `bucket_s` and `series_version` is optional. Rows may be missing for
-/// buckets where nothing happened (a GROUP BY makes none): a reader fills counts with 0 and
-/// carries the levels (`nodes_online`, `capacity`, `load`, `utilisation`) forward.
+/// Every column but `ts` (or `epoch_s`), `bucket_s` and `series_version` is optional. Rows may
+/// be missing for buckets where nothing happened (a GROUP BY makes none), and values may be
+/// null: a reader fills counts with 0 and carries the levels (`nodes_online`, `capacity`,
+/// `load`, `utilisation`) forward.
 pub const SERIES_VERSION: i32 = 1;
 
 /// The series that are levels, carried into buckets a series table has no row for.
@@ -119,7 +122,7 @@ impl SeriesSet {
         let col = |name: &str| {
             df.column(name).map_err(|_| {
                 polars_err!(ColumnNotFound:
-                    "the series table has no `{name}` column; a series table has `ts`, `bucket_s`, \
+                    "the series table has no `{name}` column; a series table has `ts` (or `epoch_s`), `bucket_s`, \
                      `series_version` and one column per series (see `SeriesSet` in src/detect/series.rs)")
             })
         };
@@ -130,8 +133,21 @@ impl SeriesSet {
                 "the series table is version {newest}; this rootline reads version {SERIES_VERSION} \
                  and older: upgrade rootline");
         }
-        let ts = col(schema::TS)?.cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?;
-        let ts: Vec<Option<i64>> = ts.datetime()?.physical().iter().collect();
+        // `ts` (a timestamp), or `epoch_s` (seconds since the epoch) from an engine that
+        // cannot make a timestamp out of a number portably, as queries/series.sql does.
+        let ts: Vec<Option<i64>> = match (df.column(schema::TS), df.column("epoch_s")) {
+            (Err(_), Ok(e)) => {
+                let e = e.cast(&DataType::Float64).map_err(|_| {
+                    polars_err!(ComputeError: "the series table's `epoch_s` column is not numbers ({})", e.dtype())
+                })?;
+                e.f64()?.iter().map(|v| v.map(|s| (s * 1000.0).round() as i64)).collect()
+            }
+            _ => {
+                let ts =
+                    col(schema::TS)?.cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?;
+                ts.datetime()?.physical().iter().collect()
+            }
+        };
         let widths = col("bucket_s")?.cast(&DataType::Int64)?;
         let widths: Vec<i64> = widths.i64()?.iter().flatten().collect();
         let bucket_s = widths.first().copied().unwrap_or(60);
@@ -153,7 +169,7 @@ impl SeriesSet {
         let mut set = SeriesSet { start_ms, bucket_ms, len, cols: BTreeMap::new() };
         for c in df.columns() {
             let name = c.name().as_str();
-            if [schema::TS, "bucket_s", "series_version"].contains(&name) {
+            if [schema::TS, "epoch_s", "bucket_s", "series_version"].contains(&name) {
                 continue;
             }
             let v = c.cast(&DataType::Float64).map_err(|_| {
@@ -164,7 +180,8 @@ impl SeriesSet {
             let mut out = vec![f64::NAN; len];
             for &(t, i) in &rows {
                 let b = set.index(t).expect("inside the grid by construction");
-                out[b] = v.get(i).unwrap_or(0.0);
+                // A null is a bucket the engine had nothing for (an outer join's gap).
+                out[b] = v.get(i).unwrap_or(f64::NAN);
             }
             let mut last = 0.0;
             for x in &mut out {
