@@ -222,7 +222,32 @@ pub fn ingest_to_dir(
         Ok(())
     };
     Ok(crate::ingest::output::ingest_to_dir_then(
-        specs, opts, &registry, dir, per_minute, &then, progress,
+        specs, opts, &registry, dir, None, per_minute, &then, progress,
+    )?)
+}
+
+/// Ingests `specs` as one shard of the tree in `dir`, beside other runs that write it too, at
+/// once or one after another (see [`crate::ingest::output`]): the library side of
+/// `rootline ingest --shard NAME`. The tree reads as one ingest directory; its series come
+/// from the whole tree (`analyze --tables`, or queries/series.sql on any engine).
+pub fn ingest_shard(
+    specs: &[SourceSpec],
+    opts: &crate::ingest::IngestOptions,
+    dir: &Path,
+    shard: &str,
+    per_minute: bool,
+    progress: &(dyn Fn(&str, u64) + Sync),
+) -> Result<crate::ingest::output::Written, PipelineError> {
+    let registry = crate::ingest::Registry::builtin();
+    Ok(crate::ingest::output::ingest_to_dir_then(
+        specs,
+        opts,
+        &registry,
+        dir,
+        Some(shard),
+        per_minute,
+        &|_| Ok(()),
+        progress,
     )?)
 }
 

@@ -23,6 +23,7 @@ Examples:
   rootline ingest cpu.csv.gz --preset metric-csv --strict --out tables/
   rootline ingest access.log --since 2025-03-03 --until 2025-03-04 --out tables/
   rootline ingest --config incident.toml --series --bucket 1m --out tables/   # + series.parquet
+  ls logs/*.log.gz | xargs -P 4 -I{} sh -c 'rootline ingest {} --preset sshd --out tree/ --shard $(basename {})'
   zcat auth.log.gz | rootline ingest - --preset sshd --year 2024 --out tables/")]
 pub struct IngestArgs {
     #[command(flatten)]
@@ -43,6 +44,12 @@ pub struct IngestArgs {
     /// The series' bucket: 30s, 1m, 5m, 1h...
     #[arg(long, default_value = "1m", requires = "series")]
     pub bucket: String,
+    /// Write one shard of a tree that other ingests (of other files or hosts) write too, at
+    /// once or later: parts named after NAME, this run's ingest.json and rejects under
+    /// DIR/shards/NAME/, DIR/ingest.json the index of every shard. A rerun of NAME replaces
+    /// only its own files. See docs/SCALE.md.
+    #[arg(long, value_name = "NAME", conflicts_with = "series")]
+    pub shard: Option<String>,
     /// Keep only rows at or after this time (RFC 3339, or a date meaning its midnight UTC).
     #[arg(long)]
     pub since: Option<String>,
@@ -73,14 +80,24 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     };
     let series_bucket =
         if args.series { Some(super::args::duration("bucket", &args.bucket)?) } else { None };
-    let result = crate::pipeline::ingest_to_dir(
-        &specs,
-        &opts,
-        &args.out,
-        args.per_minute,
-        series_bucket,
-        &progress,
-    );
+    let result = match &args.shard {
+        Some(name) => crate::pipeline::ingest_shard(
+            &specs,
+            &opts,
+            &args.out,
+            name,
+            args.per_minute,
+            &progress,
+        ),
+        None => crate::pipeline::ingest_to_dir(
+            &specs,
+            &opts,
+            &args.out,
+            args.per_minute,
+            series_bucket,
+            &progress,
+        ),
+    };
     if tty {
         eprint!("\r\x1b[2K");
     }
@@ -88,11 +105,20 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         format!("failed to ingest {}", crate::units::plural(specs.len() as u64, "source"))
     })?;
     if !args.quiet {
-        eprint!("{}", summary(&written.report.sources, Some(&args.out.join("rejects.jsonl"))));
+        let own = match &args.shard {
+            Some(name) => args.out.join(crate::ingest::output::SHARDS).join(name),
+            None => args.out.clone(),
+        };
+        eprint!("{}", summary(&written.report.sources, Some(&own.join("rejects.jsonl"))));
         eprintln!(
-            "wrote {} and ingest.json to {}",
+            "wrote {} and ingest.json to {}{}",
             crate::units::plural(written.tables.len() as u64, "table file"),
-            args.out.display()
+            own.display(),
+            if args.shard.is_some() {
+                format!("; {} indexes every shard", args.out.join("ingest.json").display())
+            } else {
+                String::new()
+            }
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -223,6 +223,8 @@ pub struct ParquetSink {
     tick: u64,
     rejects: BufWriter<File>,
     rejects_path: PathBuf,
+    /// Put before a part's number: a shard's name and `-`, or nothing.
+    prefix: String,
     /// Every Parquet file written, relative to the output directory, sorted.
     pub files: Vec<PathBuf>,
 }
@@ -245,6 +247,12 @@ impl ParquetSink {
     /// Writes into `dir` (created if missing), which must not hold role tables already: this
     /// sink never removes anything (see [`super::output`] for replacing an earlier run's).
     pub fn create(dir: &Path) -> Result<ParquetSink, IngestError> {
+        Self::create_shard(dir, None)
+    }
+
+    /// [`ParquetSink::create`] for one shard of a tree (see [`super::output`]): its parts are
+    /// `part-<shard>-<n>.parquet` and its rejects `shards/<shard>/rejects.jsonl`.
+    pub fn create_shard(dir: &Path, shard: Option<&str>) -> Result<ParquetSink, IngestError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         for role in Role::ALL {
             let p = dir.join(role.as_str());
@@ -255,7 +263,12 @@ impl ParquetSink {
                 });
             }
         }
-        let rejects_path = dir.join(super::output::REJECTS);
+        let own = match shard {
+            Some(name) => dir.join(super::output::SHARDS).join(name),
+            None => dir.to_path_buf(),
+        };
+        fs::create_dir_all(&own).map_err(io_err(&own))?;
+        let rejects_path = own.join(super::output::REJECTS);
         let file = File::create(&rejects_path).map_err(io_err(&rejects_path))?;
         Ok(ParquetSink {
             dir: dir.to_path_buf(),
@@ -265,6 +278,7 @@ impl ParquetSink {
             tick: 0,
             rejects: BufWriter::new(file),
             rejects_path,
+            prefix: shard.map_or(String::new(), |s| format!("{s}-")),
             files: Vec::new(),
         })
     }
@@ -286,9 +300,10 @@ impl ParquetSink {
                 .map(|d| d.format("%Y-%m-%d").to_string())
                 .unwrap_or_else(|| format!("day{day}"));
             let n = self.made.entry(key).or_insert(0);
+            let p = &self.prefix;
             let name = match *n {
-                0 => format!("part-{source}.parquet"),
-                k => format!("part-{source}-{k}.parquet"),
+                0 => format!("part-{p}{source}.parquet"),
+                k => format!("part-{p}{source}-{k}.parquet"),
             };
             *n += 1;
             let rel = PathBuf::from(role.as_str()).join(format!("date={date}")).join(name);

@@ -509,3 +509,81 @@ fn r18_analysis_of_the_series_table_is_analysis_of_the_tables() {
     let e = SeriesSet::from_contract_frame(&newer).unwrap_err().to_string();
     assert!(e.contains("version 2") && e.contains("upgrade rootline"), "{e}");
 }
+
+/// Many ingests into one tree (#18): the sample's three logs ingested as three shards at once
+/// (threads, as `xargs -P` runs processes) read back as the ingest of all three in one run:
+/// the same tables and findings, an index that unions the shards. A rerun of one shard
+/// replaces only its own files; shards refuse a whole run's directory and bad names; a file
+/// of the user's in the tree stays.
+#[test]
+fn r18_shards_ingested_at_once_read_as_one_ingest() {
+    use rootline::ingest::output::Manifest;
+    let config = std::path::Path::new("sample-data/skype-2007/incident.toml");
+    let specs = IncidentConfig::load(config).unwrap().specs(config.parent().unwrap()).unwrap();
+    assert_eq!(specs.len(), 3);
+    let dir = temp_dir("shards");
+    let (whole, tree) = (dir.join("whole"), dir.join("tree"));
+    let opts = rootline::ingest::IngestOptions::default();
+    rootline::pipeline::ingest_to_dir(&specs, &opts, &whole, false, None, &|_, _| {}).unwrap();
+    let shard = |i: usize| {
+        let name = format!("s{i}");
+        rootline::pipeline::ingest_shard(&specs[i..=i], &opts, &tree, &name, i == 0, &|_, _| {})
+            .unwrap()
+    };
+    std::thread::scope(|s| {
+        let runs: Vec<_> = (0..3).map(|i| s.spawn(move || shard(i))).collect();
+        runs.into_iter().for_each(|r| drop(r.join().unwrap()));
+    });
+    let index = Manifest::read(&tree).unwrap().unwrap();
+    assert_eq!(index.shards, ["s0", "s1", "s2"]);
+    assert_eq!(index.report.sources.len(), 3);
+    let files = |d: &std::path::Path| Manifest::read(d).unwrap().unwrap().files;
+    let mut all: Vec<String> =
+        (0..3).flat_map(|i| files(&tree.join(format!("shards/s{i}")))).collect();
+    all.sort();
+    assert_eq!(index.files, all);
+    assert!(all.iter().all(|f| f.contains("/part-s")), "{all:?}");
+    assert!(tree.join("shards/s0/rejects.jsonl").is_file());
+    assert!(tree.join("shards/s0/login_per_minute.csv").is_file());
+    assert!(!tree.join("rejects.jsonl").exists());
+
+    let load = |d: &std::path::Path| {
+        Incident::load(&Input::Tables(d.to_path_buf()), &LoadOptions::default()).unwrap()
+    };
+    let (a, b) = (load(&whole), load(&tree));
+    assert_eq!(a.tables, b.tables, "the tree holds the rows of one whole ingest");
+    let o = AnalyzeOptions::default();
+    assert_eq!(a.analyze(&o).unwrap().findings, b.analyze(&o).unwrap().findings);
+
+    // A rerun of s1 replaces s1's files and leaves the others' (and the user's) alone.
+    let notes = tree.join("node/notes.txt");
+    std::fs::write(&notes, "mine").unwrap();
+    let others =
+        |t: &std::path::Path| [0, 2].map(|i| files(&t.join(format!("shards/s{i}")))).concat();
+    let before = others(&tree);
+    let stamp = |f: &String| std::fs::metadata(tree.join(f)).unwrap().modified().unwrap();
+    let stamps: Vec<_> = before.iter().map(stamp).collect();
+    shard(1);
+    assert_eq!(others(&tree), before);
+    assert_eq!(before.iter().map(stamp).collect::<Vec<_>>(), stamps);
+    assert_eq!(Manifest::read(&tree).unwrap().unwrap().files, all);
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "mine");
+    assert_eq!(load(&tree).tables, a.tables);
+
+    // Shards refuse a whole run's directory, and names that are not file names.
+    let e = rootline::pipeline::ingest_shard(&specs[..1], &opts, &whole, "s0", false, &|_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not of shards"), "{e}");
+    for bad in ["", "../x", "a/b", ".hidden", "a b"] {
+        let e = rootline::pipeline::ingest_shard(&specs[..1], &opts, &tree, bad, false, &|_, _| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is not a shard name"), "{bad:?}: {e}");
+    }
+    // A whole run into the tree replaces every shard, and only what rootline wrote.
+    rootline::pipeline::ingest_to_dir(&specs, &opts, &tree, false, None, &|_, _| {}).unwrap();
+    assert!(!tree.join("shards/s0").exists());
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "mine");
+    assert_eq!(load(&tree).tables, a.tables);
+}
