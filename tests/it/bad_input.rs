@@ -255,8 +255,7 @@ fn r12_out_never_removes_what_rootline_did_not_write() {
     std::fs::create_dir_all(out.join("change/q3")).unwrap();
     std::fs::write(out.join("change/q3/notes.txt"), "x").unwrap();
     let err = ingest_to(&[spec(src.clone())], &out)
-        .err()
-        .expect("a foreign change/ is refused")
+        .expect_err("a foreign change/ is refused")
         .to_string();
     assert!(err.contains("change") && err.contains("ingest.json"), "{err}");
     assert_eq!(std::fs::read_to_string(out.join("change/q3/notes.txt")).unwrap(), "x");
@@ -288,7 +287,7 @@ fn r12_an_input_inside_the_output_it_would_replace_is_refused_and_kept() {
     let w = ingest_to(&[spec(logins_jsonl(&dir, "f.jsonl", 16))], &tb).unwrap();
     let part = tb.join(&w.tables[0]);
     let before = std::fs::read(&part).unwrap();
-    let err = ingest_to(&[spec(part.clone())], &tb).err().expect("refused").to_string();
+    let err = ingest_to(&[spec(part.clone())], &tb).expect_err("refused").to_string();
     assert!(err.contains("would replace"), "{err}");
     assert_eq!(std::fs::read(&part).unwrap(), before, "the input is untouched");
 }
