@@ -19,7 +19,9 @@ Examples:
   rootline analyze --config sample-data/skype-2007/incident.toml --out out/
   rootline analyze /var/log/auth.log --year 2024 --out out/
   rootline analyze --tables tables/ --bucket 5m --as-of 2007-08-18T00:00:00Z --out out/
-  rootline analyze --series series.parquet --tables tables/ --out out/   # series from Spark")]
+  rootline analyze --series tables/series.parquet --tables tables/ --out out/
+  spark-submit queries/spark.py tables/ queries/series.sql --out series/
+  rootline analyze --series series/ --tables tables/ --out out/   # the series from Spark")]
 pub struct AnalyzeArgs {
     #[command(flatten)]
     pub data: DataArgs,
@@ -32,9 +34,10 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value = "1m")]
     pub bucket: String,
     /// Analyze this series table (the contract `rootline ingest --series` writes, or
-    /// `queries/series.sql`'s output from another engine) instead of computing the series.
-    /// With --tables (or logs), evidence lines come from them; without, there are none.
-    #[arg(long, value_name = "PARQUET")]
+    /// `queries/series.sql`'s output from another engine) instead of computing the series:
+    /// a Parquet file, or a directory of Parquet parts as Spark writes them. With --tables
+    /// (or logs), evidence lines come from them; without, there are none.
+    #[arg(long, value_name = "PARQUET|DIR")]
     pub series: Option<PathBuf>,
     /// Print nothing but errors.
     #[arg(long, short)]
