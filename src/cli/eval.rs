@@ -210,11 +210,12 @@ fn sim_table(r: &sim::SimEval) -> String {
         );
     }
     s += &format!(
-        "\nsurge peak ratio within 10%: {}/{}; restart wave linked before the surge: {}/{}; wrong links: {}; missed links: {}; kind of incident right: {}/{}\n",
+        "\nsurge peak ratio within 10%: {}/{}; restart wave linked before the surge: {}/{}; surges or exhaustions before their trigger: {}; wrong links: {}; missed links: {}; kind of incident right: {}/{}\n",
         r.peak_ratio_within_10pct,
         r.surges_scored,
         r.wave_before_surge,
         r.wave_runs,
+        r.before_trigger,
         r.wrong_links,
         r.missed_links,
         r.archetype_right,

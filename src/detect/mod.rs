@@ -33,8 +33,14 @@ pub struct DetectOptions {
     /// mean is far out. In minutes, so that a 15-minute bucket is not asked for 45 minutes.
     pub min_len: usize,
     pub gap: usize,
-    /// Onset and end are where the robust z crosses this (the edge of the normal band).
+    /// Onset and end are where the robust z crosses this (the edge of the normal band)...
     pub band_z: f64,
+    /// ...or, for surges and change waves, where the 5-minute mean falls under this multiple
+    /// of the baseline median. At large counts the band's edge sits a few percent over normal,
+    /// and the restart wave's own logins (1.3-1.4x for hours) would start a flood hours before
+    /// it rose; the simulator's truth bounds a surge the same way
+    /// ([`crate::simulate::truth::EDGE_RATIO`]).
+    pub edge_ratio: f64,
     /// Exhaustion: capacity at most this share of its baseline...
     pub capacity_share: f64,
     /// The spread of nodes online is at least this share of its baseline, so the band's edge
@@ -67,6 +73,7 @@ impl Default for DetectOptions {
             min_len: 3,
             gap: 2,
             band_z: 2.0,
+            edge_ratio: crate::simulate::truth::EDGE_RATIO,
             capacity_share: 0.8,
             capacity_rel_spread: 0.025,
             util_ceiling: 0.95,
@@ -331,9 +338,17 @@ fn highs(
     // it and one noisy bucket before it does not start it. (The core stays on single buckets:
     // a 5-minute mean would stretch a one-bucket blip into a run.)
     let m = centred_means(x, (150_000 / s.bucket_ms.max(1)) as usize);
-    let inside = |i: usize| b[i].is_none_or(|b| b.z(m[i]) < o.band_z);
+    // The same edge at any bucket: at 1 minute an edge is a 5-minute mean `band_z` spreads of
+    // a minute over the median. A bucket of k minutes sums k minutes of counts, whose spread
+    // grows as sqrt(k), not k: the same rate above normal is sqrt(k) times as many of its
+    // spreads out (Poisson counts). Without this a 5-minute bucket started a flood on the
+    // restart wave's logins 8 minutes before the flood.
+    let edge_z = o.band_z * (s.bucket_ms as f64 / 60_000.0).max(1.0).sqrt();
+    let inside =
+        |i: usize| b[i].is_none_or(|b| b.z(m[i]) < edge_z || m[i] < o.edge_ratio * b.median);
     // ...but an episode starts and ends on a bucket that is itself out of its band.
-    let quiet = |i: usize| b[i].is_none_or(|b| b.z(x[i]) < o.band_z);
+    let quiet =
+        |i: usize| b[i].is_none_or(|b| b.z(x[i]) < edge_z || x[i] < o.edge_ratio * b.median);
     // The headline is read on 5-minute means: an episode whose 5-minute mean is far above
     // baseline in fewer than `min_len` buckets (a blip of a small count: one supernode's
     // clients logging in again) is not told.

@@ -66,6 +66,9 @@ pub struct RunScore {
     pub missed_links: Vec<String>,
     /// The restart wave is linked to the surge, and starts before it.
     pub wave_before_surge: Option<bool>,
+    /// Surges and exhaustions found before the trigger began (the restart wave's start, the
+    /// deploy, the crowd): a story that puts the effect before its cause.
+    pub before_trigger: usize,
     /// The kinds of incident the findings claim, most fitting first, and the kind the
     /// scenario is (none for a quiet week).
     pub archetypes: Vec<String>,
@@ -92,6 +95,8 @@ pub struct SimEval {
     pub surges_scored: usize,
     pub wave_before_surge: usize,
     pub wave_runs: usize,
+    /// Surges and exhaustions found before their run's trigger, over all runs.
+    pub before_trigger: usize,
     pub wrong_links: usize,
     pub missed_links: usize,
     /// Runs whose most fitting kind is the scenario's (for quiet: no kind at all).
@@ -230,6 +235,16 @@ pub fn score(truth: &Truth, f: &Findings, format: &str) -> RunScore {
             .iter()
             .any(|l| l.from == LinkEnd::ChangeWave && l.to == LinkEnd::Surge && l.lag_min >= 0.0)
     });
+    let trigger = truth
+        .restart_wave
+        .as_ref()
+        .map(|w| w.start.as_str())
+        .or(truth.deploy.as_deref())
+        .or(truth.crowd.as_deref())
+        .map(rfc3339_ms);
+    let before_trigger = trigger.map_or(0, |t| {
+        f.surges.iter().chain(&f.exhaustions).filter(|e| rfc3339_ms(&e.onset) < t).count()
+    });
     let archetypes: Vec<String> = f
         .archetypes
         .iter()
@@ -253,6 +268,7 @@ pub fn score(truth: &Truth, f: &Findings, format: &str) -> RunScore {
         wrong_links,
         missed_links,
         wave_before_surge,
+        before_trigger,
     }
 }
 
@@ -293,6 +309,7 @@ pub fn summarise(runs: Vec<RunScore>) -> SimEval {
         surges_scored: scored,
         wave_before_surge: runs.iter().filter(|r| r.wave_before_surge == Some(true)).count(),
         wave_runs: runs.iter().filter(|r| r.wave_before_surge.is_some()).count(),
+        before_trigger: runs.iter().map(|r| r.before_trigger).sum(),
         wrong_links: runs.iter().map(|r| r.wrong_links.len()).sum(),
         missed_links: runs.iter().map(|r| r.missed_links.len()).sum(),
         archetype_right: runs

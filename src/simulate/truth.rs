@@ -12,7 +12,7 @@
 //! - **surge**: 5-minute mean attempts at least [`SURGE_RATIO`] times their baseline.
 //!   `onset` and `end` bound the episode around the peak: runs where the 5-minute mean is
 //!   above the band (baseline + 2 sqrt(baseline), a Poisson count's two standard deviations)
-//!   that somewhere are far above it (at least [`SURGE_RATIO`] times and 6 standard
+//!   and at least [`EDGE_RATIO`] times the baseline, that somewhere are far above it (at least [`SURGE_RATIO`] times and 6 standard
 //!   deviations over baseline), merged across gaps under [`MERGE_MIN`] minutes;
 //!   `peak_ratio` is the 5-minute ratio at `peak`.
 //! - **exhaustion**: supernodes online below [`EXHAUSTION_SHARE`] of their baseline (the
@@ -36,6 +36,11 @@ use crate::stats::{centred_means, median};
 use crate::units::{rfc3339_ms, rfc3339_secs as rfc3339, round_to};
 
 pub const SURGE_RATIO: f64 = 3.0;
+/// A surge's edges: where its 5-minute mean falls under this multiple of the baseline (as
+/// well as under the band). With many clients the band is a few percent over the baseline,
+/// and the restart wave's own logins, 1.3-1.4x for hours, would start the flood hours before
+/// it rose (at 120,000 clients, 2 h 13 min).
+pub const EDGE_RATIO: f64 = 1.5;
 /// Episodes less than this many minutes apart are one, as in detection's default.
 pub const MERGE_MIN: usize = 60;
 /// Half-width of the centred means the rules look at (5 minutes).
@@ -264,7 +269,8 @@ pub fn derive(p: &SimParams, stats: &Stats) -> Truth {
     let far =
         |i: usize| ratio[i] >= SURGE_RATIO && attempts[i] >= base_at(i) + 6.0 * base_at(i).sqrt();
     let surge = argmax(&ratio, after).filter(|&pk| far(pk)).map(|pk| {
-        let (lo, hi) = episode_around(n, pk, |i| attempts[i] > band(i), far, MERGE_MIN);
+        let above = |i: usize| attempts[i] > band(i).max(EDGE_RATIO * base_at(i));
+        let (lo, hi) = episode_around(n, pk, above, far, MERGE_MIN);
         Surge {
             onset: ts(p, lo),
             peak: ts(p, pk),
