@@ -237,9 +237,10 @@ fn eval_sim_scores_findings_against_truth() {
     let skype = &r.runs[0];
     let kinds: Vec<&str> = skype.matches.iter().map(|m| m.kind.as_str()).collect();
     assert_eq!(kinds[..3], ["change_wave", "surge", "exhaustion"]);
-    // Onsets within 5 minutes of truth and the peak ratio within 10% (eval sim: seeds 1-3,
-    // 12 skype runs, 12/12 each; seeds 4-9 at 5000 and 20000 clients, onsets 11/12 and
-    // ratios 11/12; this seed is not one of the misses).
+    // Onsets within 5 minutes of truth (`rootline eval sim`, seeds 1-3 at 5000 and 20000
+    // clients, both formats: exhaustions 12/12, floods 8/12, the misses +14 and +50 min at
+    // 5000 clients, seeds 2 and 3; seeds 11-13 at 60,000 and 120,000 clients: floods 6/6
+    // within 3 min). This seed is not one of the misses.
     for kind in ["surge", "exhaustion"] {
         let m = skype.matches.iter().find(|m| m.kind == kind).unwrap();
         let err = m.onset_err_min.unwrap_or_else(|| panic!("no {kind} found"));
