@@ -25,3 +25,4 @@ pub mod simulate;
 pub mod stats;
 pub mod tables;
 pub mod units;
+pub mod whatif;

@@ -11,6 +11,7 @@ mod ingest;
 mod query;
 mod report;
 mod simulate;
+mod whatif;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,7 @@ Examples:
   rootline ingest /var/log/auth.log --year 2024 --out tables/
   rootline query --config sample-data/skype-2007/incident.toml restart_wave_by_region
   rootline check --config nightly.toml --state /var/lib/rootline   # exit 0/1/2/3
+  rootline whatif --config sample-data/skype-2007/incident.toml --out whatif/
   rootline formats"
 )]
 pub struct Cli {
@@ -48,6 +50,7 @@ pub enum Command {
     Query(Box<query::QueryArgs>),
     Report(Box<report::ReportArgs>),
     Simulate(Box<simulate::SimulateArgs>),
+    Whatif(Box<whatif::WhatifArgs>),
 }
 
 /// Parses the command line. A usage error of `rootline check` is UNKNOWN (exit 3, with a
@@ -81,7 +84,11 @@ pub fn parse() -> Result<Cli, ExitCode> {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if matches!(
         cli.command,
-        Command::Analyze(_) | Command::Check(_) | Command::Query(_) | Command::Report(_)
+        Command::Analyze(_)
+            | Command::Check(_)
+            | Command::Query(_)
+            | Command::Report(_)
+            | Command::Whatif(_)
     ) {
         return_freed_memory();
     }
@@ -96,6 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Query(args) => query::run(*args),
         Command::Report(args) => report::run(*args),
         Command::Simulate(args) => simulate::run(*args),
+        Command::Whatif(args) => whatif::run(*args),
     };
     if std::env::var_os("ROOTLINE_PEAK_RSS").is_some()
         && let Some(kib) = peak_rss_kib()

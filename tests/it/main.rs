@@ -12,3 +12,4 @@ mod readme;
 mod report;
 mod shared_data;
 mod simulate;
+mod whatif;

@@ -1,0 +1,511 @@
+//! What would have helped: the incident's model fitted from its own logs, replayed as it was
+//! (`observed`, which checks the model) and under other policies (`rootline whatif`).
+//!
+//! The model is the simulator's skype-2007 model (`src/simulate/`): clients that are also the
+//! supernode pool, a change wave that restarts them, retries, overload, self-healing slowed by
+//! a bug under stress. What the logs show is measured and set in it ([`Fit::measured`]); the
+//! rest keeps the model's values and is listed as assumed ([`Fit::assumed`]). Each run (the
+//! replay and every policy) is simulated into a scratch directory and analyzed by rootline's
+//! own detection, so that the observed incident and every replay are measured by the same
+//! code ([`Outcome::of`]).
+//!
+//! Honest by construction: when the `observed` replay misses the observed incident on any of
+//! peak demand (the busiest hour), lowest capacity, failed logins or time to recover by more than
+//! [`TOLERANCE`], the result says which and carries no counterfactual numbers.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::correlate::AnalyzeOptions;
+use crate::detect::SeriesSet;
+use crate::findings::Findings;
+use crate::pipeline::{Incident, Input, LoadOptions, PipelineError};
+use crate::schema::{self, Role};
+use crate::simulate::{self, Policy, RetryPolicy, Scenario, SimFormat, SimOutput, SimParams};
+use crate::units::{rfc3339_ms, rfc3339_secs};
+
+/// How far (relative) the `observed` replay may be from the incident on each outcome before
+/// whatif refuses to give counterfactual numbers.
+pub const TOLERANCE: f64 = 0.15;
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// What an incident came to, from its findings: the same for the observed incident and for
+/// every replay.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    /// The largest surge's peak over its baseline.
+    pub peak_demand_ratio: f64,
+    /// Login attempts a minute in the busiest hour. The model is checked on this, not on the
+    /// ratio or the busiest minute: with a baseline of two logins a minute those move by a
+    /// quarter or more from one seed of the model to the next.
+    pub peak_demand_per_min: f64,
+    /// The lowest capacity (nodes online) as a share of its baseline; 1 without an exhaustion.
+    pub lowest_capacity_share: f64,
+    /// Failed logins in the incident.
+    pub failed_logins: u64,
+    /// Users unable to log in for a whole clock hour or more.
+    pub users_locked_out: u64,
+    /// Clock hours in which most users who tried could not log in.
+    pub hours_majority_locked_out: u64,
+    /// Hours from the trigger (the change wave's onset, else the first episode) to recovery,
+    /// or to the end of the data when there is none.
+    pub time_to_recover_h: f64,
+}
+
+impl Outcome {
+    pub fn of(f: &Findings, series: &SeriesSet, end_ms: i64) -> Outcome {
+        let peak = f.surges.iter().map(|e| e.ratio).fold(1.0, f64::max);
+        let per_min = 60_000.0 / series.bucket_ms.max(1) as f64;
+        let hour = (HOUR_MS / series.bucket_ms.max(1)).max(1) as usize;
+        let peak_per_min = series.get(schema::signal::ATTEMPTS).map_or(0.0, |x| {
+            let sums: Vec<f64> =
+                x.windows(hour.min(x.len()).max(1)).map(|w| w.iter().sum()).collect();
+            sums.iter().copied().fold(0.0, f64::max) / hour as f64 * per_min
+        });
+        let lowest = f
+            .exhaustions
+            .iter()
+            .filter(|e| e.series == schema::signal::NODES_ONLINE && e.baseline > 0.0)
+            .map(|e| e.peak_value / e.baseline)
+            .fold(1.0, f64::min);
+        let trigger = f
+            .changes
+            .first()
+            .or_else(|| {
+                f.surges.iter().chain(&f.exhaustions).chain(&f.failures).min_by_key(|e| e.onset_i)
+            })
+            .map(|e| rfc3339_ms(&e.onset));
+        let recovered = f.recovery.as_deref().map_or(end_ms, rfc3339_ms);
+        let hours = trigger.map_or(0.0, |t| (recovered - t).max(0) as f64 / HOUR_MS as f64);
+        let impact = f.impact.as_ref();
+        let locked = impact.and_then(|i| i.locked_out.as_ref());
+        Outcome {
+            peak_demand_ratio: round2(peak),
+            peak_demand_per_min: round2(peak_per_min),
+            lowest_capacity_share: round2(lowest),
+            failed_logins: impact.map_or(0, |i| i.failed_logins),
+            users_locked_out: locked.map_or(0, |l| l.users),
+            hours_majority_locked_out: locked.map_or(0, |l| l.hours_majority),
+            time_to_recover_h: round2(hours),
+        }
+    }
+
+    /// The outcomes the replay must match, with their relative misses.
+    fn misses(&self, replay: &Outcome) -> BTreeMap<String, f64> {
+        let rel = |a: f64, b: f64| if a.abs() > 0.0 { (b - a) / a } else { b - a };
+        BTreeMap::from([
+            (
+                "peak_demand_per_min".into(),
+                rel(self.peak_demand_per_min, replay.peak_demand_per_min),
+            ),
+            (
+                "lowest_capacity_share".into(),
+                // A share near 0 has no relative error: compare in points of the baseline.
+                replay.lowest_capacity_share - self.lowest_capacity_share,
+            ),
+            ("failed_logins".into(), rel(self.failed_logins as f64, replay.failed_logins as f64)),
+            ("time_to_recover_h".into(), rel(self.time_to_recover_h, replay.time_to_recover_h)),
+        ])
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// The model's knobs set from the logs, and those kept from the skype-2007 model.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fit {
+    /// Each measured knob: its value and how it was measured.
+    pub measured: BTreeMap<String, Measured>,
+    /// Knobs the logs cannot show, kept at the model's values.
+    pub assumed: Vec<String>,
+    #[serde(skip)]
+    pub params: SimParams,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Measured {
+    pub value: serde_json::Value,
+    pub how: String,
+}
+
+fn measured(fit: &mut BTreeMap<String, Measured>, k: &str, v: impl Serialize, how: &str) {
+    let value = serde_json::to_value(v).unwrap_or(serde_json::Value::Null);
+    fit.insert(k.to_string(), Measured { value, how: how.to_string() });
+}
+
+/// The whatif error: what is missing from the incident to fit the model.
+#[derive(Debug, thiserror::Error)]
+pub enum WhatifError {
+    #[error("{0}")]
+    Cannot(String),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error("cannot run the model in {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Fits the model to an incident: clients, span, the trigger, the share of supernodes and of
+/// clients the change restarted, the retry schedule and when self-healing resumed.
+pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit, WhatifError> {
+    let cannot = |what: &str| {
+        WhatifError::Cannot(format!(
+            "whatif needs {what}; it fits a model of logins, capacity nodes and a change wave \
+             (the 2007 kind of incident)"
+        ))
+    };
+    let login = incident.tables.get(&Role::Login).ok_or_else(|| cannot("a login table"))?;
+    let node = incident.tables.get(&Role::Node).ok_or_else(|| cannot("a node table"))?;
+    let change = incident.tables.get(&Role::Change).ok_or_else(|| cannot("a change table"))?;
+    let wave = f.changes.first().ok_or_else(|| cannot("a change wave"))?;
+    let mut p = SimParams::new(Scenario::Skype2007);
+    let mut m = BTreeMap::new();
+    let pe = |e: polars::prelude::PolarsError| WhatifError::Cannot(e.to_string());
+
+    // Who logs in, and over what span.
+    let ts = |df: &polars::prelude::DataFrame| -> Result<Vec<i64>, WhatifError> {
+        Ok(df
+            .column(schema::TS)
+            .map_err(pe)?
+            .datetime()
+            .map_err(pe)?
+            .physical()
+            .into_no_null_iter()
+            .collect())
+    };
+    let texts =
+        |df: &polars::prelude::DataFrame, c: &str| -> Result<Vec<Option<String>>, WhatifError> {
+            Ok(schema::texts(df.column(c).map_err(pe)?)
+                .map_err(pe)?
+                .map(|v| v.map(str::to_string))
+                .collect())
+        };
+    let login_ts = ts(login)?;
+    let clients_col = texts(login, "client")?;
+    let users_col = texts(login, schema::USER)?;
+    let who: Vec<Option<&str>> =
+        clients_col.iter().zip(&users_col).map(|(c, u)| c.as_deref().or(u.as_deref())).collect();
+    let mut ids: BTreeMap<&str, u32> = BTreeMap::new();
+    for w in who.iter().flatten() {
+        let n = ids.len() as u32;
+        ids.entry(w).or_insert(n);
+    }
+    if ids.len() < 100 {
+        return Err(cannot("at least 100 clients (or users) in the login table"));
+    }
+    p.clients = ids.len();
+    measured(&mut m, "clients", p.clients, "distinct clients (or users) in the login table");
+    let (lo, hi) =
+        (login_ts.iter().copied().min().unwrap_or(0), login_ts.iter().copied().max().unwrap_or(0));
+    p.start_ms = lo.div_euclid(DAY_MS) * DAY_MS;
+    p.days = ((hi - p.start_ms) / DAY_MS + 1).clamp(1, 60) as u32;
+    measured(&mut m, "start", rfc3339_secs(p.start_ms), "midnight UTC before the first login");
+    measured(&mut m, "days", p.days, "whole days to the last login");
+
+    // The trigger: a release row, else the change wave's onset.
+    let kinds = texts(change, schema::KIND)?;
+    let targets = texts(change, "target")?;
+    let change_ts = ts(change)?;
+    let release = kinds
+        .iter()
+        .zip(&change_ts)
+        .find(|(k, _)| k.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("release")))
+        .map(|(_, t)| *t);
+    let wave_onset = rfc3339_ms(&wave.onset);
+    p.release_ms = Some(release.unwrap_or(wave_onset));
+    measured(
+        &mut m,
+        "release",
+        rfc3339_secs(p.release_ms.unwrap_or(0)),
+        if release.is_some() {
+            "the change table's release row"
+        } else {
+            "the change wave's onset"
+        },
+    );
+
+    // Whom the change restarted: the clients, and the capacity nodes online at the release.
+    let rebooted: std::collections::BTreeSet<&str> = kinds
+        .iter()
+        .zip(&targets)
+        .filter(|(k, _)| k.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("reboot")))
+        .filter_map(|(_, t)| t.as_deref())
+        .collect();
+    if rebooted.is_empty() {
+        return Err(cannot("reboot rows in the change table (kind reboot, target the host)"));
+    }
+    let share = (rebooted.len() as f64 / p.clients as f64).min(1.0);
+    p.auto_update_share = round2(share);
+    measured(&mut m, "auto_update_share", p.auto_update_share, "distinct reboot targets / clients");
+    let release_ms = p.release_ms.unwrap_or(0);
+    let node_ts = ts(node)?;
+    let names = texts(node, schema::NODE)?;
+    let events = texts(node, schema::EVENT)?;
+    let mut at_release: BTreeMap<&str, bool> = BTreeMap::new();
+    for ((t, n), e) in node_ts.iter().zip(&names).zip(&events) {
+        let (Some(n), true) = (n.as_deref(), *t < release_ms && *t >= release_ms - HOUR_MS) else {
+            continue;
+        };
+        at_release.insert(n, !matches!(e.as_deref(), Some("leave" | "crash")));
+    }
+    let pool: Vec<&str> = at_release.iter().filter(|(_, on)| **on).map(|(n, _)| *n).collect();
+    if pool.is_empty() {
+        return Err(cannot("capacity nodes reporting in the hour before the change"));
+    }
+    let hit = pool.iter().filter(|n| rebooted.contains(*n)).count();
+    p.supernode_auto_update_share = round2(hit as f64 / pool.len() as f64);
+    measured(
+        &mut m,
+        "supernode_auto_update_share",
+        p.supernode_auto_update_share,
+        "share of the nodes online in the hour before the release that the wave rebooted",
+    );
+
+    // Retries: per client, the gaps after each failed attempt, by their place in the streak.
+    let outcomes = texts(login, schema::OUTCOME)?;
+    let mut order: Vec<usize> = (0..login_ts.len()).filter(|&i| who[i].is_some()).collect();
+    order.sort_by_key(|&i| (ids[who[i].unwrap_or_default()], login_ts[i]));
+    let mut gaps: Vec<Vec<f64>> = vec![Vec::new(); 12];
+    let mut streak = 0usize;
+    for w in order.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let failed = outcomes[a].as_deref() == Some("fail");
+        if who[a] != who[b] || !failed {
+            streak = 0;
+            continue;
+        }
+        let gap_s = (login_ts[b] - login_ts[a]) as f64 / 1000.0;
+        // A wait past an hour is a comeback, not a retry.
+        if gap_s < 3600.0 {
+            gaps[streak.min(11)].push(gap_s);
+            streak += 1;
+        } else {
+            streak = 0;
+        }
+    }
+    let q = |v: &mut Vec<f64>, at: f64| -> Option<f64> {
+        if v.len() < 20 {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        Some(v[((v.len() - 1) as f64 * at).round() as usize])
+    };
+    if let (Some(first), Some(second)) = (q(&mut gaps[0], 0.5), q(&mut gaps[1].clone(), 0.5)) {
+        let (p10, p90) =
+            (q(&mut gaps[0], 0.1).unwrap_or(first), q(&mut gaps[0], 0.9).unwrap_or(first));
+        let mut late: Vec<f64> = gaps[8..].iter().flatten().copied().collect();
+        let max_s = q(&mut late, 0.5).unwrap_or(first * 20.0);
+        p.retry = RetryPolicy {
+            base_s: first.round(),
+            backoff: round2((second / first).clamp(1.0, 4.0)),
+            max_s: max_s.round().max(first),
+            jitter: round2(((p90 - p10) / (1.6 * first)).clamp(0.0, 1.0)),
+        };
+        measured(
+            &mut m,
+            "retry",
+            &p.retry,
+            "gaps after a failed login by the same client: the first retry's median (base), the \
+             second's over the first's (backoff), the ninth and later (cap), the first's 10-90% \
+             spread (jitter)",
+        );
+    } else {
+        return Err(cannot("retries to measure (20 or more clients retrying a failed login)"));
+    }
+
+    // When self-healing resumed: the last minute of the deepest trough of nodes online (within
+    // 5% of the baseline of its lowest), before the exhaustion ends.
+    let trough = f
+        .exhaustions
+        .iter()
+        .filter(|e| e.series == schema::signal::NODES_ONLINE && e.baseline > 0.0)
+        .min_by(|a, b| (a.peak_value / a.baseline).total_cmp(&(b.peak_value / b.baseline)));
+    let nodes = series.get(schema::signal::NODES_ONLINE);
+    if let (Some(e), Some(x)) = (trough, nodes) {
+        let floor = e.peak_value + (0.05 * e.baseline).max(1.0);
+        let (from, to) = (e.peak_i.min(x.len()), (e.end_i + 1).min(x.len()));
+        let last = (from..to).rev().find(|&i| x[i] <= floor).unwrap_or(from);
+        let at = series.at(last);
+        p.bug_fixed_ms = Some(at);
+        measured(
+            &mut m,
+            "bug_fixed",
+            rfc3339_secs(at),
+            "the last minute of the deepest trough of nodes online (within 5% of the baseline \
+             of its lowest): capacity grew back from there",
+        );
+    } else {
+        p.bug_fixed_ms = None;
+        measured(&mut m, "bug_fixed", "never", "no exhaustion of nodes online: no stall to end");
+    }
+    let assumed = [
+        "always_on_share",
+        "session_hour",
+        "session_mean_h",
+        "relogin_after_s",
+        "give_up_after_min",
+        "comeback_min",
+        "supernode_capacity",
+        "admit_per_min",
+        "overload_factor",
+        "overload_drop_chance",
+        "target_util",
+        "promote_rate",
+        "bug_factor",
+        "stress_util",
+        "stress_fail_ratio",
+        "stress_churn",
+        "install_local_hour",
+        "download_hours",
+    ]
+    .map(String::from)
+    .to_vec();
+    Ok(Fit { measured: m, assumed, params: p })
+}
+
+/// One policy's replay.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyRun {
+    pub policy: Policy,
+    pub outcome: Outcome,
+}
+
+/// `whatif.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Whatif {
+    pub fit: Fit,
+    pub observed: Outcome,
+    /// The `observed` policy's replay: the check of the model.
+    pub replay: Outcome,
+    /// Each outcome's miss of the replay against the incident (relative; the capacity share
+    /// in points), and whether all are within [`TOLERANCE`].
+    pub misses: BTreeMap<String, f64>,
+    pub reproduces: bool,
+    /// The policies' replays; empty when the model does not reproduce the incident.
+    pub policies: Vec<PolicyRun>,
+    pub seed: u64,
+    pub tolerance: f64,
+}
+
+impl Whatif {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+}
+
+/// What to replay and where the scratch runs go.
+#[derive(Debug, Clone)]
+pub struct WhatifOptions {
+    pub policies: Vec<Policy>,
+    pub seed: u64,
+    /// Scratch directory for the replays' logs; each run's is removed after it.
+    pub work: PathBuf,
+}
+
+/// Simulates `params` into `work` and analyzes it as rootline analyzes any incident.
+fn replay(params: &SimParams, work: &Path) -> Result<Outcome, WhatifError> {
+    let io = |source| WhatifError::Io { path: work.to_path_buf(), source };
+    let dir = work.join(format!("replay-{}", params.policy));
+    let out = SimOutput { dir: dir.clone(), format: SimFormat::Text, gzip: false };
+    simulate::simulate(params, &out, &|_| {}).map_err(io)?;
+    let incident =
+        Incident::load(&Input::Config(dir.join("incident.toml")), &LoadOptions::default());
+    let result = incident.and_then(|i| i.analyze(&AnalyzeOptions::default()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let a = result?;
+    Ok(Outcome::of(&a.findings, &a.series, params.end_ms()))
+}
+
+/// Fits the model, replays the incident, and when the replay reproduces it, every policy.
+pub fn run(
+    incident: &Incident,
+    analysis: &crate::pipeline::Analysis,
+    o: &WhatifOptions,
+    progress: &dyn Fn(&str),
+) -> Result<Whatif, WhatifError> {
+    let f = &analysis.findings;
+    let fit = fit(incident, f, &analysis.series)?;
+    let end = crate::tables::span(&incident.tables).map_or(0, |(_, hi)| hi);
+    let observed = Outcome::of(f, &analysis.series, end);
+    let base = fit.params.clone().with_seed(o.seed);
+    progress("observed");
+    let replayed = replay(&base.clone().with_policy(Policy::Observed), &o.work)?;
+    let misses = observed.misses(&replayed);
+    let reproduces = misses.values().all(|m| m.abs() <= TOLERANCE);
+    let mut policies = Vec::new();
+    if reproduces {
+        for &policy in o.policies.iter().filter(|p| **p != Policy::Observed) {
+            progress(policy.as_str());
+            let outcome = replay(&base.clone().with_policy(policy), &o.work)?;
+            policies.push(PolicyRun { policy, outcome });
+        }
+    }
+    Ok(Whatif {
+        fit,
+        observed,
+        replay: replayed,
+        misses: misses.into_iter().map(|(k, v)| (k, round2(v))).collect(),
+        reproduces,
+        policies,
+        seed: o.seed,
+        tolerance: TOLERANCE,
+    })
+}
+
+/// The result as a table for the terminal: the incident, the replay and each policy.
+pub fn table(w: &Whatif) -> String {
+    use std::fmt::Write as _;
+    let mut s = format!(
+        "{:<16} {:>7} {:>11} {:>13} {:>8} {:>11} {:>10} {:>10}\n",
+        "", "peak x", "busy hour", "capacity low", "failed", "locked out", "bad hours", "recover h"
+    );
+    let mut row = |name: &str, o: &Outcome| {
+        let _ = writeln!(
+            s,
+            "{name:<16} {:>7.0} {:>7.0}/min {:>12.0}% {:>8} {:>11} {:>10} {:>10.1}",
+            o.peak_demand_ratio,
+            o.peak_demand_per_min,
+            100.0 * o.lowest_capacity_share,
+            o.failed_logins,
+            o.users_locked_out,
+            o.hours_majority_locked_out,
+            o.time_to_recover_h
+        );
+    };
+    row("incident", &w.observed);
+    row("replay", &w.replay);
+    for p in &w.policies {
+        row(p.policy.as_str(), &p.outcome);
+    }
+    if w.reproduces {
+        let _ = writeln!(
+            s,
+            "the replay reproduces the incident within {:.0}% (busy hour, failed logins, time \
+             to recover) and {:.0} points (capacity low)",
+            100.0 * w.tolerance,
+            100.0 * w.tolerance
+        );
+    } else {
+        let off: Vec<String> = w
+            .misses
+            .iter()
+            .filter(|(_, m)| m.abs() > w.tolerance)
+            .map(|(k, m)| format!("{k} {:+.0}%", 100.0 * m))
+            .collect();
+        let _ = writeln!(
+            s,
+            "the replay does not reproduce the incident ({}): no counterfactual numbers",
+            off.join(", ")
+        );
+    }
+    s
+}
