@@ -45,8 +45,10 @@ pub struct Outcome {
     pub peak_demand_per_min: f64,
     /// The lowest capacity (nodes online) as a share of its baseline; 1 without an exhaustion.
     pub lowest_capacity_share: f64,
-    /// Failed logins in the incident.
+    /// Failed logins in the incident...
     pub failed_logins: u64,
+    /// ...and login attempts in all the logs.
+    pub attempts: u64,
     /// Users unable to log in for a whole clock hour or more.
     pub users_locked_out: u64,
     /// Clock hours in which most users who tried could not log in.
@@ -88,6 +90,9 @@ impl Outcome {
             peak_demand_per_min: round2(peak_per_min),
             lowest_capacity_share: round2(lowest),
             failed_logins: impact.map_or(0, |i| i.failed_logins),
+            attempts: series
+                .get(schema::signal::ATTEMPTS)
+                .map_or(0, |x| x.iter().sum::<f64>().round() as u64),
             users_locked_out: locked.map_or(0, |l| l.users),
             hours_majority_locked_out: locked.map_or(0, |l| l.hours_majority),
             time_to_recover_h: round2(hours),
@@ -411,8 +416,9 @@ pub struct WhatifOptions {
     pub work: PathBuf,
 }
 
-/// Simulates `params` into `work` and analyzes it as rootline analyzes any incident.
-fn replay(params: &SimParams, work: &Path) -> Result<Outcome, WhatifError> {
+/// Simulates `params` into `work` and analyzes it as rootline analyzes any incident: a
+/// replay, or (in `rootline eval whatif`) the true counterfactual.
+pub fn replay(params: &SimParams, work: &Path) -> Result<Outcome, WhatifError> {
     let io = |source| WhatifError::Io { path: work.to_path_buf(), source };
     let dir = work.join(format!("replay-{}", params.policy));
     let out = SimOutput { dir: dir.clone(), format: SimFormat::Text, gzip: false };
@@ -508,4 +514,122 @@ pub fn table(w: &Whatif) -> String {
         );
     }
     s
+}
+
+/// What a policy is, in a responder's words, and as an action item.
+fn policy_words(p: Policy, params: &SimParams) -> (String, String) {
+    match p {
+        Policy::Observed => ("as it was".into(), String::new()),
+        Policy::BackoffJitter => (
+            format!(
+                "clients backing off exponentially with full jitter, waiting at most {:.0} min",
+                params.backoff_cap_s / 60.0
+            ),
+            format!(
+                "Give clients exponential backoff with full jitter (at most {:.0} min)",
+                params.backoff_cap_s / 60.0
+            ),
+        ),
+        Policy::RetryBudget => (
+            format!("a retry budget of {} per client per hour", params.retry_budget_per_h),
+            format!("Give clients a retry budget of {} an hour", params.retry_budget_per_h),
+        ),
+        Policy::AdmissionQueue => (
+            "supernodes queueing excess logins instead of failing them".into(),
+            "Queue excess logins at the capacity nodes instead of failing them".into(),
+        ),
+        Policy::StaggerRollout => (
+            format!("the patch's restarts spread over {:.0} h", params.stagger_hours),
+            format!("Spread the change's restarts over {:.0} h", params.stagger_hours),
+        ),
+        Policy::ShieldCapacity => (
+            format!(
+                "supernodes putting their restart off by {:.0} h, out of the wave",
+                params.shield_hours
+            ),
+            format!(
+                "Keep the capacity nodes out of the restart wave (restart them {:.0} h later)",
+                params.shield_hours
+            ),
+        ),
+    }
+}
+
+/// Words of the story's general action items that a policy's replay speaks to: when the
+/// replay says the policy would not have shortened the outage, an item that advises it (and
+/// no policy that would have) gives way to the replay's numbers.
+fn advice_words(p: Policy) -> &'static [&'static str] {
+    match p {
+        Policy::BackoffJitter => &["exponential backoff"],
+        Policy::RetryBudget => &["retry budget"],
+        _ => &[],
+    }
+}
+
+/// The report's "What would have helped" lines, the action items that quote the replays'
+/// numbers, and the words of general action items the replays contradict (`rootline report
+/// --whatif`). Each policy is compared with the model's replay of what happened, not with
+/// the incident: the same model on both sides.
+pub fn story_lines(w: &Whatif) -> (Vec<String>, Vec<String>, Vec<String>) {
+    if !w.reproduces {
+        let off: Vec<String> = w
+            .misses
+            .iter()
+            .filter(|(_, m)| m.abs() > w.tolerance)
+            .map(|(k, m)| format!("{} {:+.0}%", k.replace('_', " "), 100.0 * m))
+            .collect();
+        return (
+            vec![format!(
+                "rootline whatif fitted a model to these logs, but its replay of what happened \
+                 does not reproduce the incident ({}), so no policy is judged by it.",
+                off.join(", ")
+            )],
+            Vec::new(),
+            Vec::new(),
+        );
+    }
+    let r = &w.replay;
+    let mut lines = vec![format!(
+        "From rootline whatif: the model fitted to these logs replays the incident within {:.0}% \
+         (most users unable to log in for {} hours, {} failed logins, recovered {:.0} h after the \
+         change wave). Each policy below is that replay run again with one thing changed.",
+        100.0 * w.tolerance,
+        r.hours_majority_locked_out,
+        r.failed_logins,
+        r.time_to_recover_h
+    )];
+    let (mut actions, mut helping, mut not) = (Vec::new(), Vec::new(), Vec::new());
+    let mut ranked: Vec<&PolicyRun> = w.policies.iter().collect();
+    ranked.sort_by_key(|p| p.outcome.hours_majority_locked_out);
+    for p in ranked {
+        let o = &p.outcome;
+        let (words, action) = policy_words(p.policy, &w.fit.params);
+        let numbers = format!(
+            "most users unable to log in for {} hours instead of {}, {} failed logins instead of \
+             {}, demand peaking at {:.0}x instead of {:.0}x",
+            o.hours_majority_locked_out,
+            r.hours_majority_locked_out,
+            o.failed_logins,
+            r.failed_logins,
+            o.peak_demand_ratio,
+            r.peak_demand_ratio
+        );
+        let share = o.hours_majority_locked_out as f64 / r.hours_majority_locked_out.max(1) as f64;
+        let verdict = if share <= 0.75 {
+            "it would have shortened the outage"
+        } else if share <= 0.95 {
+            "the outage would have been a little shorter"
+        } else {
+            "the outage would have lasted about as long"
+        };
+        lines.push(format!("{} ({words}): {numbers}; {verdict}.", p.policy));
+        if share <= 0.75 {
+            actions.push(format!("{action}: in the replay ({}), {numbers}.", p.policy));
+            helping.extend(advice_words(p.policy));
+        } else if share > 0.95 {
+            not.extend(advice_words(p.policy));
+        }
+    }
+    let superseded = not.into_iter().filter(|w| !helping.contains(w)).map(str::to_string).collect();
+    (lines, actions, superseded)
 }

@@ -7,8 +7,9 @@ use anyhow::Context;
 
 use crate::detect::shape::ShapeOptions;
 use crate::eval::sim::{self, RunScore, SimEvalOptions};
+use crate::eval::whatif::{WhatifEvalOptions, WhatifRun};
 use crate::eval::{self, NabDetector, NabOptions};
-use crate::simulate::{Scenario, SimFormat};
+use crate::simulate::{Policy, Scenario, SimFormat};
 
 /// Score the detector on labelled data.
 #[derive(Debug, clap::Args)]
@@ -18,7 +19,8 @@ Examples:
   rootline eval nab ../shared/data/nab --json
   rootline eval nab ../shared/data/nab --detector band --z 8
   rootline eval sim
-  rootline eval sim --scenarios skype-2007 --seeds 1,2,3 --formats text,jsonl --clients 5000,20000")]
+  rootline eval sim --scenarios skype-2007 --seeds 1,2,3 --formats text,jsonl --clients 5000,20000
+  rootline eval whatif --seeds 1,2,3 --clients 5000,20000")]
 pub struct EvalArgs {
     #[command(subcommand)]
     pub what: EvalWhat,
@@ -77,6 +79,26 @@ pub enum EvalWhat {
         #[arg(long)]
         json: bool,
     },
+    /// `rootline whatif`'s predictions against the true counterfactuals: skype-2007 simulated
+    /// at each seed and scale, whatif run on its logs, each policy simulated with the same
+    /// population, seed and release, both measured by rootline's analysis.
+    Whatif {
+        /// Seeds of the incidents.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+        seeds: Vec<u64>,
+        /// Scales (simulated clients).
+        #[arg(long, value_delimiter = ',', default_value = "5000,20000")]
+        clients: Vec<usize>,
+        /// Policies to predict and simulate [default: all but observed].
+        #[arg(long, value_delimiter = ',')]
+        policies: Vec<Policy>,
+        /// Where the simulated logs go while a run lasts [default: the system's temp dir].
+        #[arg(long)]
+        work: Option<PathBuf>,
+        /// One JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
@@ -106,6 +128,27 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             print!("{}", sim_table(&r));
+            Ok(ExitCode::SUCCESS)
+        }
+        EvalWhat::Whatif { seeds, clients, policies, work, json } => {
+            let work = work.unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("rootline-eval-whatif-{}", std::process::id()))
+            });
+            let policies = if policies.is_empty() { Policy::ALL.to_vec() } else { policies };
+            let o = WhatifEvalOptions { seeds, clients, policies, work: work.clone() };
+            let total = o.seeds.len() * o.clients.len();
+            let done = std::cell::Cell::new(0);
+            let r = crate::eval::whatif::run(&o, &|w: &WhatifRun| {
+                done.set(done.get() + 1);
+                eprintln!("[{}/{total}] seed {} {} clients", done.get(), w.seed, w.clients);
+            });
+            let _ = std::fs::remove_dir_all(&work);
+            let r = r?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                print!("{}", crate::eval::whatif::table(&r));
+            }
             Ok(ExitCode::SUCCESS)
         }
         EvalWhat::Nab { dir, json, detector, bins, window, z, quiet, trailing } => {

@@ -13,6 +13,7 @@ use super::analyze::{AnalyzeArgs, analysis};
 #[command(after_help = "\
 Examples:
   rootline report --config sample-data/skype-2007/incident.toml --out reports/skype-2007
+  rootline report --config sample-data/skype-2007/incident.toml --whatif --out report/
   rootline report /var/log/auth.log --year 2024 --title \"sshd brute force\" --out report/
   rootline report --tables tables/ --out report/")]
 pub struct ReportArgs {
@@ -22,6 +23,10 @@ pub struct ReportArgs {
     /// and how many more).
     #[arg(long)]
     pub title: Option<String>,
+    /// Also run `rootline whatif` (every policy) and tell what would have helped, with its
+    /// numbers in the action items; writes DIR/whatif.json too. Takes seconds per policy.
+    #[arg(long)]
+    pub whatif: bool,
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
@@ -44,8 +49,34 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         })
         .or_else(|| a.data.tables.as_ref().map(|t| t.display().to_string()))
         .unwrap_or_else(|| "rootline report".to_string());
-    let files = crate::report::write(&analysis.findings, &analysis.series, &title, &a.out)
-        .with_context(|| format!("cannot write the report to {}", a.out.display()))?;
+    let helped = if args.whatif {
+        std::fs::create_dir_all(&a.out)
+            .with_context(|| format!("cannot create {}", a.out.display()))?;
+        let work = a.out.join(format!(".whatif-work-{}", std::process::id()));
+        let o = crate::whatif::WhatifOptions {
+            policies: crate::simulate::Policy::ALL.to_vec(),
+            seed: 1,
+            work: work.clone(),
+        };
+        let quiet = a.quiet;
+        let progress = |p: &str| {
+            if !quiet {
+                eprintln!("whatif: replaying {p}");
+            }
+        };
+        let w = crate::whatif::run(&incident, &analysis, &o, &progress);
+        let _ = std::fs::remove_dir_all(&work);
+        let w = w?;
+        let path = a.out.join("whatif.json");
+        crate::atomic::write(&path, w.to_json().as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Some(crate::whatif::story_lines(&w))
+    } else {
+        None
+    };
+    let files =
+        crate::report::write_with(&analysis.findings, &analysis.series, &title, &a.out, helped)
+            .with_context(|| format!("cannot write the report to {}", a.out.display()))?;
     if !a.quiet {
         for f in &files {
             eprintln!("wrote {}", f.display());

@@ -260,10 +260,25 @@ pub fn timeline(s: &SeriesSet, f: &Findings, title: &str) -> chart::Timeline {
 
 /// Writes every report file into `dir`; returns their paths.
 pub fn write(f: &Findings, s: &SeriesSet, title: &str, dir: &Path) -> io::Result<Vec<PathBuf>> {
+    write_with(f, s, title, dir, None)
+}
+
+/// [`write`], with what would have helped (lines, and action items that quote numbers), as
+/// `rootline whatif` tells it (`report --whatif`).
+pub fn write_with(
+    f: &Findings,
+    s: &SeriesSet,
+    title: &str,
+    dir: &Path,
+    helped: Option<(Vec<String>, Vec<String>, Vec<String>)>,
+) -> io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let t = timeline(s, f, title);
     let svg = chart::svg(&t).map_err(io::Error::other)?;
-    let story = Story::tell(f, title);
+    let mut story = Story::tell(f, title);
+    if let Some((lines, actions, superseded)) = helped {
+        story = story.with_helped(lines, actions, &superseded);
+    }
     let files = [
         ("findings.json", f.to_json()),
         ("timeline.svg", svg.clone()),

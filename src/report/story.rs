@@ -28,6 +28,9 @@ pub struct Story {
     pub went_wrong: Vec<String>,
     pub lucky: Vec<String>,
     pub actions: Vec<String>,
+    /// "What would have helped": the replays of `rootline whatif`, one line per policy (empty
+    /// when whatif was not run).
+    pub helped: Vec<String>,
     /// (source, role, format, lines, rows, skipped, rejected)
     pub quality: Vec<Quality>,
     /// Told from a series table alone: no source was read and no line can be cited.
@@ -908,6 +911,21 @@ fn quality(f: &Findings) -> Vec<Quality> {
 }
 
 impl Story {
+    /// Adds what `rootline whatif` found: its lines under "What would have helped", its
+    /// action items before the others (they carry the replays' numbers), and drops the general
+    /// items that hold any of `superseded` (advice the replays say would not have helped).
+    pub fn with_helped(
+        mut self,
+        helped: Vec<String>,
+        actions: Vec<String>,
+        superseded: &[String],
+    ) -> Story {
+        self.helped = helped;
+        self.actions.retain(|a| !superseded.iter().any(|w| a.contains(w.as_str())));
+        self.actions.splice(0..0, actions);
+        self
+    }
+
     /// The story of the findings, one section function each.
     pub fn tell(f: &Findings, title: &str) -> Story {
         let k = Facts::of(f);
@@ -932,6 +950,7 @@ impl Story {
             went_wrong,
             lucky,
             actions,
+            helped: Vec::new(),
             quality: quality(f),
             series_only: f.inputs.is_empty()
                 && f.surges
@@ -992,6 +1011,12 @@ impl Story {
         let _ = writeln!(o, "\n### Where we got lucky\n");
         for l in &self.lucky {
             let _ = writeln!(o, "- {}", md(l));
+        }
+        if !self.helped.is_empty() {
+            let _ = writeln!(o, "\n## What would have helped\n");
+            for l in &self.helped {
+                let _ = writeln!(o, "- {}", md(l));
+            }
         }
         let _ = writeln!(o, "\n## Action items\n");
         if self.actions.is_empty() {
@@ -1093,11 +1118,16 @@ impl Story {
         let _ = write!(
             o,
             "</ol></section><section><h2>Lessons learned</h2><h3>What went well</h3><ul>{}</ul>\
-<h3>What went wrong</h3><ul>{}</ul><h3>Where we got lucky</h3><ul>{}</ul>\
+<h3>What went wrong</h3><ul>{}</ul><h3>Where we got lucky</h3><ul>{}</ul>{}\
 <h2>Action items</h2><ul>{}</ul></section>",
             list(&self.went_well),
             list(&self.went_wrong),
             list(&self.lucky),
+            if self.helped.is_empty() {
+                String::new()
+            } else {
+                format!("<h2>What would have helped</h2><ul>{}</ul>", list(&self.helped))
+            },
             if self.actions.is_empty() {
                 "<li>None: the data shows nothing to act on.</li>".to_string()
             } else {

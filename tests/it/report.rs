@@ -14,14 +14,16 @@ fn rootline() -> Command {
 /// compared file by file (findings.json as structure, the text files as text). When the code
 /// changes the report on purpose, `UPDATE_GOLDEN=1 cargo test report` rewrites it; review
 /// the diff like code.
-/// The sample's report, made fresh by this build once per test run (tests of the PNG and of
-/// the HTML in a browser look at it, not at the committed files).
+/// The sample's report with what would have helped (`--whatif`), made fresh by this build
+/// once per test run (tests of the PNG and of the HTML in a browser look at it, not at the
+/// committed files).
 fn fresh_report() -> &'static Path {
     static OUT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     OUT.get_or_init(|| {
         let out = temp_dir("report-fresh");
         let o = rootline()
-            .args(["report", "--config", "sample-data/skype-2007/incident.toml", "-q", "--out"])
+            .args(["report", "--config", "sample-data/skype-2007/incident.toml", "--whatif"])
+            .args(["-q", "--out"])
             .arg(&out)
             .output()
             .unwrap();
@@ -36,7 +38,14 @@ fn committed_report_is_up_to_date() {
     let golden = Path::new("reports/skype-2007");
     if std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1") {
         std::fs::create_dir_all(golden).unwrap();
-        for f in ["findings.json", "summary.md", "timeline.svg", "report.html", "timeline.png"] {
+        for f in [
+            "findings.json",
+            "summary.md",
+            "timeline.svg",
+            "report.html",
+            "timeline.png",
+            "whatif.json",
+        ] {
             std::fs::copy(out.join(f), golden.join(f)).unwrap();
         }
     }
@@ -51,7 +60,7 @@ fn committed_report_is_up_to_date() {
         want == got,
         "findings.json differs from reports/skype-2007: run UPDATE_GOLDEN=1 cargo test report and review the diff"
     );
-    for f in ["summary.md", "timeline.svg", "report.html"] {
+    for f in ["summary.md", "timeline.svg", "report.html", "whatif.json"] {
         assert!(
             read(golden, f) == read(out, f),
             "{f} differs from reports/skype-2007: run UPDATE_GOLDEN=1 cargo test report"
@@ -344,4 +353,19 @@ fn r15_a_report_says_what_the_data_holds_and_no_more() {
     );
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(md.contains("empty.log: empty (0 lines)") && md.contains("3 lines: 1 row,"), "{md}");
+}
+
+/// The sample's report, made with `--whatif`, says what would have helped and its first
+/// action item quotes the replay's numbers (#16); the advice the replays contradict is gone.
+#[test]
+fn r16_the_sample_report_quotes_what_would_have_helped() {
+    let md = std::fs::read_to_string(fresh_report().join("summary.md")).unwrap();
+    let helped = md.split("## What would have helped").nth(1).expect("the section");
+    assert!(helped.contains("shield-capacity") && helped.contains("stagger-rollout"), "{md}");
+    let actions = md.split("## Action items").nth(1).unwrap();
+    let first = actions.lines().find(|l| l.starts_with("- [ ]")).unwrap();
+    assert!(first.contains("in the replay (shield-capacity)") && first.contains("instead of"));
+    assert!(!actions.contains("exponential backoff"), "{actions}");
+    let html = std::fs::read_to_string(fresh_report().join("report.html")).unwrap();
+    assert!(html.contains("<h2>What would have helped</h2>"));
 }
