@@ -37,12 +37,15 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 /// every replay.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {
-    /// The largest surge's peak over its baseline.
+    /// Login attempts a minute in the busiest hour over their mean in the day before the
+    /// trigger: the sustained load the flood put on the service. (Not the surge's busiest
+    /// minute over its baseline, `surge_peak_ratio`: with a baseline of two logins a minute
+    /// that moves by a quarter or more from one seed of the model to the next.)
     pub peak_demand_ratio: f64,
-    /// Login attempts a minute in the busiest hour. The model is checked on this, not on the
-    /// ratio or the busiest minute: with a baseline of two logins a minute those move by a
-    /// quarter or more from one seed of the model to the next.
+    /// Login attempts a minute in the busiest hour. The model is checked on this.
     pub peak_demand_per_min: f64,
+    /// The largest surge's busiest minute over its baseline, as the findings tell it.
+    pub surge_peak_ratio: f64,
     /// The lowest capacity (nodes online) as a share of its baseline; 1 without an exhaustion.
     pub lowest_capacity_share: f64,
     /// Failed logins in the incident...
@@ -60,7 +63,7 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn of(f: &Findings, series: &SeriesSet, end_ms: i64) -> Outcome {
-        let peak = f.surges.iter().map(|e| e.ratio).fold(1.0, f64::max);
+        let surge_peak = f.surges.iter().map(|e| e.ratio).fold(1.0, f64::max);
         let per_min = 60_000.0 / series.bucket_ms.max(1) as f64;
         let hour = (HOUR_MS / series.bucket_ms.max(1)).max(1) as usize;
         let peak_per_min = series.get(schema::signal::ATTEMPTS).map_or(0.0, |x| {
@@ -81,6 +84,13 @@ impl Outcome {
                 f.surges.iter().chain(&f.exhaustions).chain(&f.failures).min_by_key(|e| e.onset_i)
             })
             .map(|e| rfc3339_ms(&e.onset));
+        // The day before the trigger (what there is of it), logins a minute.
+        let before = series.get(schema::signal::ATTEMPTS).and_then(|x| {
+            let t = trigger.and_then(|t| series.index(t)).unwrap_or(x.len());
+            let from = t.saturating_sub((DAY_MS / series.bucket_ms.max(1)) as usize);
+            (t > from).then(|| x[from..t].iter().sum::<f64>() / (t - from) as f64 * per_min)
+        });
+        let peak = before.filter(|b| *b > 0.0).map_or(1.0, |b| peak_per_min / b);
         let recovered = f.recovery.as_deref().map_or(end_ms, rfc3339_ms);
         let hours = trigger.map_or(0.0, |t| (recovered - t).max(0) as f64 / HOUR_MS as f64);
         let impact = f.impact.as_ref();
@@ -88,6 +98,7 @@ impl Outcome {
         Outcome {
             peak_demand_ratio: round2(peak),
             peak_demand_per_min: round2(peak_per_min),
+            surge_peak_ratio: round2(surge_peak),
             lowest_capacity_share: round2(lowest),
             failed_logins: impact.map_or(0, |i| i.failed_logins),
             attempts: series

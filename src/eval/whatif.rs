@@ -13,8 +13,9 @@ use crate::pipeline::{Incident, Input, LoadOptions};
 use crate::simulate::{self, Policy, Scenario, SimFormat, SimOutput, SimParams};
 use crate::whatif::{self, Outcome, WhatifError, WhatifOptions};
 
-/// How close a prediction must be to the simulated counterfactual: peak demand ratio and time
-/// to recover within 25%, failed logins within 30% (or both under 1% of attempts).
+/// How close a prediction must be to the simulated counterfactual: peak demand ratio (the
+/// busiest hour over the day before, [`Outcome::peak_demand_ratio`]) and time to recover
+/// within 25%, failed logins within 30% (or both under 1% of attempts).
 pub const PEAK_AND_RECOVERY: f64 = 0.25;
 pub const FAILED: f64 = 0.30;
 
@@ -189,6 +190,7 @@ mod tests {
         Outcome {
             peak_demand_ratio: peak,
             peak_demand_per_min: 0.0,
+            surge_peak_ratio: 0.0,
             lowest_capacity_share: 0.0,
             failed_logins: failed,
             attempts,
