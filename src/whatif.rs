@@ -59,6 +59,34 @@ pub struct Outcome {
     /// Hours from the trigger (the change wave's onset, else the first episode) to recovery,
     /// or to the end of the data when there is none.
     pub time_to_recover_h: f64,
+    /// Hourly means for the chart (not in whatif.json).
+    #[serde(skip)]
+    pub curve: Curve,
+}
+
+/// An outcome's course, hour by hour: nodes online and logins a minute.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Curve {
+    pub start_ms: i64,
+    pub nodes: Vec<f64>,
+    pub logins: Vec<f64>,
+}
+
+impl Curve {
+    fn of(series: &SeriesSet) -> Curve {
+        let hour = (HOUR_MS / series.bucket_ms.max(1)).max(1) as usize;
+        let per_min = 60_000.0 / series.bucket_ms.max(1) as f64;
+        let means = |name: &str, scale: f64| -> Vec<f64> {
+            series.get(name).map_or(Vec::new(), |x| {
+                x.chunks(hour).map(|c| c.iter().sum::<f64>() / c.len() as f64 * scale).collect()
+            })
+        };
+        Curve {
+            start_ms: series.start_ms,
+            nodes: means(schema::signal::NODES_ONLINE, 1.0),
+            logins: means(schema::signal::ATTEMPTS, per_min),
+        }
+    }
 }
 
 impl Outcome {
@@ -107,6 +135,7 @@ impl Outcome {
             users_locked_out: locked.map_or(0, |l| l.users),
             hours_majority_locked_out: locked.map_or(0, |l| l.hours_majority),
             time_to_recover_h: round2(hours),
+            curve: Curve::of(series),
         }
     }
 
@@ -422,6 +451,8 @@ impl Whatif {
 #[derive(Debug, Clone)]
 pub struct WhatifOptions {
     pub policies: Vec<Policy>,
+    /// The policies' knobs (backoff cap, retry budget, spread, shield).
+    pub knobs: simulate::PolicyKnobs,
     pub seed: u64,
     /// Scratch directory for the replays' logs; each run's is removed after it.
     pub work: PathBuf,
@@ -450,10 +481,11 @@ pub fn run(
     progress: &dyn Fn(&str),
 ) -> Result<Whatif, WhatifError> {
     let f = &analysis.findings;
-    let fit = fit(incident, f, &analysis.series)?;
+    let mut fit = fit(incident, f, &analysis.series)?;
+    fit.params = fit.params.with_knobs(o.knobs);
     let end = crate::tables::span(&incident.tables).map_or(0, |(_, hi)| hi);
     let observed = Outcome::of(f, &analysis.series, end);
-    let base = fit.params.clone().with_seed(o.seed);
+    let base = fit.params.clone().with_seed(o.seed).with_knobs(o.knobs);
     progress("observed");
     let replayed = replay(&base.clone().with_policy(Policy::Observed), &o.work)?;
     let misses = observed.misses(&replayed);
@@ -617,7 +649,7 @@ pub fn story_lines(w: &Whatif) -> (Vec<String>, Vec<String>, Vec<String>) {
         let (words, action) = policy_words(p.policy, &w.fit.params);
         let numbers = format!(
             "most users unable to log in for {} hours instead of {}, {} failed logins instead of \
-             {}, demand peaking at {:.0}x instead of {:.0}x",
+             {}, the busiest hour at {:.0}x the day before instead of {:.0}x",
             o.hours_majority_locked_out,
             r.hours_majority_locked_out,
             o.failed_logins,
@@ -643,4 +675,76 @@ pub fn story_lines(w: &Whatif) -> (Vec<String>, Vec<String>, Vec<String>) {
     }
     let superseded = not.into_iter().filter(|w| !helping.contains(w)).map(str::to_string).collect();
     (lines, actions, superseded)
+}
+
+/// The chart of the incident against the replay and each policy: nodes online, and logins a
+/// minute (hourly means), one line each (`whatif.png`, `whatif.svg`).
+pub fn chart(w: &Whatif) -> crate::report::chart::Timeline {
+    use crate::report::chart::{Line, Panel, Timeline};
+    use plotters::style::RGBColor;
+    let palette = [
+        RGBColor(230, 81, 0),
+        RGBColor(94, 53, 177),
+        RGBColor(0, 137, 123),
+        RGBColor(30, 136, 229),
+        RGBColor(216, 27, 96),
+    ];
+    let mut runs: Vec<(String, RGBColor, &Outcome)> = vec![
+        ("incident".into(), RGBColor(33, 33, 33), &w.observed),
+        ("replay".into(), RGBColor(158, 158, 158), &w.replay),
+    ];
+    for (i, p) in w.policies.iter().enumerate() {
+        runs.push((p.policy.to_string(), palette[i % palette.len()], &p.outcome));
+    }
+    let origin = w.observed.curve.start_ms.div_euclid(DAY_MS) * DAY_MS;
+    let x = |c: &Curve, i: usize| (c.start_ms + i as i64 * HOUR_MS - origin) as f64 / DAY_MS as f64;
+    let panel = |title: &str, unit: &str, pick: fn(&Curve) -> &Vec<f64>| Panel {
+        title: title.into(),
+        unit: unit.into(),
+        integer: true,
+        lines: runs
+            .iter()
+            .map(|(label, color, o)| Line {
+                label: label.clone(),
+                color: *color,
+                points: pick(&o.curve)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (x(&o.curve, i), *v))
+                    .collect(),
+                bold: label == "incident",
+            })
+            .collect(),
+    };
+    let x_max = runs
+        .iter()
+        .map(|(_, _, o)| x(&o.curve, o.curve.nodes.len().max(o.curve.logins.len())))
+        .fold(1.0, f64::max);
+    Timeline {
+        title: "What would have helped: the incident, its replay and each policy".into(),
+        origin_ms: origin,
+        unit_ms: DAY_MS,
+        x_min: 0.0,
+        x_max,
+        panels: vec![
+            panel("Capacity: nodes online (hourly mean)", "nodes", |c| &c.nodes),
+            panel("Demand: logins a minute (hourly mean)", "logins/min", |c| &c.logins),
+        ],
+        phases: Vec::new(),
+        marks: Vec::new(),
+    }
+}
+
+/// Writes whatif.json, whatif.svg and whatif.png into `dir`; returns the paths.
+pub fn write(w: &Whatif, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    use crate::report::chart;
+    std::fs::create_dir_all(dir)?;
+    let json = dir.join("whatif.json");
+    crate::atomic::write(&json, w.to_json().as_bytes())?;
+    let t = chart(w);
+    let svg = dir.join("whatif.svg");
+    crate::atomic::write(&svg, chart::svg(&t).map_err(std::io::Error::other)?.as_bytes())?;
+    let png = dir.join("whatif.png");
+    chart::png(&t, &png).map_err(std::io::Error::other)?;
+    Ok(vec![json, svg, png])
 }

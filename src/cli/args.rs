@@ -183,3 +183,39 @@ impl QueryDataArgs {
         data.input()
     }
 }
+
+/// The policies' knobs on the command line (`simulate --policy`, `whatif`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct KnobArgs {
+    /// backoff-jitter: the longest wait between retries, in seconds.
+    #[arg(long, default_value_t = 1800.0, value_name = "SECONDS")]
+    pub backoff_cap: f64,
+    /// retry-budget: retries a client may make in an hour.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub retry_budget: u32,
+    /// stagger-rollout: the hours the installs are spread over.
+    #[arg(long, default_value_t = 24.0, value_name = "HOURS")]
+    pub stagger_hours: f64,
+    /// shield-capacity: how long a supernode's PC puts its restart off.
+    #[arg(long, default_value_t = 48.0, value_name = "HOURS")]
+    pub shield_hours: f64,
+}
+
+impl KnobArgs {
+    /// The knobs, each checked; the error names the flag.
+    pub fn knobs(&self) -> anyhow::Result<crate::simulate::PolicyKnobs> {
+        for (flag, v) in [
+            ("--backoff-cap", self.backoff_cap),
+            ("--stagger-hours", self.stagger_hours),
+            ("--shield-hours", self.shield_hours),
+        ] {
+            anyhow::ensure!(v.is_finite() && v > 0.0, "{flag} {v}: give a number above 0");
+        }
+        Ok(crate::simulate::PolicyKnobs {
+            backoff_cap_s: self.backoff_cap,
+            retry_budget_per_h: self.retry_budget,
+            stagger_hours: self.stagger_hours,
+            shield_hours: self.shield_hours,
+        })
+    }
+}

@@ -24,7 +24,8 @@ pub struct ReportArgs {
     #[arg(long)]
     pub title: Option<String>,
     /// Also run `rootline whatif` (every policy) and tell what would have helped, with its
-    /// numbers in the action items; writes DIR/whatif.json too. Takes seconds per policy.
+    /// numbers in the action items; writes DIR/whatif.json, whatif.png and whatif.svg too.
+    /// Takes seconds per policy.
     #[arg(long)]
     pub whatif: bool,
 }
@@ -55,6 +56,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         let work = a.out.join(format!(".whatif-work-{}", std::process::id()));
         let o = crate::whatif::WhatifOptions {
             policies: crate::simulate::Policy::ALL.to_vec(),
+            knobs: Default::default(),
             seed: 1,
             work: work.clone(),
         };
@@ -67,9 +69,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         let w = crate::whatif::run(&incident, &analysis, &o, &progress);
         let _ = std::fs::remove_dir_all(&work);
         let w = w?;
-        let path = a.out.join("whatif.json");
-        crate::atomic::write(&path, w.to_json().as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        crate::whatif::write(&w, &a.out)
+            .with_context(|| format!("cannot write whatif's files to {}", a.out.display()))?;
         Some(crate::whatif::story_lines(&w))
     } else {
         None

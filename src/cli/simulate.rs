@@ -52,18 +52,8 @@ pub struct SimulateArgs {
     /// admission-queue, stagger-rollout or shield-capacity. Same population, seed and release.
     #[arg(long, default_value = "observed")]
     pub policy: Policy,
-    /// backoff-jitter: the longest wait between retries, in seconds.
-    #[arg(long, default_value_t = 1800.0, value_name = "SECONDS")]
-    pub backoff_cap: f64,
-    /// retry-budget: retries a client may make in an hour.
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub retry_budget: u32,
-    /// stagger-rollout: the hours the installs are spread over.
-    #[arg(long, default_value_t = 24.0, value_name = "HOURS")]
-    pub stagger_hours: f64,
-    /// shield-capacity: how long a supernode's PC puts its restart off.
-    #[arg(long, default_value_t = 48.0, value_name = "HOURS")]
-    pub shield_hours: f64,
+    #[command(flatten)]
+    pub knobs: super::args::KnobArgs,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -78,18 +68,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         );
         params = params.with_retry_jitter(j);
     }
-    for (flag, v) in [
-        ("--backoff-cap", args.backoff_cap),
-        ("--stagger-hours", args.stagger_hours),
-        ("--shield-hours", args.shield_hours),
-    ] {
-        anyhow::ensure!(v.is_finite() && v > 0.0, "{flag} {v}: give a number above 0");
-    }
-    params.backoff_cap_s = args.backoff_cap;
-    params.retry_budget_per_h = args.retry_budget;
-    params.stagger_hours = args.stagger_hours;
-    params.shield_hours = args.shield_hours;
-    params = params.with_policy(args.policy);
+    params = params.with_knobs(args.knobs.knobs()?).with_policy(args.policy);
     if let Some(s) = &args.start {
         let start = crate::units::parse_instant(s).map_err(|e| anyhow::anyhow!("--start {e}"))?;
         params = params.with_start(start);

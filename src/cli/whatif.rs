@@ -33,7 +33,8 @@ pub struct WhatifArgs {
     pub data: DataArgs,
     #[command(flatten)]
     pub range: RangeArgs,
-    /// Output directory: whatif.json.
+    /// Output directory: whatif.json, and whatif.png and whatif.svg (the incident, its replay
+    /// and each policy: nodes online and logins a minute).
     #[arg(long, short)]
     pub out: PathBuf,
     /// Policies to replay (repeat the flag); all of them when none is given.
@@ -42,6 +43,8 @@ pub struct WhatifArgs {
     /// The replays' seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    #[command(flatten)]
+    pub knobs: super::args::KnobArgs,
     /// Print nothing on stderr but errors (the table still goes to stdout).
     #[arg(long, short)]
     pub quiet: bool,
@@ -62,7 +65,8 @@ pub fn run(args: WhatifArgs) -> anyhow::Result<ExitCode> {
     let work = args.out.join(format!(".whatif-work-{}", std::process::id()));
     let policies =
         if args.policies.is_empty() { Policy::ALL.to_vec() } else { args.policies.clone() };
-    let o = WhatifOptions { policies, seed: args.seed, work: work.clone() };
+    let o =
+        WhatifOptions { policies, knobs: args.knobs.knobs()?, seed: args.seed, work: work.clone() };
     let quiet = args.quiet;
     let progress = |p: &str| {
         if !quiet {
@@ -72,13 +76,14 @@ pub fn run(args: WhatifArgs) -> anyhow::Result<ExitCode> {
     let result = whatif::run(&incident, &analysis, &o, &progress);
     let _ = std::fs::remove_dir_all(&work);
     let w = result?;
-    let path = args.out.join("whatif.json");
-    crate::atomic::write(&path, w.to_json().as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let files = whatif::write(&w, &args.out)
+        .with_context(|| format!("cannot write whatif's files to {}", args.out.display()))?;
     // The table is the answer: on stdout, as `rootline query` prints its rows.
     print!("{}", whatif::table(&w));
     if !args.quiet {
-        eprintln!("wrote {}", path.display());
+        for f in files {
+            eprintln!("wrote {}", f.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

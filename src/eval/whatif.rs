@@ -108,6 +108,7 @@ pub fn run(
             // The replays get another seed than the incident: whatif does not know it.
             let wo = WhatifOptions {
                 policies: o.policies.clone(),
+                knobs: Default::default(),
                 seed: seed + 1000,
                 work: o.work.join(format!("replays-{seed}-{clients}")),
             };
@@ -197,6 +198,7 @@ mod tests {
             users_locked_out: 0,
             hours_majority_locked_out: 0,
             time_to_recover_h: hours,
+            curve: Default::default(),
         }
     }
 

@@ -130,6 +130,31 @@ impl FromStr for Policy {
     }
 }
 
+/// The knobs of the policies (`--backoff-cap`, `--retry-budget`, `--stagger-hours`,
+/// `--shield-hours`), as `simulate --policy` and `whatif` take them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PolicyKnobs {
+    /// backoff-jitter: the longest wait between retries, in seconds.
+    pub backoff_cap_s: f64,
+    /// retry-budget: retries a client may make in an hour.
+    pub retry_budget_per_h: u32,
+    /// stagger-rollout: the hours the installs are spread over.
+    pub stagger_hours: f64,
+    /// shield-capacity: how long a supernode's PC puts its restart off.
+    pub shield_hours: f64,
+}
+
+impl Default for PolicyKnobs {
+    fn default() -> Self {
+        PolicyKnobs {
+            backoff_cap_s: 1800.0,
+            retry_budget_per_h: 10,
+            stagger_hours: 24.0,
+            shield_hours: 48.0,
+        }
+    }
+}
+
 /// How a client retries a failed login: wait `base_s * backoff^k`, capped at `max_s`, then
 /// spread by `jitter` (0.5 means +-50%).
 #[derive(Debug, Clone, Serialize)]
@@ -294,10 +319,10 @@ impl SimParams {
             crowd_share: 0.0,
             crowd_minutes: 20.0,
             policy: Policy::Observed,
-            backoff_cap_s: 1800.0,
-            retry_budget_per_h: 10,
-            stagger_hours: 24.0,
-            shield_hours: 48.0,
+            backoff_cap_s: PolicyKnobs::default().backoff_cap_s,
+            retry_budget_per_h: PolicyKnobs::default().retry_budget_per_h,
+            stagger_hours: PolicyKnobs::default().stagger_hours,
+            shield_hours: PolicyKnobs::default().shield_hours,
         };
         match scenario {
             Scenario::Skype2007 => {
@@ -376,6 +401,15 @@ impl SimParams {
     }
 
     /// The same run under `policy` (its knobs as set on `self`).
+    /// The policies' knobs (they matter only under their policy).
+    pub fn with_knobs(mut self, k: PolicyKnobs) -> SimParams {
+        self.backoff_cap_s = k.backoff_cap_s;
+        self.retry_budget_per_h = k.retry_budget_per_h;
+        self.stagger_hours = k.stagger_hours;
+        self.shield_hours = k.shield_hours;
+        self
+    }
+
     pub fn with_policy(mut self, policy: Policy) -> SimParams {
         self.policy = policy;
         match policy {

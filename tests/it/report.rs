@@ -45,6 +45,8 @@ fn committed_report_is_up_to_date() {
             "report.html",
             "timeline.png",
             "whatif.json",
+            "whatif.svg",
+            "whatif.png",
         ] {
             std::fs::copy(out.join(f), golden.join(f)).unwrap();
         }
@@ -60,7 +62,7 @@ fn committed_report_is_up_to_date() {
         want == got,
         "findings.json differs from reports/skype-2007: run UPDATE_GOLDEN=1 cargo test report and review the diff"
     );
-    for f in ["summary.md", "timeline.svg", "report.html", "whatif.json"] {
+    for f in ["summary.md", "timeline.svg", "report.html", "whatif.json", "whatif.svg"] {
         assert!(
             read(golden, f) == read(out, f),
             "{f} differs from reports/skype-2007: run UPDATE_GOLDEN=1 cargo test report"
@@ -368,4 +370,11 @@ fn r16_the_sample_report_quotes_what_would_have_helped() {
     assert!(!actions.contains("exponential backoff"), "{actions}");
     let html = std::fs::read_to_string(fresh_report().join("report.html")).unwrap();
     assert!(html.contains("<h2>What would have helped</h2>"));
+    // The chart of the incident against each policy: a line per run in each panel.
+    let svg = std::fs::read_to_string(fresh_report().join("whatif.svg")).unwrap();
+    for run in ["incident", "replay", "backoff-jitter", "shield-capacity"] {
+        assert!(svg.contains(run), "whatif.svg has no {run}");
+    }
+    let png = std::fs::read(fresh_report().join("whatif.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
 }

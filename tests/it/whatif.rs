@@ -13,7 +13,7 @@ fn whatif_of(config: &std::path::Path, policies: Vec<Policy>, name: &str) -> wha
     let incident =
         Incident::load(&Input::Config(config.to_path_buf()), &LoadOptions::default()).unwrap();
     let analysis = incident.analyze(&AnalyzeOptions::default()).unwrap();
-    let o = WhatifOptions { policies, seed: 1, work: temp_dir(name) };
+    let o = WhatifOptions { policies, knobs: Default::default(), seed: 1, work: temp_dir(name) };
     whatif::run(&incident, &analysis, &o, &|_| {}).unwrap()
 }
 
