@@ -46,6 +46,9 @@ pub struct Outcome {
     pub peak_demand_per_min: f64,
     /// The largest surge's busiest minute over its baseline, as the findings tell it.
     pub surge_peak_ratio: f64,
+    /// Load over capacity at its worst, against normal: the largest hourly logins a minute
+    /// per node online (at least one) over the same in the day before the trigger.
+    pub peak_load_over_capacity: f64,
     /// The lowest capacity (nodes online) as a share of its baseline; 1 without an exhaustion.
     pub lowest_capacity_share: f64,
     /// Failed logins in the incident...
@@ -119,6 +122,16 @@ impl Outcome {
             (t > from).then(|| x[from..t].iter().sum::<f64>() / (t - from) as f64 * per_min)
         });
         let peak = before.filter(|b| *b > 0.0).map_or(1.0, |b| peak_per_min / b);
+        let curve = Curve::of(series);
+        let per_node: Vec<f64> =
+            curve.logins.iter().zip(&curve.nodes).map(|(l, n)| l / n.max(1.0)).collect();
+        let t_hour = trigger
+            .map_or(per_node.len(), |t| ((t - curve.start_ms).max(0) / HOUR_MS) as usize)
+            .min(per_node.len());
+        let normal = per_node[t_hour.saturating_sub(24)..t_hour].iter().sum::<f64>()
+            / (t_hour - t_hour.saturating_sub(24)).max(1) as f64;
+        let worst = per_node[t_hour..].iter().copied().fold(0.0, f64::max);
+        let load_over = if normal > 0.0 { worst / normal } else { 1.0 };
         let recovered = f.recovery.as_deref().map_or(end_ms, rfc3339_ms);
         let hours = trigger.map_or(0.0, |t| (recovered - t).max(0) as f64 / HOUR_MS as f64);
         let impact = f.impact.as_ref();
@@ -127,6 +140,7 @@ impl Outcome {
             peak_demand_ratio: round2(peak),
             peak_demand_per_min: round2(peak_per_min),
             surge_peak_ratio: round2(surge_peak),
+            peak_load_over_capacity: round2(load_over),
             lowest_capacity_share: round2(lowest),
             failed_logins: impact.map_or(0, |i| i.failed_logins),
             attempts: series
@@ -135,7 +149,7 @@ impl Outcome {
             users_locked_out: locked.map_or(0, |l| l.users),
             hours_majority_locked_out: locked.map_or(0, |l| l.hours_majority),
             time_to_recover_h: round2(hours),
-            curve: Curve::of(series),
+            curve,
         }
     }
 
@@ -160,6 +174,11 @@ impl Outcome {
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+/// Buckets of `s` in `minutes`, at least one.
+fn buckets_in(s: &SeriesSet, minutes: i64) -> usize {
+    ((minutes * 60_000) / s.bucket_ms.max(1)).max(1) as usize
 }
 
 /// The model's knobs set from the logs, and those kept from the skype-2007 model.
@@ -381,6 +400,23 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
         let last = (from..to).rev().find(|&i| x[i] <= floor).unwrap_or(from);
         let at = series.at(last);
         p.bug_fixed_ms = Some(at);
+        // The recovery rate: the share of the missing nodes that came back a minute over the
+        // half hour after the trough (the model's promotion rate once the bug is fixed).
+        let k = buckets_in(series, 30).min(x.len().saturating_sub(last + 1));
+        let (d0, dk) =
+            (e.baseline - x[last], e.baseline - x[last + k.max(1).min(x.len() - 1 - last)]);
+        if k > 0 && d0 > 0.0 && dk > 0.0 && dk < d0 {
+            let per_bucket = 1.0 - (dk / d0).powf(1.0 / k as f64);
+            let per_min = 1.0 - (1.0 - per_bucket).powf(60_000.0 / series.bucket_ms as f64);
+            p.promote_rate = (per_min * 1000.0).round().clamp(1.0, 1000.0) / 1000.0;
+            measured(
+                &mut m,
+                "promote_rate",
+                p.promote_rate,
+                "the share of the missing nodes that came back a minute in the half hour after \
+                 the trough",
+            );
+        }
         measured(
             &mut m,
             "bug_fixed",
@@ -414,6 +450,8 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
     ]
     .map(String::from)
     .to_vec();
+    // What could be measured is not assumed (the recovery rate needs a trough to climb from).
+    let assumed = assumed.into_iter().filter(|a| !m.contains_key(a)).collect();
     Ok(Fit { measured: m, assumed, params: p })
 }
 

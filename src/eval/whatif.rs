@@ -192,6 +192,7 @@ mod tests {
             peak_demand_ratio: peak,
             peak_demand_per_min: 0.0,
             surge_peak_ratio: 0.0,
+            peak_load_over_capacity: 0.0,
             lowest_capacity_share: 0.0,
             failed_logins: failed,
             attempts,
