@@ -651,7 +651,17 @@ fn advice_words(p: Policy) -> &'static [&'static str] {
 /// numbers, and the words of general action items the replays contradict (`rootline report
 /// --whatif`). Each policy is compared with the model's replay of what happened, not with
 /// the incident: the same model on both sides.
-pub fn story_lines(w: &Whatif) -> (Vec<String>, Vec<String>, Vec<String>) {
+pub fn story_lines(w: &Whatif) -> crate::report::Helped {
+    let (lines, actions, superseded) = lines_actions(w);
+    crate::report::Helped {
+        lines,
+        actions,
+        superseded,
+        svg: crate::report::chart::svg(&chart(w)).ok().filter(|_| w.reproduces),
+    }
+}
+
+fn lines_actions(w: &Whatif) -> (Vec<String>, Vec<String>, Vec<String>) {
     if !w.reproduces {
         let off: Vec<String> = w
             .misses

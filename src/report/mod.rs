@@ -15,7 +15,7 @@ use crate::detect::SeriesSet;
 use crate::detect::baseline::bands;
 use crate::findings::Findings;
 use crate::schema::signal;
-pub use story::Story;
+pub use story::{Helped, Story};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -270,14 +270,14 @@ pub fn write_with(
     s: &SeriesSet,
     title: &str,
     dir: &Path,
-    helped: Option<(Vec<String>, Vec<String>, Vec<String>)>,
+    helped: Option<Helped>,
 ) -> io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let t = timeline(s, f, title);
     let svg = chart::svg(&t).map_err(io::Error::other)?;
     let mut story = Story::tell(f, title);
-    if let Some((lines, actions, superseded)) = helped {
-        story = story.with_helped(lines, actions, &superseded);
+    if let Some(h) = helped {
+        story = story.with_helped(h);
     }
     let files = [
         ("findings.json", f.to_json()),

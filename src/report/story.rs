@@ -29,12 +29,23 @@ pub struct Story {
     pub lucky: Vec<String>,
     pub actions: Vec<String>,
     /// "What would have helped": the replays of `rootline whatif`, one line per policy (empty
-    /// when whatif was not run).
+    /// when whatif was not run), and their chart (SVG) for the HTML.
     pub helped: Vec<String>,
+    pub helped_svg: Option<String>,
     /// (source, role, format, lines, rows, skipped, rejected)
     pub quality: Vec<Quality>,
     /// Told from a series table alone: no source was read and no line can be cited.
     pub series_only: bool,
+}
+
+/// What would have helped, as `rootline whatif` tells it (`report --whatif`): lines, action
+/// items that quote its numbers, words of general advice it contradicts, and its chart.
+#[derive(Debug, Clone, Default)]
+pub struct Helped {
+    pub lines: Vec<String>,
+    pub actions: Vec<String>,
+    pub superseded: Vec<String>,
+    pub svg: Option<String>,
 }
 
 /// Text as Markdown shows it literally: every character that could start formatting, a link,
@@ -911,18 +922,15 @@ fn quality(f: &Findings) -> Vec<Quality> {
 }
 
 impl Story {
-    /// Adds what `rootline whatif` found: its lines under "What would have helped", its
-    /// action items before the others (they carry the replays' numbers), and drops the general
-    /// items that hold any of `superseded` (advice the replays say would not have helped).
-    pub fn with_helped(
-        mut self,
-        helped: Vec<String>,
-        actions: Vec<String>,
-        superseded: &[String],
-    ) -> Story {
-        self.helped = helped;
-        self.actions.retain(|a| !superseded.iter().any(|w| a.contains(w.as_str())));
-        self.actions.splice(0..0, actions);
+    /// Adds what `rootline whatif` found: its lines and chart under "What would have helped",
+    /// its action items before the others (they carry the replays' numbers), and drops the
+    /// general items that hold any of its `superseded` words (advice the replays say would
+    /// not have helped).
+    pub fn with_helped(mut self, h: Helped) -> Story {
+        self.helped = h.lines;
+        self.helped_svg = h.svg;
+        self.actions.retain(|a| !h.superseded.iter().any(|w| a.contains(w.as_str())));
+        self.actions.splice(0..0, h.actions);
         self
     }
 
@@ -951,6 +959,7 @@ impl Story {
             lucky,
             actions,
             helped: Vec::new(),
+            helped_svg: None,
             quality: quality(f),
             series_only: f.inputs.is_empty()
                 && f.surges
@@ -1126,7 +1135,14 @@ impl Story {
             if self.helped.is_empty() {
                 String::new()
             } else {
-                format!("<h2>What would have helped</h2><ul>{}</ul>", list(&self.helped))
+                // The SVG is plotters' output, which escapes its text itself.
+                let chart = self.helped_svg.as_deref().map_or(String::new(), |svg| {
+                    format!(
+                        "<figure class=\"chart\">{}</figure>",
+                        svg.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+                    )
+                });
+                format!("<h2>What would have helped</h2><ul>{}</ul>{chart}", list(&self.helped))
             },
             if self.actions.is_empty() {
                 "<li>None: the data shows nothing to act on.</li>".to_string()

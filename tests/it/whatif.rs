@@ -55,7 +55,9 @@ fn r16_whatif_measures_the_sample_s_model_and_replays_it() {
     // The report's lines: the policy that helped becomes the first action item, with its
     // numbers; the retry policies, which do not shorten the outage by a quarter here, are not
     // advised, and the general advice of a retry budget gives way to the replay's numbers.
-    let (lines, actions, superseded) = whatif::story_lines(&w);
+    let h = whatif::story_lines(&w);
+    let (lines, actions, superseded) = (h.lines, h.actions, h.superseded);
+    assert!(h.svg.is_some_and(|svg| svg.contains("shield-capacity")));
     assert_eq!(lines.len(), 1 + w.policies.len());
     assert!(actions[0].contains("shield-capacity") && actions[0].contains("instead of"));
     assert!(actions.iter().all(|a| !a.contains("backoff") && !a.contains("budget")), "{actions:?}");
