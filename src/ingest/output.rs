@@ -70,6 +70,11 @@ pub fn check_shard(name: &str) -> Result<(), IngestError> {
 }
 
 impl Manifest {
+    /// Every file the manifest says its run wrote, relative to the directory.
+    fn claimed(&self) -> impl Iterator<Item = PathBuf> + '_ {
+        self.files.iter().chain(&self.outputs).map(PathBuf::from)
+    }
+
     /// Reads DIR/ingest.json; `Ok(None)` when there is none.
     pub fn read(dir: &Path) -> Result<Option<Manifest>, IngestError> {
         let path = dir.join(MANIFEST);
@@ -103,6 +108,21 @@ fn own_names() -> Vec<String> {
     let mut names: Vec<String> = Role::ALL.iter().map(|r| r.as_str().to_string()).collect();
     names.extend([REJECTS, PER_MINUTE, MANIFEST].map(String::from));
     names
+}
+
+/// Refuses a directory holding one of rootline's names that no manifest claims; `made` says
+/// which directories are fine to give instead.
+fn refuse_unclaimed(dir: &Path, made: &str) -> Result<(), IngestError> {
+    match own_names().into_iter().map(|n| dir.join(n)).find(|p| p.exists()) {
+        Some(path) => Err(IngestError::Source {
+            path,
+            message: format!(
+                "is already there and no {MANIFEST} says rootline wrote it; give --out a new or \
+                 empty directory, or one {made}"
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -143,32 +163,15 @@ impl OutputDir {
             }
             // A tree of shards is known by its shards/ directory, made before any shard lands.
             if index.is_none() && !dir.join(SHARDS).is_dir() {
-                for name in own_names() {
-                    let p = dir.join(&name);
-                    if p.exists() {
-                        return Err(refuse(
-                            p,
-                            format!(
-                                "is already there and no {MANIFEST} says rootline wrote it; \
-                                 give --out a new or empty directory, or one that earlier \
-                                 `rootline ingest --shard` runs made"
-                            ),
-                        ));
-                    }
-                }
+                refuse_unclaimed(dir, "that earlier `rootline ingest --shard` runs made")?;
             }
-            let own = dir.join(SHARDS).join(name);
-            if let Some(m) = Manifest::read(&own)? {
-                for f in m.files.iter().chain(&m.outputs) {
-                    old.insert(PathBuf::from(f));
-                }
+            if let Some(m) = Manifest::read(&dir.join(SHARDS).join(name))? {
+                old.extend(m.claimed());
             }
         }
         match index.filter(|_| shard.is_none()) {
             Some(m) => {
-                for f in m.files.iter().chain(&m.outputs) {
-                    old.insert(PathBuf::from(f));
-                }
+                old.extend(m.claimed());
                 for name in [REJECTS, PER_MINUTE, MANIFEST] {
                     if dir.join(name).is_file() {
                         old.insert(PathBuf::from(name));
@@ -176,21 +179,7 @@ impl OutputDir {
                 }
             }
             None if shard.is_some() => {}
-            None => {
-                for name in own_names() {
-                    let p = dir.join(&name);
-                    if p.exists() {
-                        return Err(refuse(
-                            p,
-                            format!(
-                                "is already there and no {MANIFEST} says rootline wrote it; \
-                                 give --out a new or empty directory, or one an earlier \
-                                 `rootline ingest` made"
-                            ),
-                        ));
-                    }
-                }
-            }
+            None => refuse_unclaimed(dir, "an earlier `rootline ingest` made")?,
         }
         for input in inputs {
             if let Some(f) = old.iter().find(|f| same_file(input, &dir.join(f))) {
