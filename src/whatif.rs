@@ -254,19 +254,16 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
                 .collect())
         };
     let login_ts = ts(login)?;
-    let clients_col = texts(login, "client")?;
-    let users_col = texts(login, schema::USER)?;
-    let who: Vec<Option<&str>> =
-        clients_col.iter().zip(&users_col).map(|(c, u)| c.as_deref().or(u.as_deref())).collect();
-    let mut ids: BTreeMap<&str, u32> = BTreeMap::new();
-    for w in who.iter().flatten() {
-        let n = ids.len() as u32;
-        ids.entry(w).or_insert(n);
+    // Who logs in: clients, or users when the logs name no client (the analysis' dense ids).
+    use crate::correlate::ids::{Ids, NONE};
+    let mut who = Ids::of(&incident.tables, schema::CLIENT).map_err(pe)?;
+    if who.names == 0 {
+        who = Ids::of(&incident.tables, schema::USER).map_err(pe)?;
     }
-    if ids.len() < 100 {
+    if who.names < 100 {
         return Err(cannot("at least 100 clients (or users) in the login table"));
     }
-    p.clients = ids.len();
+    p.clients = who.names;
     measured(&mut m, "clients", p.clients, "distinct clients (or users) in the login table");
     let (lo, hi) =
         (login_ts.iter().copied().min().unwrap_or(0), login_ts.iter().copied().max().unwrap_or(0));
@@ -336,8 +333,9 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
 
     // Retries: per client, the gaps after each failed attempt, by their place in the streak.
     let outcomes = texts(login, schema::OUTCOME)?;
-    let mut order: Vec<usize> = (0..login_ts.len()).filter(|&i| who[i].is_some()).collect();
-    order.sort_by_key(|&i| (ids[who[i].unwrap_or_default()], login_ts[i]));
+    let who = &who.rows;
+    let mut order: Vec<usize> = (0..login_ts.len()).filter(|&i| who[i] != NONE).collect();
+    order.sort_by_key(|&i| (who[i], login_ts[i]));
     let mut gaps: Vec<Vec<f64>> = vec![Vec::new(); 12];
     let mut streak = 0usize;
     for w in order.windows(2) {
@@ -356,14 +354,14 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
             streak = 0;
         }
     }
-    let q = |v: &mut Vec<f64>, at: f64| -> Option<f64> {
+    let q = |v: &mut [f64], at: f64| -> Option<f64> {
         if v.len() < 20 {
             return None;
         }
         v.sort_by(f64::total_cmp);
         Some(v[((v.len() - 1) as f64 * at).round() as usize])
     };
-    if let (Some(first), Some(second)) = (q(&mut gaps[0], 0.5), q(&mut gaps[1].clone(), 0.5)) {
+    if let (Some(first), Some(second)) = (q(&mut gaps[0], 0.5), q(&mut gaps[1], 0.5)) {
         let (p10, p90) =
             (q(&mut gaps[0], 0.1).unwrap_or(first), q(&mut gaps[0], 0.9).unwrap_or(first));
         let mut late: Vec<f64> = gaps[8..].iter().flatten().copied().collect();

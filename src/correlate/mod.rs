@@ -5,7 +5,7 @@
 //! support it, so a bad deploy or a flash crowd is not told as the Skype story.
 
 mod chain;
-mod ids;
+pub(crate) mod ids;
 mod kinds;
 mod metastable;
 
