@@ -12,7 +12,7 @@
 #   benches/scale.sh                              # 9500 28500 95000 clients: ~1M, 3M, 10M lines
 #   SIZES="9500" benches/scale.sh                 # one size
 #   ROOTLINE_BIN=path/to/rootline benches/scale.sh
-#   KEEP=1 WORK=/tmp/scale benches/scale.sh      # keep the logs, tables and findings
+#   KEEP=1 WORK=../scale-work benches/scale.sh   # keep the logs, tables and findings there
 #
 # Needs python3 with pyspark and a Java runtime (.ci/run installs them).
 set -euo pipefail
