@@ -70,11 +70,11 @@ pub type Tables = BTreeMap<Role, DataFrame>;
 /// Role columns to keep (besides `ts`, `source` and `line`); roles not listed keep all.
 pub type Columns = &'static [(Role, &'static [&'static str])];
 
-/// The role columns series building and correlation read: in-memory analysis keeps only these
-/// (change and metric tables are small and kept whole).
+/// The role columns series building, correlation and whatif's fit read: in-memory analysis
+/// keeps only these (change and metric tables are small and kept whole).
 pub const ANALYSIS_COLUMNS: Columns = &[
     (Role::Login, &[OUTCOME, USER, CLIENT, REASON, LATENCY_MS]),
-    (Role::Node, &[NODE, EVENT, LOAD, CAPACITY]),
+    (Role::Node, &[NODE, EVENT, LOAD, CAPACITY, CPU, REASON]),
 ];
 
 /// The values of a text column row by row, whether it is held as strings or as categories
@@ -144,6 +144,8 @@ const NODE_COLUMNS: &[Column] = &[
     col(CAPACITY, Num, false, &["max_clients", "limit"]),
     col(CPU, Num, false, &["cpu_pct"]),
     col(MEM, Num, false, &["mem_pct", "memory"]),
+    // Why a node left (overload, reboot, shutdown): whatif counts the capacity overload took.
+    col(REASON, Str, false, &["cause"]),
 ];
 const CHANGE_COLUMNS: &[Column] = &[
     col(KIND, Str, true, &["action", "type", "event"]),

@@ -219,7 +219,9 @@ pub enum WhatifError {
 }
 
 /// Fits the model to an incident: clients, span, the trigger, the share of supernodes and of
-/// clients the change restarted, the retry schedule and when self-healing resumed.
+/// clients the change restarted, the retry schedule and when clients gave up, what a capacity
+/// node holds, admits and loses to overload ([`fit_capacity`]), and when self-healing resumed
+/// and how fast.
 pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit, WhatifError> {
     let cannot = |what: &str| {
         WhatifError::Cannot(format!(
@@ -337,7 +339,9 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
     let mut order: Vec<usize> = (0..login_ts.len()).filter(|&i| who[i] != NONE).collect();
     order.sort_by_key(|&i| (who[i], login_ts[i]));
     let mut gaps: Vec<Vec<f64>> = vec![Vec::new(); 12];
-    let mut streak = 0usize;
+    // How long a client kept retrying before a wait of an hour or more (it gave up).
+    let mut gave_up_after: Vec<f64> = Vec::new();
+    let (mut streak, mut since) = (0usize, 0i64);
     for w in order.windows(2) {
         let (a, b) = (w[0], w[1]);
         let failed = outcomes[a].as_deref() == Some("fail");
@@ -345,12 +349,16 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
             streak = 0;
             continue;
         }
+        if streak == 0 {
+            since = login_ts[a];
+        }
         let gap_s = (login_ts[b] - login_ts[a]) as f64 / 1000.0;
         // A wait past an hour is a comeback, not a retry.
         if gap_s < 3600.0 {
             gaps[streak.min(11)].push(gap_s);
             streak += 1;
         } else {
+            gave_up_after.push((login_ts[a] - since) as f64 / 60_000.0);
             streak = 0;
         }
     }
@@ -382,6 +390,19 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
         );
     } else {
         return Err(cannot("retries to measure (20 or more clients retrying a failed login)"));
+    }
+    // The give-up limit is checked at each retry, a cap apart once retries reach it, so a
+    // streak ends on average half a cap past the limit.
+    if let Some(ran) = q(&mut gave_up_after, 0.5) {
+        let limit = (ran - p.retry.max_s / 120.0).round().max(1.0);
+        p.give_up_after_min = limit;
+        measured(
+            &mut m,
+            "give_up_after_min",
+            limit,
+            "the median time a client kept retrying before a wait of an hour or more, less half \
+             the retry cap",
+        );
     }
 
     // When self-healing resumed: the last minute of the deepest trough of nodes online (within
@@ -426,6 +447,7 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
         p.bug_fixed_ms = None;
         measured(&mut m, "bug_fixed", "never", "no exhaustion of nodes online: no stall to end");
     }
+    fit_capacity(&mut p, &mut m, node, series)?;
     let assumed = [
         "always_on_share",
         "session_hour",
@@ -453,6 +475,165 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
     Ok(Fit { measured: m, assumed, params: p })
 }
 
+/// CPU at or above which a node is saturated: asked for more than it can take.
+pub const SATURATED_CPU: f64 = 95.0;
+
+/// What one capacity node takes, measured in the node table: how many clients it holds
+/// (`capacity`), how fast it admits them (the fastest its load grew), from how many logins a
+/// minute it is overloaded (where its CPU line reaches [`SATURATED_CPU`]), and how often an
+/// overloaded node drops out (leaves whose reason is overload, per node-minute saturated).
+/// A knob whose columns the logs lack keeps the model's value and stays assumed.
+fn fit_capacity(
+    p: &mut SimParams,
+    m: &mut BTreeMap<String, Measured>,
+    node: &polars::prelude::DataFrame,
+    series: &SeriesSet,
+) -> Result<(), WhatifError> {
+    use polars::prelude::DataType;
+    let pe = |e: polars::prelude::PolarsError| WhatifError::Cannot(e.to_string());
+    let num = |c: &str| -> Result<Option<Vec<Option<f64>>>, WhatifError> {
+        let Ok(col) = node.column(c) else { return Ok(None) };
+        let col = col.cast(&DataType::Float64).map_err(pe)?;
+        Ok(Some(col.f64().map_err(pe)?.iter().collect()))
+    };
+    let txt = |c: &str| -> Result<Vec<Option<String>>, WhatifError> {
+        match node.column(c) {
+            Ok(col) => Ok(schema::texts(col)
+                .map_err(pe)?
+                .map(|v| v.map(str::to_ascii_lowercase))
+                .collect()),
+            Err(_) => Ok(vec![None; node.height()]),
+        }
+    };
+    let ts: Vec<i64> = node
+        .column(schema::TS)
+        .map_err(pe)?
+        .datetime()
+        .map_err(pe)?
+        .physical()
+        .into_no_null_iter()
+        .collect();
+    let (names, events, reasons) = (txt(schema::NODE)?, txt(schema::EVENT)?, txt(schema::REASON)?);
+    let n = ts.len();
+    let (load, cap, cpu) = (num(schema::LOAD)?, num(schema::CAPACITY)?, num(schema::CPU)?);
+    let col_or_none = |v: &Option<Vec<Option<f64>>>, i: usize| v.as_ref().and_then(|v| v[i]);
+
+    // Clients a node holds: the median capacity the nodes report.
+    let mut caps: Vec<f64> = (0..n).filter_map(|i| col_or_none(&cap, i)).collect();
+    if caps.len() >= 20 {
+        caps.sort_by(f64::total_cmp);
+        p.supernode_capacity = caps[caps.len() / 2].round().clamp(1.0, 1e6) as u32;
+        measured(m, "supernode_capacity", p.supernode_capacity, "the median capacity nodes report");
+    }
+
+    // Rows of each node in time order.
+    let mut order: Vec<usize> = (0..n).filter(|&i| names[i].is_some()).collect();
+    order.sort_by(|&a, &b| (&names[a], ts[a]).cmp(&(&names[b], ts[b])));
+    let same = |a: usize, b: usize| names[a] == names[b];
+
+    // Admissions a minute: the fastest a node's load grew between two of its rows at least 5
+    // minutes apart, the later one below capacity (a full node cannot show its pace). Load
+    // also falls as clients leave, so the fastest growth is a floor: rounded up to whole logins.
+    let mut fastest: Option<f64> = None;
+    let mut paces = 0usize;
+    for w in order.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let (Some(l0), Some(l1)) = (col_or_none(&load, a), col_or_none(&load, b)) else {
+            continue;
+        };
+        let minutes = (ts[b] - ts[a]) as f64 / 60_000.0;
+        let full = col_or_none(&cap, b).is_some_and(|c| l1 >= c);
+        if !same(a, b) || minutes < 5.0 || full || l1 <= l0 {
+            continue;
+        }
+        let pace = (l1 - l0) / minutes.ceil();
+        paces += 1;
+        fastest = Some(fastest.map_or(pace, |f: f64| f.max(pace)));
+    }
+    if let (Some(f), true) = (fastest, paces >= 20) {
+        p.admit_per_min = (f - 1e-9).ceil().clamp(1.0, 1e6) as u32;
+        measured(
+            m,
+            "admit_per_min",
+            p.admit_per_min,
+            "the fastest a node's load grew between two of its rows 5 minutes or more apart \
+             (the later below capacity), rounded up to whole logins a minute",
+        );
+    }
+
+    // Overload: a node's CPU against the logins a minute each node online was asked for
+    // (attempts over nodes online in that minute), a straight line fitted where nodes were asked
+    // for fewer than they admit; the logins at which the line reaches saturation, in whole
+    // logins, over the admission rate.
+    let (attempts, online) =
+        (series.get(schema::signal::ATTEMPTS), series.get(schema::signal::NODES_ONLINE));
+    let per_node = |t: i64| -> Option<f64> {
+        let i = series.index(t)?;
+        let (a, o) = (attempts?.get(i)?, online?.get(i)?);
+        (*o > 0.0).then(|| a / o / (series.bucket_ms as f64 / 60_000.0))
+    };
+    let samples: Vec<(f64, f64)> = (0..n)
+        .filter_map(|i| Some((per_node(ts[i])?, col_or_none(&cpu, i)?)))
+        .filter(|(x, _)| *x < f64::from(p.admit_per_min))
+        .collect();
+    let saturated_at = line_fit(&samples).and_then(|(b0, b1)| {
+        (b1 > 0.0 && b0 < SATURATED_CPU).then(|| ((SATURATED_CPU - b0) / b1).round())
+    });
+    if let (Some(at), true) = (saturated_at, samples.len() >= 100) {
+        p.overload_factor = round2((at / f64::from(p.admit_per_min)).clamp(0.5, 100.0));
+        measured(
+            m,
+            "overload_factor",
+            p.overload_factor,
+            "node CPU against logins a minute per node online (a line fitted below the admission \
+             rate): the logins at which it reaches 95% (saturated), over the admission rate",
+        );
+    }
+
+    // Capacity lost to overload: leaves whose reason says overload, per node-minute spent
+    // saturated (rows at 95% CPU or more, each standing for its node's usual gap between rows).
+    let mut gaps: Vec<i64> = order
+        .windows(2)
+        .filter(|w| same(w[0], w[1]) && events[w[1]].as_deref() == Some("sample"))
+        .map(|w| ts[w[1]] - ts[w[0]])
+        .filter(|g| *g > 0)
+        .collect();
+    let saturated =
+        (0..n).filter(|&i| col_or_none(&cpu, i).is_some_and(|c| c >= SATURATED_CPU)).count();
+    let dropped = (0..n)
+        .filter(|&i| {
+            matches!(events[i].as_deref(), Some("leave" | "crash"))
+                && reasons[i].as_deref().is_some_and(|r| r.contains("overload"))
+        })
+        .count();
+    if gaps.len() >= 20 && saturated >= 10 && reasons.iter().any(Option::is_some) {
+        gaps.sort_unstable();
+        let gap_min = gaps[gaps.len() / 2] as f64 / 60_000.0;
+        p.overload_drop_chance = round3((dropped as f64 / (saturated as f64 * gap_min)).min(1.0));
+        measured(
+            m,
+            "overload_drop_chance",
+            p.overload_drop_chance,
+            "leaves whose reason is overload per node-minute saturated (rows at 95% CPU or more, \
+             each the median gap between a node's rows)",
+        );
+    }
+    Ok(())
+}
+
+/// The least-squares line `y = b0 + b1 x` through the points, when they spread in x.
+fn line_fit(xy: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let n = xy.len() as f64;
+    let (mx, my) = xy.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
+    let sxx: f64 = xy.iter().map(|(x, _)| (x - mx).powi(2)).sum();
+    let sxy: f64 = xy.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    (sxx > 0.0).then(|| (my - sxy / sxx * mx, sxy / sxx))
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
 /// One policy's replay.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyRun {
@@ -474,6 +655,8 @@ pub struct Whatif {
     /// The policies' replays; empty when the model does not reproduce the incident.
     pub policies: Vec<PolicyRun>,
     pub seed: u64,
+    /// Replays per policy; each outcome is their median.
+    pub replays: usize,
     pub tolerance: f64,
 }
 
@@ -490,15 +673,20 @@ pub struct WhatifOptions {
     /// The policies' knobs (backoff cap, retry budget, spread, shield).
     pub knobs: simulate::PolicyKnobs,
     pub seed: u64,
+    /// Replays per policy (seeds `seed`, `seed + 1`, ...): each outcome is their median.
+    pub replays: usize,
     /// Scratch directory for the replays' logs; each run's is removed after it.
     pub work: PathBuf,
 }
+
+/// Replays per policy unless told otherwise.
+pub const REPLAYS: usize = 3;
 
 /// Simulates `params` into `work` and analyzes it as rootline analyzes any incident: a
 /// replay, or (in `rootline eval whatif`) the true counterfactual.
 pub fn replay(params: &SimParams, work: &Path) -> Result<Outcome, WhatifError> {
     let io = |source| WhatifError::Io { path: work.to_path_buf(), source };
-    let dir = work.join(format!("replay-{}", params.policy));
+    let dir = work.join(format!("replay-{}-{}", params.policy, params.seed));
     let out = SimOutput { dir: dir.clone(), format: SimFormat::Text, gzip: false };
     simulate::simulate(params, &out, &|_| {}).map_err(io)?;
     let incident =
@@ -507,6 +695,47 @@ pub fn replay(params: &SimParams, work: &Path) -> Result<Outcome, WhatifError> {
     let _ = std::fs::remove_dir_all(&dir);
     let a = result?;
     Ok(Outcome::of(&a.findings, &a.series, params.end_ms()))
+}
+
+/// Replays `params` `n` times, with seeds `seed`, `seed + 1`, ... (in parallel), and takes each
+/// outcome's median: the model's expected course rather than one draw of it (at a few
+/// thousand clients one draw's busiest hour moves by 15% from seed to seed). The chart's curve
+/// is the run of the median busiest hour.
+pub fn replay_median(params: &SimParams, work: &Path, n: usize) -> Result<Outcome, WhatifError> {
+    use rayon::prelude::*;
+    let runs = (0..n.max(1) as u64)
+        .into_par_iter()
+        .map(|k| replay(&params.clone().with_seed(params.seed.wrapping_add(k)), work))
+        .collect::<Result<Vec<Outcome>, WhatifError>>()?;
+    Ok(median_outcome(runs))
+}
+
+/// Each field's median over the runs (the upper one of an even count).
+fn median_outcome(runs: Vec<Outcome>) -> Outcome {
+    let mid = |f: &dyn Fn(&Outcome) -> f64| {
+        let mut v: Vec<f64> = runs.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let peak = mid(&|o| o.peak_demand_per_min);
+    let curve = runs
+        .iter()
+        .find(|o| o.peak_demand_per_min == peak)
+        .map(|o| o.curve.clone())
+        .unwrap_or_default();
+    Outcome {
+        peak_demand_ratio: mid(&|o| o.peak_demand_ratio),
+        peak_demand_per_min: peak,
+        surge_peak_ratio: mid(&|o| o.surge_peak_ratio),
+        peak_load_over_capacity: mid(&|o| o.peak_load_over_capacity),
+        lowest_capacity_share: mid(&|o| o.lowest_capacity_share),
+        failed_logins: mid(&|o| o.failed_logins as f64) as u64,
+        attempts: mid(&|o| o.attempts as f64) as u64,
+        users_locked_out: mid(&|o| o.users_locked_out as f64) as u64,
+        hours_majority_locked_out: mid(&|o| o.hours_majority_locked_out as f64) as u64,
+        time_to_recover_h: mid(&|o| o.time_to_recover_h),
+        curve,
+    }
 }
 
 /// Fits the model, replays the incident, and when the replay reproduces it, every policy.
@@ -523,14 +752,14 @@ pub fn run(
     let observed = Outcome::of(f, &analysis.series, end);
     let base = fit.params.clone().with_seed(o.seed).with_knobs(o.knobs);
     progress("observed");
-    let replayed = replay(&base.clone().with_policy(Policy::Observed), &o.work)?;
+    let replayed = replay_median(&base.clone().with_policy(Policy::Observed), &o.work, o.replays)?;
     let misses = observed.misses(&replayed);
     let reproduces = misses.values().all(|m| m.abs() <= TOLERANCE);
     let mut policies = Vec::new();
     if reproduces {
         for &policy in o.policies.iter().filter(|p| **p != Policy::Observed) {
             progress(policy.as_str());
-            let outcome = replay(&base.clone().with_policy(policy), &o.work)?;
+            let outcome = replay_median(&base.clone().with_policy(policy), &o.work, o.replays)?;
             policies.push(PolicyRun { policy, outcome });
         }
     }
@@ -542,6 +771,7 @@ pub fn run(
         reproduces,
         policies,
         seed: o.seed,
+        replays: o.replays.max(1),
         tolerance: TOLERANCE,
     })
 }
@@ -571,6 +801,7 @@ pub fn table(w: &Whatif) -> String {
     for p in &w.policies {
         row(p.policy.as_str(), &p.outcome);
     }
+    let _ = writeln!(s, "each replay row: the median of {} runs (seeds {}..)", w.replays, w.seed);
     if w.reproduces {
         let _ = writeln!(
             s,
@@ -693,15 +924,16 @@ fn lines_actions(w: &Whatif) -> (Vec<String>, Vec<String>, Vec<String>) {
     for p in ranked {
         let o = &p.outcome;
         let (words, action) = policy_words(p.policy, &w.fit.params);
+        let (h, rh) = (o.hours_majority_locked_out, r.hours_majority_locked_out);
+        let hours = if h == rh {
+            format!("{h} hours, as in the replay")
+        } else {
+            format!("{h} hours instead of {rh}")
+        };
         let numbers = format!(
-            "most users unable to log in for {} hours instead of {}, {} failed logins instead of \
-             {}, the busiest hour at {:.0}x the day before instead of {:.0}x",
-            o.hours_majority_locked_out,
-            r.hours_majority_locked_out,
-            o.failed_logins,
-            r.failed_logins,
-            o.peak_demand_ratio,
-            r.peak_demand_ratio
+            "most users unable to log in for {hours}, {} failed logins instead of {}, the busiest \
+             hour at {:.0}x the day before instead of {:.0}x",
+            o.failed_logins, r.failed_logins, o.peak_demand_ratio, r.peak_demand_ratio
         );
         let share = o.hours_majority_locked_out as f64 / r.hours_majority_locked_out.max(1) as f64;
         let verdict = if share <= 0.75 {

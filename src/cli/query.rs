@@ -25,7 +25,7 @@ Examples:
   rootline query --config incident.toml \"SELECT outcome, COUNT(*) AS n FROM login GROUP BY outcome\"
 
 Tables: login(ts, outcome, user, host, client, reason, latency_ms, source, line),
-  node(ts, node, event, load, capacity, cpu, mem, source, line),
+  node(ts, node, event, load, capacity, cpu, mem, reason, source, line),
   change(ts, kind, target, item, status, source, line), metric(ts, series, value, source, line),
   series(ts, attempts, failures, failure_ratio, users, per_user, nodes_online, ...): one row per
   bucket (--bucket, 1m by default). Every ts is UTC.")]

@@ -13,7 +13,13 @@ fn whatif_of(config: &std::path::Path, policies: Vec<Policy>, name: &str) -> wha
     let incident =
         Incident::load(&Input::Config(config.to_path_buf()), &LoadOptions::default()).unwrap();
     let analysis = incident.analyze(&AnalyzeOptions::default()).unwrap();
-    let o = WhatifOptions { policies, knobs: Default::default(), seed: 1, work: temp_dir(name) };
+    let o = WhatifOptions {
+        policies,
+        knobs: Default::default(),
+        seed: 1,
+        replays: whatif::REPLAYS,
+        work: temp_dir(name),
+    };
     whatif::run(&incident, &analysis, &o, &|_| {}).unwrap()
 }
 
@@ -38,6 +44,16 @@ fn r16_whatif_measures_the_sample_s_model_and_replays_it() {
     let fixed = rootline::units::rfc3339_ms(m["bug_fixed"].value.as_str().unwrap());
     assert!((fixed - truth.bug_fixed_ms.unwrap()).abs() <= 10 * 60_000, "{:?}", m["bug_fixed"]);
     assert_eq!(m["release"].value.as_str(), Some("2007-08-14T17:00:00Z"));
+    // What a supernode holds, admits and loses to overload, and when clients give up.
+    assert_eq!(num("supernode_capacity"), f64::from(truth.supernode_capacity));
+    assert_eq!(num("admit_per_min"), f64::from(truth.admit_per_min));
+    assert!((num("overload_factor") - truth.overload_factor).abs() <= 0.1, "{:?}", m);
+    let drop = num("overload_drop_chance");
+    assert!((drop - truth.overload_drop_chance).abs() <= 0.25 * truth.overload_drop_chance);
+    assert!((num("give_up_after_min") - truth.give_up_after_min).abs() <= 3.0, "{:?}", m);
+    for k in ["admit_per_min", "overload_factor", "overload_drop_chance", "give_up_after_min"] {
+        assert!(!w.fit.assumed.iter().any(|a| a == k), "{k} measured and assumed");
+    }
     assert!(w.fit.assumed.iter().any(|a| a == "bug_factor"), "{:?}", w.fit.assumed);
 
     assert!(w.reproduces, "{:?} against {:?}: {:?}", w.replay, w.observed, w.misses);
@@ -81,4 +97,24 @@ fn r16_whatif_gives_no_counterfactuals_when_the_replay_misses() {
     assert!(w.policies.is_empty(), "{:?}", w.policies);
     assert!(w.misses.values().any(|m| m.abs() > whatif::TOLERANCE), "{:?}", w.misses);
     assert!(whatif::table(&w).contains("does not reproduce"), "{}", whatif::table(&w));
+}
+
+/// A node log without CPU or leave reasons cannot show overload: those knobs keep the
+/// model's values and are listed as assumed, while what the load column shows is measured.
+#[test]
+fn r16_whatif_assumes_what_the_node_log_does_not_show() {
+    let config = std::path::Path::new("sample-data/skype-2007/incident.toml");
+    let mut incident =
+        Incident::load(&Input::Config(config.to_path_buf()), &LoadOptions::default()).unwrap();
+    let analysis = incident.analyze(&AnalyzeOptions::default()).unwrap();
+    let node = incident.tables.get_mut(&rootline::schema::Role::Node).unwrap();
+    *node = node.drop_many(["cpu", "reason"]);
+    let fit = whatif::fit(&incident, &analysis.findings, &analysis.series).unwrap();
+    for k in ["overload_factor", "overload_drop_chance"] {
+        assert!(fit.assumed.iter().any(|a| a == k), "{k}: {:?}", fit.assumed);
+        assert!(!fit.measured.contains_key(k), "{k} measured without its columns");
+    }
+    let truth = SimParams::new(Scenario::Skype2007);
+    assert_eq!(fit.params.overload_factor, truth.overload_factor);
+    assert!(fit.measured.contains_key("admit_per_min"), "{:?}", fit.measured.keys());
 }
