@@ -58,6 +58,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             policies: crate::simulate::Policy::ALL.to_vec(),
             knobs: Default::default(),
             seed: 1,
+            replays: crate::whatif::REPLAYS,
             work: work.clone(),
         };
         let quiet = a.quiet;

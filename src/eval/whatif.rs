@@ -110,6 +110,7 @@ pub fn run(
                 policies: o.policies.clone(),
                 knobs: Default::default(),
                 seed: seed + 1000,
+                replays: whatif::REPLAYS,
                 work: o.work.join(format!("replays-{seed}-{clients}")),
             };
             let w = whatif::run(&incident, &analysis, &wo, &|_| {});
