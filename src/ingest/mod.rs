@@ -603,10 +603,10 @@ fn ingest_source(
     let mut rejected = 0;
     let budget = AtomicI64::new(MAX_REPEAT_ROWS);
     // A two-stage pipeline: while one block's rows are written, the next is read and parsed.
-    let mut parsed = blocks.next().map(|b| parse_block(&plan, &source, &b, &mut state, &budget));
+    let mut parsed = blocks.parse_next(&plan, &source, &mut state, &budget);
     while let Some(outs) = parsed.take() {
         let (next, written) = rayon::join(
-            || blocks.next().map(|b| parse_block(&plan, &source, &b, &mut state, &budget)),
+            || blocks.parse_next(&plan, &source, &mut state, &budget),
             || drain(outs, &source, index, &mut *sink, &mut counts, &mut rejected),
         );
         written?;
@@ -707,6 +707,20 @@ struct Blocks {
 impl Blocks {
     fn next(&mut self) -> Option<Block> {
         self.pending.pop_front().or_else(|| self.reader.next_block())
+    }
+
+    /// The next block parsed, its buffer then handed back for the one after.
+    fn parse_next(
+        &mut self,
+        plan: &SourcePlan,
+        source: &str,
+        state: &mut TimeState,
+        budget: &AtomicI64,
+    ) -> Option<Vec<ChunkOut>> {
+        let b = self.next()?;
+        let outs = parse_block(plan, source, &b, state, budget);
+        self.reader.give_back(b.data);
+        Some(outs)
     }
 }
 

@@ -110,6 +110,10 @@ const BOM: &[u8] = &[0xef, 0xbb, 0xbf];
 pub struct BlockReader {
     inner: Box<dyn Read + Send>,
     carry: Vec<u8>,
+    /// A block's buffer handed back after parsing ([`BlockReader::give_back`]), for the next
+    /// block: a fresh 16 MB buffer a block cost a page fault per 4 KiB and an munmap, about a
+    /// sixth of the time of a fast parse.
+    spare: Option<Vec<u8>>,
     next_line: u64,
     block_size: usize,
     max_line: usize,
@@ -127,6 +131,7 @@ impl BlockReader {
         BlockReader {
             inner,
             carry: Vec::new(),
+            spare: None,
             next_line: 1,
             block_size,
             max_line: super::MAX_LINE_BYTES,
@@ -202,9 +207,24 @@ impl BlockReader {
         self.cr_line_ends
     }
 
+    /// Takes back a block's buffer once its lines are parsed, to read the next block into.
+    pub fn give_back(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() >= self.block_size && self.spare.is_none() {
+            buf.clear();
+            self.spare = Some(buf);
+        }
+    }
+
     /// The next block, or `None` at the end. A final line without `\n` is still a line.
     pub fn next_block(&mut self) -> Option<Block> {
-        let mut data = std::mem::take(&mut self.carry);
+        let mut data = match self.spare.take() {
+            Some(mut buf) => {
+                buf.extend_from_slice(&self.carry);
+                self.carry.clear();
+                buf
+            }
+            None => std::mem::take(&mut self.carry),
+        };
         // Where the line that is not yet complete starts (after the last `\n` seen).
         let mut tail = memchr::memrchr(b'\n', &data).map_or(0, |p| p + 1);
         loop {
