@@ -120,4 +120,27 @@ mod tests {
         assert_eq!((i.id("bob"), i.id("alice"), i.id("carol")), (bob, alice, 2));
         assert_eq!(i.name(bob), b"bob");
     }
+
+    #[test]
+    fn every_name_of_the_column_gets_one_dense_id() {
+        let names: Vec<Option<String>> =
+            (0..5000).map(|i| (i % 7 != 0).then(|| format!("u{}", i % 1234))).collect();
+        let df = df!(schema::USER => names.clone()).unwrap();
+        let tables = Tables::from([(Role::Login, df)]);
+        let ids = Ids::of(&tables, schema::USER).unwrap();
+        let distinct: std::collections::BTreeSet<&String> = names.iter().flatten().collect();
+        assert_eq!(ids.names, distinct.len());
+        let mut of_name: std::collections::BTreeMap<&String, u32> = Default::default();
+        for (n, &id) in names.iter().zip(&ids.rows) {
+            match n {
+                None => assert_eq!(id, NONE),
+                Some(n) => {
+                    assert!((id as usize) < ids.names);
+                    assert_eq!(*of_name.entry(n).or_insert(id), id, "{n}");
+                }
+            }
+        }
+        let used: std::collections::BTreeSet<u32> = of_name.values().copied().collect();
+        assert_eq!(used.len(), ids.names, "one id per name");
+    }
 }
