@@ -801,7 +801,17 @@ pub fn table(w: &Whatif) -> String {
     for p in &w.policies {
         row(p.policy.as_str(), &p.outcome);
     }
-    let _ = writeln!(s, "each replay row: the median of {} runs (seeds {}..)", w.replays, w.seed);
+    let _ = if w.replays > 1 {
+        writeln!(
+            s,
+            "replay and policy rows: medians of {} runs (seeds {}-{})",
+            w.replays,
+            w.seed,
+            w.seed + w.replays as u64 - 1
+        )
+    } else {
+        writeln!(s, "replay and policy rows: one run each (seed {})", w.seed)
+    };
     if w.reproduces {
         let _ = writeln!(
             s,
