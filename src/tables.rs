@@ -56,7 +56,9 @@ fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> Result<Tables, IngestE
             }
         }
         if let Some(df) = frame {
-            out.insert(role, ingest::sink::in_order(df)?);
+            let mut df = ingest::sink::in_order(df)?;
+            df.rechunk_mut();
+            out.insert(role, df);
         }
     }
     if out.is_empty() {
