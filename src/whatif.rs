@@ -699,8 +699,8 @@ pub fn replay(params: &SimParams, work: &Path) -> Result<Outcome, WhatifError> {
 
 /// Replays `params` `n` times, with seeds `seed`, `seed + 1`, ... (in parallel), and takes each
 /// outcome's median: the model's expected course rather than one draw of it (at a few
-/// thousand clients one draw's busiest hour moves by 15% from seed to seed). The chart's curve
-/// is the run of the median busiest hour.
+/// thousand clients one draw's busiest hour moves by 15% from seed to seed), and the chart's
+/// hourly medians.
 pub fn replay_median(params: &SimParams, work: &Path, n: usize) -> Result<Outcome, WhatifError> {
     use rayon::prelude::*;
     let runs = (0..n.max(1) as u64)
@@ -718,11 +718,23 @@ fn median_outcome(runs: Vec<Outcome>) -> Outcome {
         v[v.len() / 2]
     };
     let peak = mid(&|o| o.peak_demand_per_min);
-    let curve = runs
-        .iter()
-        .find(|o| o.peak_demand_per_min == peak)
-        .map(|o| o.curve.clone())
-        .unwrap_or_default();
+    // The chart's course hour by hour is the median too: the runs of every policy share their
+    // seeds, so before the policy acts all policies draw the same line.
+    let hourly = |f: &dyn Fn(&Curve) -> &Vec<f64>| -> Vec<f64> {
+        let len = runs.iter().map(|o| f(&o.curve).len()).min().unwrap_or(0);
+        (0..len)
+            .map(|i| {
+                let mut v: Vec<f64> = runs.iter().map(|o| f(&o.curve)[i]).collect();
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            })
+            .collect()
+    };
+    let curve = Curve {
+        start_ms: runs.first().map_or(0, |o| o.curve.start_ms),
+        nodes: hourly(&|c| &c.nodes),
+        logins: hourly(&|c| &c.logins),
+    };
     Outcome {
         peak_demand_ratio: mid(&|o| o.peak_demand_ratio),
         peak_demand_per_min: peak,
