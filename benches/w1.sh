@@ -2,8 +2,8 @@
 # W1 side by side: rootline against the peers (mawk on text, DuckDB on CSV and JSONL) on the
 # peers' own login log, in one run, checked against the generator's truth. This calls the shared
 # workload's script (../shared/bench/w1.sh), which needs python3 with duckdb and mawk.
-# Prints the machine's load before and after: compare ratios from one run, never seconds
-# from different runs.
+# Prints the machine's load before and after, and rootline's peak RSS on each format: compare
+# ratios from one run, never seconds from different runs.
 #
 #   benches/w1.sh                 # 2,000,000 lines
 #   benches/w1.sh 10000000        # 10,000,000 lines (about 3.7 GB of logs in $TMPDIR)
@@ -24,3 +24,17 @@ fi
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 ROOTLINE_BIN="$ROOTLINE_BIN" "$W1" "${1:-2000000}"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Peak RSS of rootline on each format (#17 asks for under 300 MB), one run each, from the
+# configs the shared script has just written for this size.
+W=${W1_DIR:-${TMPDIR:-/tmp}/rootline-w1}
+if [ -x /usr/bin/time ]; then
+  out=$(mktemp -d)
+  for f in log csv jsonl; do
+    rss=$(/usr/bin/time -f '%M' "$ROOTLINE_BIN" ingest --config "$W/incident-$f.toml" \
+      --per-minute -q --out "$out/$f" 2>&1 >/dev/null | tail -n 1)
+    printf '%-5s rootline peak RSS %d MB\n' "$f" $((rss / 1024))
+  done
+  rm -rf "$out"
+else
+  echo "(no /usr/bin/time: peak RSS not measured)"
+fi
