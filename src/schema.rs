@@ -77,6 +77,11 @@ pub const ANALYSIS_COLUMNS: Columns = &[
     (Role::Node, &[NODE, EVENT, LOAD, CAPACITY, CPU, REASON]),
 ];
 
+/// A role table's `ts` column as milliseconds since the epoch, row by row.
+pub fn ts_ms(df: &DataFrame) -> PolarsResult<Vec<i64>> {
+    Ok(df.column(TS)?.datetime()?.physical().into_no_null_iter().collect())
+}
+
 /// The values of a text column row by row, whether it is held as strings or as categories
 /// (analysis keeps few-valued columns as categoricals: `ingest::sink::keep_columns`).
 pub fn texts(

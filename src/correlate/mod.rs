@@ -214,7 +214,7 @@ fn cite(
     if episodes.is_empty() {
         return Ok(());
     }
-    let ts: Vec<i64> = df.column(schema::TS)?.datetime()?.physical().into_no_null_iter().collect();
+    let ts = schema::ts_ms(df)?;
     // Which rows may be cited, as one pass over the column (it may be text or categories).
     let wanted: Option<Vec<bool>> = match value {
         Some(v) => Some(

@@ -196,10 +196,6 @@ impl SeriesSet {
     }
 }
 
-fn ts_ms(df: &DataFrame) -> PolarsResult<Vec<i64>> {
-    Ok(df.column(schema::TS)?.datetime()?.physical().into_no_null_iter().collect())
-}
-
 fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
     Ok(df.column(name)?.str()?.iter().map(|v| v.map(str::to_string)).collect())
 }
@@ -218,7 +214,7 @@ pub fn build(tables: &Tables, bucket_ms: i64) -> PolarsResult<SeriesSet> {
     let mut lo = i64::MAX;
     let mut hi = i64::MIN;
     for df in tables.values() {
-        for t in ts_ms(df)? {
+        for t in schema::ts_ms(df)? {
             lo = lo.min(t);
             hi = hi.max(t);
         }
@@ -249,7 +245,7 @@ pub fn build(tables: &Tables, bucket_ms: i64) -> PolarsResult<SeriesSet> {
     if let Some(df) = tables.get(&Role::Change) {
         let kinds = strs(df, "kind")?;
         let mut total = vec![0.0; len];
-        for (t, k) in ts_ms(df)?.into_iter().zip(kinds) {
+        for (t, k) in schema::ts_ms(df)?.into_iter().zip(kinds) {
             let i = set.index(t).expect("inside the grid by construction");
             total[i] += 1.0;
             let name = format!("change_{}", k.unwrap_or_default().to_lowercase());
@@ -261,7 +257,7 @@ pub fn build(tables: &Tables, bucket_ms: i64) -> PolarsResult<SeriesSet> {
         let series = strs(df, "series")?;
         let values = nums(df, "value")?;
         let mut sums: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-        for ((t, s), v) in ts_ms(df)?.into_iter().zip(series).zip(values) {
+        for ((t, s), v) in schema::ts_ms(df)?.into_iter().zip(series).zip(values) {
             let (Some(s), Some(v)) = (s, v) else { continue };
             let i = set.index(t).expect("inside the grid by construction");
             let e = sums

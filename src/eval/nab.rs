@@ -212,8 +212,7 @@ pub fn nab(dir: &Path, o: &NabOptions) -> Result<NabReport, IngestError> {
             &|_, _| {},
         )?;
         let Some(df) = sink.tables.get(&Role::Metric) else { continue };
-        let ts: Vec<i64> =
-            df.column(schema::TS)?.datetime()?.physical().into_no_null_iter().collect();
+        let ts = schema::ts_ms(df)?;
         let x: Vec<f64> = df.column("value")?.f64()?.into_no_null_iter().collect();
         let mut steps: Vec<i64> = ts.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0).collect();
         steps.sort_unstable();
