@@ -1,6 +1,6 @@
-//! Statistics every layer shares: medians and centred window means and sums. A leaf: detection
-//! builds its baselines on it, and the simulator's truth uses the same arithmetic without
-//! importing the detector it is meant to score.
+//! Statistics every layer shares: medians, centred window means and sums, a fitted line. A
+//! leaf: detection builds its baselines on it, and the simulator's truth uses the same
+//! arithmetic without importing the detector it is meant to score.
 
 /// The median of `v` (reordered in place); 0 for none.
 pub fn median(v: &mut [f64]) -> f64 {
@@ -35,4 +35,29 @@ pub fn centred_means(x: &[f64], half: usize) -> Vec<f64> {
     (0..x.len())
         .map(|i| sums[i] / ((i + half + 1).min(x.len()) - i.saturating_sub(half)) as f64)
         .collect()
+}
+
+/// The least-squares line `y = b0 + b1 x` through the points, as `(b0, b1)`; `None` when the
+/// points do not spread in x.
+pub fn line_fit(xy: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let n = xy.len() as f64;
+    let (mx, my) = xy.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
+    let sxx: f64 = xy.iter().map(|(x, _)| (x - mx).powi(2)).sum();
+    let sxy: f64 = xy.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    (sxx > 0.0).then(|| (my - sxy / sxx * mx, sxy / sxx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_through_points_on_it_is_that_line() {
+        let xy: Vec<(f64, f64)> =
+            (0..10).map(|i| (f64::from(i), 6.5 + 30.0 * f64::from(i))).collect();
+        let (b0, b1) = line_fit(&xy).unwrap();
+        assert!((b0 - 6.5).abs() < 1e-9 && (b1 - 30.0).abs() < 1e-9, "{b0} {b1}");
+        assert_eq!(line_fit(&[(1.0, 2.0), (1.0, 5.0)]), None, "no spread in x");
+        assert_eq!(line_fit(&[]), None);
+    }
 }

@@ -24,7 +24,8 @@ use crate::findings::Findings;
 use crate::pipeline::{Incident, Input, LoadOptions, PipelineError};
 use crate::schema::{self, Role};
 use crate::simulate::{self, Policy, RetryPolicy, Scenario, SimFormat, SimOutput, SimParams};
-use crate::units::{rfc3339_ms, rfc3339_secs};
+use crate::stats::{line_fit, median};
+use crate::units::{rfc3339_ms, rfc3339_secs, round_to};
 
 /// How far (relative) the `observed` replay may be from the incident on each outcome before
 /// whatif refuses to give counterfactual numbers.
@@ -137,43 +138,43 @@ impl Outcome {
         let impact = f.impact.as_ref();
         let locked = impact.and_then(|i| i.locked_out.as_ref());
         Outcome {
-            peak_demand_ratio: round2(peak),
-            peak_demand_per_min: round2(peak_per_min),
-            surge_peak_ratio: round2(surge_peak),
-            peak_load_over_capacity: round2(load_over),
-            lowest_capacity_share: round2(lowest),
+            peak_demand_ratio: round_to(peak, 2),
+            peak_demand_per_min: round_to(peak_per_min, 2),
+            surge_peak_ratio: round_to(surge_peak, 2),
+            peak_load_over_capacity: round_to(load_over, 2),
+            lowest_capacity_share: round_to(lowest, 2),
             failed_logins: impact.map_or(0, |i| i.failed_logins),
             attempts: series
                 .get(schema::signal::ATTEMPTS)
                 .map_or(0, |x| x.iter().sum::<f64>().round() as u64),
             users_locked_out: locked.map_or(0, |l| l.users),
             hours_majority_locked_out: locked.map_or(0, |l| l.hours_majority),
-            time_to_recover_h: round2(hours),
+            time_to_recover_h: round_to(hours, 2),
             curve,
         }
     }
 
     /// The outcomes the replay must match, with their relative misses.
     fn misses(&self, replay: &Outcome) -> BTreeMap<String, f64> {
-        let rel = |a: f64, b: f64| if a.abs() > 0.0 { (b - a) / a } else { b - a };
         BTreeMap::from([
             (
                 "peak_demand_per_min".into(),
-                rel(self.peak_demand_per_min, replay.peak_demand_per_min),
+                rel(replay.peak_demand_per_min, self.peak_demand_per_min),
             ),
             (
                 "lowest_capacity_share".into(),
                 // A share near 0 has no relative error: compare in points of the baseline.
                 replay.lowest_capacity_share - self.lowest_capacity_share,
             ),
-            ("failed_logins".into(), rel(self.failed_logins as f64, replay.failed_logins as f64)),
-            ("time_to_recover_h".into(), rel(self.time_to_recover_h, replay.time_to_recover_h)),
+            ("failed_logins".into(), rel(replay.failed_logins as f64, self.failed_logins as f64)),
+            ("time_to_recover_h".into(), rel(replay.time_to_recover_h, self.time_to_recover_h)),
         ])
     }
 }
 
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
+/// How far `value` is from `of`, relative to it (the difference itself when `of` is 0).
+pub(crate) fn rel(value: f64, of: f64) -> f64 {
+    if of.abs() > 0.0 { (value - of) / of } else { value - of }
 }
 
 /// Buckets of `s` in `minutes`, at least one.
@@ -238,23 +239,7 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
     let pe = |e: polars::prelude::PolarsError| WhatifError::Cannot(e.to_string());
 
     // Who logs in, and over what span.
-    let ts = |df: &polars::prelude::DataFrame| -> Result<Vec<i64>, WhatifError> {
-        Ok(df
-            .column(schema::TS)
-            .map_err(pe)?
-            .datetime()
-            .map_err(pe)?
-            .physical()
-            .into_no_null_iter()
-            .collect())
-    };
-    let texts =
-        |df: &polars::prelude::DataFrame, c: &str| -> Result<Vec<Option<String>>, WhatifError> {
-            Ok(schema::texts(df.column(c).map_err(pe)?)
-                .map_err(pe)?
-                .map(|v| v.map(str::to_string))
-                .collect())
-        };
+    let ts = |df| schema::ts_ms(df).map_err(pe);
     let login_ts = ts(login)?;
     // Who logs in: clients, or users when the logs name no client (the analysis' dense ids).
     use crate::correlate::ids::{Ids, NONE};
@@ -276,12 +261,12 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
 
     // The trigger: a release row, else the change wave's onset.
     let kinds = texts(change, schema::KIND)?;
-    let targets = texts(change, "target")?;
+    let targets = texts(change, schema::TARGET)?;
     let change_ts = ts(change)?;
     let release = kinds
         .iter()
         .zip(&change_ts)
-        .find(|(k, _)| k.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("release")))
+        .find(|(k, _)| k.is_some_and(|k| k.eq_ignore_ascii_case("release")))
         .map(|(_, t)| *t);
     let wave_onset = rfc3339_ms(&wave.onset);
     p.release_ms = Some(release.unwrap_or(wave_onset));
@@ -300,32 +285,32 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
     let rebooted: std::collections::BTreeSet<&str> = kinds
         .iter()
         .zip(&targets)
-        .filter(|(k, _)| k.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("reboot")))
-        .filter_map(|(_, t)| t.as_deref())
+        .filter(|(k, _)| k.is_some_and(|k| k.eq_ignore_ascii_case("reboot")))
+        .filter_map(|(_, t)| *t)
         .collect();
     if rebooted.is_empty() {
         return Err(cannot("reboot rows in the change table (kind reboot, target the host)"));
     }
     let share = (rebooted.len() as f64 / p.clients as f64).min(1.0);
-    p.auto_update_share = round2(share);
+    p.auto_update_share = round_to(share, 2);
     measured(&mut m, "auto_update_share", p.auto_update_share, "distinct reboot targets / clients");
     let release_ms = p.release_ms.unwrap_or(0);
-    let node_ts = ts(node)?;
-    let names = texts(node, schema::NODE)?;
-    let events = texts(node, schema::EVENT)?;
+    let node_rows = NodeRows::of(node)?;
     let mut at_release: BTreeMap<&str, bool> = BTreeMap::new();
-    for ((t, n), e) in node_ts.iter().zip(&names).zip(&events) {
-        let (Some(n), true) = (n.as_deref(), *t < release_ms && *t >= release_ms - HOUR_MS) else {
+    for i in 0..node_rows.ts.len() {
+        let t = node_rows.ts[i];
+        let (Some(n), true) = (node_rows.names[i], t < release_ms && t >= release_ms - HOUR_MS)
+        else {
             continue;
         };
-        at_release.insert(n, !matches!(e.as_deref(), Some("leave" | "crash")));
+        at_release.insert(n, !node_rows.left(i));
     }
     let pool: Vec<&str> = at_release.iter().filter(|(_, on)| **on).map(|(n, _)| *n).collect();
     if pool.is_empty() {
         return Err(cannot("capacity nodes reporting in the hour before the change"));
     }
     let hit = pool.iter().filter(|n| rebooted.contains(*n)).count();
-    p.supernode_auto_update_share = round2(hit as f64 / pool.len() as f64);
+    p.supernode_auto_update_share = round_to(hit as f64 / pool.len() as f64, 2);
     measured(
         &mut m,
         "supernode_auto_update_share",
@@ -344,7 +329,7 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
     let (mut streak, mut since) = (0usize, 0i64);
     for w in order.windows(2) {
         let (a, b) = (w[0], w[1]);
-        let failed = outcomes[a].as_deref() == Some("fail");
+        let failed = outcomes[a] == Some("fail");
         if who[a] != who[b] || !failed {
             streak = 0;
             continue;
@@ -376,9 +361,9 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
         let max_s = q(&mut late, 0.5).unwrap_or(first * 20.0);
         p.retry = RetryPolicy {
             base_s: first.round(),
-            backoff: round2((second / first).clamp(1.0, 4.0)),
+            backoff: round_to((second / first).clamp(1.0, 4.0), 2),
             max_s: max_s.round().max(first),
-            jitter: round2(((p90 - p10) / (1.6 * first)).clamp(0.0, 1.0)),
+            jitter: round_to(((p90 - p10) / (1.6 * first)).clamp(0.0, 1.0), 2),
         };
         measured(
             &mut m,
@@ -447,7 +432,7 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
         p.bug_fixed_ms = None;
         measured(&mut m, "bug_fixed", "never", "no exhaustion of nodes online: no stall to end");
     }
-    fit_capacity(&mut p, &mut m, node, series)?;
+    fit_capacity(&mut p, &mut m, &node_rows, series)?;
     let assumed = [
         "always_on_share",
         "session_hour",
@@ -475,6 +460,56 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
     Ok(Fit { measured: m, assumed, params: p })
 }
 
+/// A text column's values, borrowed from the table; all null when the table has no such column.
+fn texts<'a>(
+    df: &'a polars::prelude::DataFrame,
+    c: &str,
+) -> Result<Vec<Option<&'a str>>, WhatifError> {
+    let pe = |e: polars::prelude::PolarsError| WhatifError::Cannot(e.to_string());
+    match df.column(c) {
+        Ok(col) => Ok(schema::texts(col).map_err(pe)?.collect()),
+        Err(_) => Ok(vec![None; df.height()]),
+    }
+}
+
+/// The node table's columns the fit reads, read once.
+struct NodeRows<'a> {
+    ts: Vec<i64>,
+    names: Vec<Option<&'a str>>,
+    events: Vec<Option<&'a str>>,
+    reasons: Vec<Option<&'a str>>,
+    /// Numeric columns, `None` when the table has none.
+    load: Option<Vec<Option<f64>>>,
+    cap: Option<Vec<Option<f64>>>,
+    cpu: Option<Vec<Option<f64>>>,
+}
+
+impl<'a> NodeRows<'a> {
+    fn of(node: &'a polars::prelude::DataFrame) -> Result<NodeRows<'a>, WhatifError> {
+        let pe = |e: polars::prelude::PolarsError| WhatifError::Cannot(e.to_string());
+        let num = |c: &str| -> Result<Option<Vec<Option<f64>>>, WhatifError> {
+            let Ok(col) = node.column(c) else { return Ok(None) };
+            let col = col.cast(&polars::prelude::DataType::Float64).map_err(pe)?;
+            Ok(Some(col.f64().map_err(pe)?.iter().collect()))
+        };
+        Ok(NodeRows {
+            ts: schema::ts_ms(node).map_err(pe)?,
+            names: texts(node, schema::NODE)?,
+            events: texts(node, schema::EVENT)?,
+            reasons: texts(node, schema::REASON)?,
+            load: num(schema::LOAD)?,
+            cap: num(schema::CAPACITY)?,
+            cpu: num(schema::CPU)?,
+        })
+    }
+
+    /// Row `i` is a node leaving (or crashing).
+    fn left(&self, i: usize) -> bool {
+        self.events[i]
+            .is_some_and(|e| e.eq_ignore_ascii_case("leave") || e.eq_ignore_ascii_case("crash"))
+    }
+}
+
 /// CPU at or above which a node is saturated: asked for more than it can take.
 pub const SATURATED_CPU: f64 = 95.0;
 
@@ -486,43 +521,17 @@ pub const SATURATED_CPU: f64 = 95.0;
 fn fit_capacity(
     p: &mut SimParams,
     m: &mut BTreeMap<String, Measured>,
-    node: &polars::prelude::DataFrame,
+    nodes: &NodeRows,
     series: &SeriesSet,
 ) -> Result<(), WhatifError> {
-    use polars::prelude::DataType;
-    let pe = |e: polars::prelude::PolarsError| WhatifError::Cannot(e.to_string());
-    let num = |c: &str| -> Result<Option<Vec<Option<f64>>>, WhatifError> {
-        let Ok(col) = node.column(c) else { return Ok(None) };
-        let col = col.cast(&DataType::Float64).map_err(pe)?;
-        Ok(Some(col.f64().map_err(pe)?.iter().collect()))
-    };
-    let txt = |c: &str| -> Result<Vec<Option<String>>, WhatifError> {
-        match node.column(c) {
-            Ok(col) => Ok(schema::texts(col)
-                .map_err(pe)?
-                .map(|v| v.map(str::to_ascii_lowercase))
-                .collect()),
-            Err(_) => Ok(vec![None; node.height()]),
-        }
-    };
-    let ts: Vec<i64> = node
-        .column(schema::TS)
-        .map_err(pe)?
-        .datetime()
-        .map_err(pe)?
-        .physical()
-        .into_no_null_iter()
-        .collect();
-    let (names, events, reasons) = (txt(schema::NODE)?, txt(schema::EVENT)?, txt(schema::REASON)?);
+    let NodeRows { ts, names, events, reasons, load, cap, cpu } = nodes;
     let n = ts.len();
-    let (load, cap, cpu) = (num(schema::LOAD)?, num(schema::CAPACITY)?, num(schema::CPU)?);
     let col_or_none = |v: &Option<Vec<Option<f64>>>, i: usize| v.as_ref().and_then(|v| v[i]);
 
     // Clients a node holds: the median capacity the nodes report.
-    let mut caps: Vec<f64> = (0..n).filter_map(|i| col_or_none(&cap, i)).collect();
+    let mut caps: Vec<f64> = (0..n).filter_map(|i| col_or_none(cap, i)).collect();
     if caps.len() >= 20 {
-        caps.sort_by(f64::total_cmp);
-        p.supernode_capacity = caps[caps.len() / 2].round().clamp(1.0, 1e6) as u32;
+        p.supernode_capacity = median(&mut caps).round().clamp(1.0, 1e6) as u32;
         measured(m, "supernode_capacity", p.supernode_capacity, "the median capacity nodes report");
     }
 
@@ -538,11 +547,11 @@ fn fit_capacity(
     let mut paces = 0usize;
     for w in order.windows(2) {
         let (a, b) = (w[0], w[1]);
-        let (Some(l0), Some(l1)) = (col_or_none(&load, a), col_or_none(&load, b)) else {
+        let (Some(l0), Some(l1)) = (col_or_none(load, a), col_or_none(load, b)) else {
             continue;
         };
         let minutes = (ts[b] - ts[a]) as f64 / 60_000.0;
-        let full = col_or_none(&cap, b).is_some_and(|c| l1 >= c);
+        let full = col_or_none(cap, b).is_some_and(|c| l1 >= c);
         if !same(a, b) || minutes < 5.0 || full || l1 <= l0 {
             continue;
         }
@@ -573,14 +582,14 @@ fn fit_capacity(
         (*o > 0.0).then(|| a / o / (series.bucket_ms as f64 / 60_000.0))
     };
     let samples: Vec<(f64, f64)> = (0..n)
-        .filter_map(|i| Some((per_node(ts[i])?, col_or_none(&cpu, i)?)))
+        .filter_map(|i| Some((per_node(ts[i])?, col_or_none(cpu, i)?)))
         .filter(|(x, _)| *x < f64::from(p.admit_per_min))
         .collect();
     let saturated_at = line_fit(&samples).and_then(|(b0, b1)| {
         (b1 > 0.0 && b0 < SATURATED_CPU).then(|| ((SATURATED_CPU - b0) / b1).round())
     });
     if let (Some(at), true) = (saturated_at, samples.len() >= 100) {
-        p.overload_factor = round2((at / f64::from(p.admit_per_min)).clamp(0.5, 100.0));
+        p.overload_factor = round_to((at / f64::from(p.admit_per_min)).clamp(0.5, 100.0), 2);
         measured(
             m,
             "overload_factor",
@@ -592,24 +601,25 @@ fn fit_capacity(
 
     // Capacity lost to overload: leaves whose reason says overload, per node-minute spent
     // saturated (rows at 95% CPU or more, each standing for its node's usual gap between rows).
-    let mut gaps: Vec<i64> = order
+    let mut gaps: Vec<f64> = order
         .windows(2)
-        .filter(|w| same(w[0], w[1]) && events[w[1]].as_deref() == Some("sample"))
-        .map(|w| ts[w[1]] - ts[w[0]])
-        .filter(|g| *g > 0)
+        .filter(|w| {
+            same(w[0], w[1]) && events[w[1]].is_some_and(|e| e.eq_ignore_ascii_case("sample"))
+        })
+        .map(|w| (ts[w[1]] - ts[w[0]]) as f64)
+        .filter(|g| *g > 0.0)
         .collect();
     let saturated =
-        (0..n).filter(|&i| col_or_none(&cpu, i).is_some_and(|c| c >= SATURATED_CPU)).count();
+        (0..n).filter(|&i| col_or_none(cpu, i).is_some_and(|c| c >= SATURATED_CPU)).count();
     let dropped = (0..n)
         .filter(|&i| {
-            matches!(events[i].as_deref(), Some("leave" | "crash"))
-                && reasons[i].as_deref().is_some_and(|r| r.contains("overload"))
+            nodes.left(i) && reasons[i].is_some_and(|r| r.to_ascii_lowercase().contains("overload"))
         })
         .count();
     if gaps.len() >= 20 && saturated >= 10 && reasons.iter().any(Option::is_some) {
-        gaps.sort_unstable();
-        let gap_min = gaps[gaps.len() / 2] as f64 / 60_000.0;
-        p.overload_drop_chance = round3((dropped as f64 / (saturated as f64 * gap_min)).min(1.0));
+        let gap_min = median(&mut gaps) / 60_000.0;
+        p.overload_drop_chance =
+            round_to((dropped as f64 / (saturated as f64 * gap_min)).min(1.0), 3);
         measured(
             m,
             "overload_drop_chance",
@@ -619,19 +629,6 @@ fn fit_capacity(
         );
     }
     Ok(())
-}
-
-/// The least-squares line `y = b0 + b1 x` through the points, when they spread in x.
-fn line_fit(xy: &[(f64, f64)]) -> Option<(f64, f64)> {
-    let n = xy.len() as f64;
-    let (mx, my) = xy.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
-    let sxx: f64 = xy.iter().map(|(x, _)| (x - mx).powi(2)).sum();
-    let sxy: f64 = xy.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
-    (sxx > 0.0).then(|| (my - sxy / sxx * mx, sxy / sxx))
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 /// One policy's replay.
@@ -664,6 +661,11 @@ impl Whatif {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
     }
+
+    /// The outcomes the replay misses by more than the tolerance, with their misses.
+    fn off(&self) -> impl Iterator<Item = (&String, f64)> + '_ {
+        self.misses.iter().map(|(k, m)| (k, *m)).filter(|(_, m)| m.abs() > self.tolerance)
+    }
 }
 
 /// What to replay and where the scratch runs go.
@@ -685,16 +687,28 @@ pub const REPLAYS: usize = 3;
 /// Simulates `params` into `work` and analyzes it as rootline analyzes any incident: a
 /// replay, or (in `rootline eval whatif`) the true counterfactual.
 pub fn replay(params: &SimParams, work: &Path) -> Result<Outcome, WhatifError> {
-    let io = |source| WhatifError::Io { path: work.to_path_buf(), source };
     let dir = work.join(format!("replay-{}-{}", params.policy, params.seed));
-    let out = SimOutput { dir: dir.clone(), format: SimFormat::Text, gzip: false };
+    let (_, a) = simulate_and_analyze(params, &dir)?;
+    Ok(Outcome::of(&a.findings, &a.series, params.end_ms()))
+}
+
+/// Simulates `params` into `dir` and analyzes the logs as rootline analyzes any incident; the
+/// logs are removed afterwards (the tables stay in the returned incident).
+pub fn simulate_and_analyze(
+    params: &SimParams,
+    dir: &Path,
+) -> Result<(Incident, crate::pipeline::Analysis), WhatifError> {
+    let io = |source| WhatifError::Io { path: dir.to_path_buf(), source };
+    let out = SimOutput { dir: dir.to_path_buf(), format: SimFormat::Text, gzip: false };
     simulate::simulate(params, &out, &|_| {}).map_err(io)?;
     let incident =
         Incident::load(&Input::Config(dir.join("incident.toml")), &LoadOptions::default());
-    let result = incident.and_then(|i| i.analyze(&AnalyzeOptions::default()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let a = result?;
-    Ok(Outcome::of(&a.findings, &a.series, params.end_ms()))
+    let result = incident.and_then(|i| {
+        let a = i.analyze(&AnalyzeOptions::default())?;
+        Ok((i, a))
+    });
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(result?)
 }
 
 /// Replays `params` `n` times, with seeds `seed`, `seed + 1`, ... (in parallel), and takes each
@@ -710,24 +724,16 @@ pub fn replay_median(params: &SimParams, work: &Path, n: usize) -> Result<Outcom
     Ok(median_outcome(runs))
 }
 
-/// Each field's median over the runs (the upper one of an even count).
+/// Each field's median over the runs.
 fn median_outcome(runs: Vec<Outcome>) -> Outcome {
-    let mid = |f: &dyn Fn(&Outcome) -> f64| {
-        let mut v: Vec<f64> = runs.iter().map(f).collect();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
+    let mid = |f: &dyn Fn(&Outcome) -> f64| median(&mut runs.iter().map(f).collect::<Vec<_>>());
     let peak = mid(&|o| o.peak_demand_per_min);
     // The chart's course hour by hour is the median too: the runs of every policy share their
     // seeds, so before the policy acts all policies draw the same line.
     let hourly = |f: &dyn Fn(&Curve) -> &Vec<f64>| -> Vec<f64> {
         let len = runs.iter().map(|o| f(&o.curve).len()).min().unwrap_or(0);
         (0..len)
-            .map(|i| {
-                let mut v: Vec<f64> = runs.iter().map(|o| f(&o.curve)[i]).collect();
-                v.sort_by(f64::total_cmp);
-                v[v.len() / 2]
-            })
+            .map(|i| median(&mut runs.iter().map(|o| f(&o.curve)[i]).collect::<Vec<_>>()))
             .collect()
     };
     let curve = Curve {
@@ -762,7 +768,7 @@ pub fn run(
     fit.params = fit.params.with_knobs(o.knobs);
     let end = crate::tables::span(&incident.tables).map_or(0, |(_, hi)| hi);
     let observed = Outcome::of(f, &analysis.series, end);
-    let base = fit.params.clone().with_seed(o.seed).with_knobs(o.knobs);
+    let base = fit.params.clone().with_seed(o.seed);
     progress("observed");
     let replayed = replay_median(&base.clone().with_policy(Policy::Observed), &o.work, o.replays)?;
     let misses = observed.misses(&replayed);
@@ -779,7 +785,7 @@ pub fn run(
         fit,
         observed,
         replay: replayed,
-        misses: misses.into_iter().map(|(k, v)| (k, round2(v))).collect(),
+        misses: misses.into_iter().map(|(k, v)| (k, round_to(v, 2))).collect(),
         reproduces,
         policies,
         seed: o.seed,
@@ -833,12 +839,7 @@ pub fn table(w: &Whatif) -> String {
             100.0 * w.tolerance
         );
     } else {
-        let off: Vec<String> = w
-            .misses
-            .iter()
-            .filter(|(_, m)| m.abs() > w.tolerance)
-            .map(|(k, m)| format!("{k} {:+.0}%", 100.0 * m))
-            .collect();
+        let off: Vec<String> = w.off().map(|(k, m)| format!("{k} {:+.0}%", 100.0 * m)).collect();
         let _ = writeln!(
             s,
             "the replay does not reproduce the incident ({}): no counterfactual numbers",
@@ -914,12 +915,8 @@ pub fn story_lines(w: &Whatif) -> crate::report::Helped {
 
 fn lines_actions(w: &Whatif) -> (Vec<String>, Vec<String>, Vec<String>) {
     if !w.reproduces {
-        let off: Vec<String> = w
-            .misses
-            .iter()
-            .filter(|(_, m)| m.abs() > w.tolerance)
-            .map(|(k, m)| format!("{} {:+.0}%", k.replace('_', " "), 100.0 * m))
-            .collect();
+        let off: Vec<String> =
+            w.off().map(|(k, m)| format!("{} {:+.0}%", k.replace('_', " "), 100.0 * m)).collect();
         return (
             vec![format!(
                 "rootline whatif fitted a model to these logs, but its replay of what happened \

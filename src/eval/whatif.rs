@@ -8,9 +8,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::correlate::AnalyzeOptions;
-use crate::pipeline::{Incident, Input, LoadOptions};
-use crate::simulate::{self, Policy, Scenario, SimFormat, SimOutput, SimParams};
+use crate::simulate::{Policy, Scenario, SimParams};
+use crate::units::round_to;
 use crate::whatif::{self, Outcome, WhatifError, WhatifOptions};
 
 /// How close a prediction must be to the simulated counterfactual: peak demand ratio (the
@@ -62,18 +61,10 @@ pub struct WhatifEval {
     pub scored: usize,
 }
 
-fn rel(predicted: f64, simulated: f64) -> f64 {
-    if simulated.abs() > 0.0 { (predicted - simulated) / simulated } else { predicted - simulated }
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
 pub fn score(policy: Policy, predicted: Outcome, simulated: Outcome) -> PolicyScore {
-    let peak_err = rel(predicted.peak_demand_ratio, simulated.peak_demand_ratio);
-    let recover_err = rel(predicted.time_to_recover_h, simulated.time_to_recover_h);
-    let failed_err = rel(predicted.failed_logins as f64, simulated.failed_logins as f64);
+    let peak_err = whatif::rel(predicted.peak_demand_ratio, simulated.peak_demand_ratio);
+    let recover_err = whatif::rel(predicted.time_to_recover_h, simulated.time_to_recover_h);
+    let failed_err = whatif::rel(predicted.failed_logins as f64, simulated.failed_logins as f64);
     let small = |o: &Outcome| (o.failed_logins as f64) < 0.01 * o.attempts.max(1) as f64;
     let failed_ok = failed_err.abs() <= FAILED || (small(&predicted) && small(&simulated));
     let within =
@@ -82,9 +73,9 @@ pub fn score(policy: Policy, predicted: Outcome, simulated: Outcome) -> PolicySc
         policy,
         predicted,
         simulated,
-        peak_err: round3(peak_err),
-        recover_err: round3(recover_err),
-        failed_err: round3(failed_err),
+        peak_err: round_to(peak_err, 3),
+        recover_err: round_to(recover_err, 3),
+        failed_err: round_to(failed_err, 3),
         within,
     }
 }
@@ -99,12 +90,7 @@ pub fn run(
         for &seed in &o.seeds {
             let params = SimParams::new(Scenario::Skype2007).with_seed(seed).with_clients(clients);
             let dir = o.work.join(format!("observed-{seed}-{clients}"));
-            let io = |source| WhatifError::Io { path: dir.clone(), source };
-            let out = SimOutput { dir: dir.clone(), format: SimFormat::Text, gzip: false };
-            simulate::simulate(&params, &out, &|_| {}).map_err(io)?;
-            let incident =
-                Incident::load(&Input::Config(dir.join("incident.toml")), &LoadOptions::default())?;
-            let analysis = incident.analyze(&AnalyzeOptions::default())?;
+            let (incident, analysis) = whatif::simulate_and_analyze(&params, &dir)?;
             // The replays get another seed than the incident: whatif does not know it.
             let wo = WhatifOptions {
                 policies: o.policies.clone(),
@@ -113,9 +99,7 @@ pub fn run(
                 replays: whatif::REPLAYS,
                 work: o.work.join(format!("replays-{seed}-{clients}")),
             };
-            let w = whatif::run(&incident, &analysis, &wo, &|_| {});
-            let _ = std::fs::remove_dir_all(&dir);
-            let w = w?;
+            let w = whatif::run(&incident, &analysis, &wo, &|_| {})?;
             let mut policies = Vec::new();
             for p in &w.policies {
                 let truth = whatif::replay(&params.clone().with_policy(p.policy), &wo.work)?;
