@@ -51,27 +51,14 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         .or_else(|| a.data.tables.as_ref().map(|t| t.display().to_string()))
         .unwrap_or_else(|| "rootline report".to_string());
     let helped = if args.whatif {
-        std::fs::create_dir_all(&a.out)
-            .with_context(|| format!("cannot create {}", a.out.display()))?;
-        let work = a.out.join(format!(".whatif-work-{}", std::process::id()));
         let o = crate::whatif::WhatifOptions {
             policies: crate::simulate::Policy::ALL.to_vec(),
             knobs: Default::default(),
             seed: 1,
             replays: crate::whatif::REPLAYS,
-            work: work.clone(),
+            work: std::path::PathBuf::new(),
         };
-        let quiet = a.quiet;
-        let progress = |p: &str| {
-            if !quiet {
-                eprintln!("whatif: replaying {p}");
-            }
-        };
-        let w = crate::whatif::run(&incident, &analysis, &o, &progress);
-        let _ = std::fs::remove_dir_all(&work);
-        let w = w?;
-        crate::whatif::write(&w, &a.out)
-            .with_context(|| format!("cannot write whatif's files to {}", a.out.display()))?;
+        let (w, _) = super::whatif::run_into(&incident, &analysis, o, &a.out, a.quiet)?;
         Some(crate::whatif::story_lines(&w))
     } else {
         None

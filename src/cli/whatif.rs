@@ -1,15 +1,16 @@
 //! `rootline whatif`: the incident's model fitted from its logs, replayed as it was and under
 //! other policies; `whatif.json` out (see [`crate::whatif`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 
 use super::analyze::AnalyzeArgs;
 use super::args::{DataArgs, RangeArgs};
+use crate::pipeline::{Analysis, Incident};
 use crate::simulate::Policy;
-use crate::whatif::{self, WhatifOptions};
+use crate::whatif::{self, Whatif, WhatifOptions};
 
 /// What would have helped: fit a model of the incident to its logs, replay it as it was (the
 /// check of the model) and under other policies, and say what each would have changed.
@@ -65,9 +66,6 @@ pub fn run(args: WhatifArgs) -> anyhow::Result<ExitCode> {
         quiet: args.quiet,
     };
     let (incident, analysis) = super::analyze::analysis(&analyze)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let work = args.out.join(format!(".whatif-work-{}", std::process::id()));
     let policies =
         if args.policies.is_empty() { Policy::ALL.to_vec() } else { args.policies.clone() };
     let o = WhatifOptions {
@@ -75,19 +73,9 @@ pub fn run(args: WhatifArgs) -> anyhow::Result<ExitCode> {
         knobs: args.knobs.knobs()?,
         seed: args.seed,
         replays: args.replays,
-        work: work.clone(),
+        work: PathBuf::new(),
     };
-    let (quiet, n) = (args.quiet, args.replays);
-    let progress = |p: &str| {
-        if !quiet {
-            eprintln!("whatif: replaying {p} ({n} runs)");
-        }
-    };
-    let result = whatif::run(&incident, &analysis, &o, &progress);
-    let _ = std::fs::remove_dir_all(&work);
-    let w = result?;
-    let files = whatif::write(&w, &args.out)
-        .with_context(|| format!("cannot write whatif's files to {}", args.out.display()))?;
+    let (w, files) = run_into(&incident, &analysis, o, &args.out, args.quiet)?;
     // The table is the answer: on stdout, as `rootline query` prints its rows.
     print!("{}", whatif::table(&w));
     if !args.quiet {
@@ -96,4 +84,29 @@ pub fn run(args: WhatifArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs whatif with its scratch runs in a directory of `out` (set as `o.work`, removed after
+/// whatever happens) and writes its files into `out`: `rootline whatif` and `report --whatif`.
+pub(super) fn run_into(
+    incident: &Incident,
+    analysis: &Analysis,
+    mut o: WhatifOptions,
+    out: &Path,
+    quiet: bool,
+) -> anyhow::Result<(Whatif, Vec<PathBuf>)> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    o.work = out.join(format!(".whatif-work-{}", std::process::id()));
+    let n = o.replays;
+    let progress = |p: &str| {
+        if !quiet {
+            eprintln!("whatif: replaying {p} ({n} runs)");
+        }
+    };
+    let result = whatif::run(incident, analysis, &o, &progress);
+    let _ = std::fs::remove_dir_all(&o.work);
+    let w = result?;
+    let files = whatif::write(&w, out)
+        .with_context(|| format!("cannot write whatif's files to {}", out.display()))?;
+    Ok((w, files))
 }
