@@ -111,7 +111,9 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> 
         head.draw(&Text::new(name.to_string(), (x + 22, 20), (FONT, 22).into_font().color(&BLACK)))
             .map_err(e)?;
     }
-    let (labels, body) = body.split_vertically(12 + 22 * LABEL_ROWS as u32);
+    // The label strip only when there are labels (whatif's chart has none).
+    let named = t.marks.iter().any(|(l, _)| !l.is_empty());
+    let (labels, body) = body.split_vertically(if named { 12 + 22 * LABEL_ROWS as u32 } else { 0 });
     let n = t.panels.len().max(1);
     let areas = body.split_evenly((n, 1));
     for (k, (area, panel)) in areas.iter().zip(&t.panels).enumerate() {
