@@ -503,9 +503,13 @@ impl Tokens {
                 }
                 Item::Run { class, plus, name } => {
                     let start = pos;
-                    let t = class.table();
-                    while pos < b.len() && t[b[pos] as usize] {
-                        pos += 1;
+                    if *class == Class::NotSpace {
+                        pos = not_space_end(b, pos);
+                    } else {
+                        let t = class.table();
+                        while pos < b.len() && t[b[pos] as usize] {
+                            pos += 1;
+                        }
                     }
                     if *plus && pos == start {
                         return fail(rec);
@@ -521,6 +525,33 @@ impl Tokens {
         }
         true
     }
+}
+
+/// Where a run of `\S` that starts at `pos` ends: the first whitespace byte, or the end.
+/// Eight bytes at a time: a word with no byte below 0x21 holds no whitespace (each candidate
+/// the word test finds, such as a control byte, is then checked against the class).
+fn not_space_end(b: &[u8], mut pos: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let t = Class::NotSpace.table();
+    while let Some(word) = b.get(pos..pos + 8) {
+        let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        // The high bit of each byte below 0x21 (exact for the lowest such byte).
+        let below = w.wrapping_sub(ONES * 0x21) & !w & HIGHS;
+        if below == 0 {
+            pos += 8;
+            continue;
+        }
+        let i = pos + (below.trailing_zeros() / 8) as usize;
+        if !t[b[i] as usize] {
+            return i;
+        }
+        pos = i + 1;
+    }
+    while pos < b.len() && t[b[pos] as usize] {
+        pos += 1;
+    }
+    pos
 }
 
 /// `\S+`, `\S*`, `\d+`, `\d*`, `.+` or `.*` at the start of `b`: its class, whether it
@@ -591,6 +622,11 @@ mod tests {
             "2007 [1x] disk",
             "",
             "x\ty user=a result=b latency_ms=1 ",
+            // Control bytes inside a run, and whitespace other than spaces, 8+ bytes in.
+            "2007-08-14T00:00:00.408Z login-14-a-long\x01host x\x7fy y user=u result=r latency_ms=1 z",
+            "2007-08-14T00:00:00.408Z\tlogin-14 x y user=u result=r latency_ms=1 z",
+            "2007-08-14T00:00:00.408Z login-14-a-long\x0bhost x y user=u result=r latency_ms=1 z",
+            "2007-08-14T00:00:00.408Z login-14 x y user=u-with-a-long-name\r result=r latency_ms=1 z",
             "2007-08-14T00:00:00Z h\u{a0}x a b user=u result=r latency_ms=1 z",
         ];
         for pattern in [w1, simple] {
