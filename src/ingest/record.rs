@@ -138,8 +138,18 @@ pub fn parse_json<'a>(line: &'a str, rec: &mut Record<'a>) -> Result<(), String>
 
 /// Splits one delimited line; quoted fields may hold the delimiter and doubled quotes.
 pub fn split_delimited(line: &str, delim: u8) -> Result<Vec<Cow<'_, str>>, String> {
-    let b = line.as_bytes();
     let mut out = Vec::with_capacity(8);
+    each_delimited(line, delim, |v| out.push(v))?;
+    Ok(out)
+}
+
+/// Hands each field of a delimited line to `out`, in order (no vector per line).
+fn each_delimited<'a>(
+    line: &'a str,
+    delim: u8,
+    mut out: impl FnMut(Cow<'a, str>),
+) -> Result<(), String> {
+    let b = line.as_bytes();
     let mut i = 0;
     loop {
         if b.get(i) == Some(&b'"') {
@@ -160,7 +170,7 @@ pub fn split_delimited(line: &str, delim: u8) -> Result<Vec<Cow<'_, str>>, Strin
                 }
             }
             let inner = &line[i + 1..j];
-            out.push(if escaped {
+            out(if escaped {
                 Cow::Owned(inner.replace("\"\"", "\""))
             } else {
                 Cow::Borrowed(inner)
@@ -174,17 +184,17 @@ pub fn split_delimited(line: &str, delim: u8) -> Result<Vec<Cow<'_, str>>, Strin
         } else {
             match memchr::memchr(delim, &b[i..]) {
                 Some(k) => {
-                    out.push(Cow::Borrowed(&line[i..i + k]));
+                    out(Cow::Borrowed(&line[i..i + k]));
                     i += k + 1;
                 }
                 None => {
-                    out.push(Cow::Borrowed(&line[i..]));
+                    out(Cow::Borrowed(&line[i..]));
                     break;
                 }
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Parses a delimited line against known column names.
@@ -194,12 +204,20 @@ pub fn parse_delimited<'a>(
     names: &'a [String],
     rec: &mut Record<'a>,
 ) -> Result<(), String> {
-    let values = split_delimited(line, delim)?;
-    if values.len() != names.len() {
-        return Err(format!("{} fields where the header has {}", values.len(), names.len()));
+    let before = rec.fields.len();
+    let mut n = 0;
+    let split = each_delimited(line, delim, |v| {
+        if let Some(name) = names.get(n) {
+            rec.push(name, v);
+        }
+        n += 1;
+    });
+    if split.is_err() || n != names.len() {
+        rec.fields.truncate(before);
     }
-    for (name, v) in names.iter().zip(values) {
-        rec.push(name, v);
+    split?;
+    if n != names.len() {
+        return Err(format!("{n} fields where the header has {}", names.len()));
     }
     Ok(())
 }

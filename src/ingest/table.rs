@@ -44,6 +44,12 @@ pub fn normalise_outcome(v: &str) -> Option<&'static str> {
         "timeout",
     ];
     let v = v.trim();
+    // The spellings nearly every log uses, before the lists.
+    match v {
+        "ok" | "OK" => return Some("ok"),
+        "fail" | "FAIL" => return Some("fail"),
+        _ => {}
+    }
     if OK.iter().any(|o| o.eq_ignore_ascii_case(v)) {
         Some("ok")
     } else if FAIL.iter().any(|o| o.eq_ignore_ascii_case(v)) {
@@ -104,7 +110,7 @@ impl TableBuilder {
             let v = values.get(i).and_then(|v| v.as_deref()).map(trim).filter(|v| !v.is_empty());
             match (v, c.kind) {
                 (None, _) if c.required => return Err(format!("no {} (required)", c.name)),
-                (Some(v), ColKind::Num) => match v.parse::<f64>() {
+                (Some(v), ColKind::Num) => match number(v) {
                     Ok(n) if n.is_finite() => self.nums.push(Some(n)),
                     _ => return Err(format!("{} \"{}\" is not a number", c.name, clip(v))),
                 },
@@ -158,6 +164,20 @@ impl TableBuilder {
     }
 }
 
+/// A number cell's value: whole numbers of up to 15 digits (most log numbers: latencies,
+/// counts, ports) read directly, exactly as `f64`'s own parser reads them; the rest by it.
+fn number(v: &str) -> Result<f64, std::num::ParseFloatError> {
+    let (neg, digits) = match v.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        b => (false, b),
+    };
+    if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
+        let n = digits.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')) as f64;
+        return Ok(if neg { -n } else { n });
+    }
+    v.parse::<f64>()
+}
+
 /// ASCII-whitespace trim, with a fast path for values that need none (nearly all).
 fn trim(v: &str) -> &str {
     let b = v.as_bytes();
@@ -178,6 +198,17 @@ pub fn clip(v: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_read_as_the_float_parser_reads_them() {
+        for v in ["0", "78", "-12", "007", "999999999999999", "-0", "1234567890123456", "1.5"] {
+            assert_eq!(number(v).ok(), v.parse::<f64>().ok(), "{v}");
+            assert_eq!(number(v).unwrap().to_bits(), v.parse::<f64>().unwrap().to_bits(), "{v}");
+        }
+        for v in ["", "-", "1x", "--1", "+", "1e", " 1"] {
+            assert_eq!(number(v).ok(), v.parse::<f64>().ok(), "{v:?}");
+        }
+    }
 
     #[test]
     fn rows_are_checked_before_they_are_taken() {
