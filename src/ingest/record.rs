@@ -108,6 +108,13 @@ impl<'de> serde::Deserialize<'de> for JsonText<'de> {
 pub fn parse_json<'a>(line: &'a str, rec: &mut Record<'a>) -> Result<(), String> {
     use serde::de::{Deserializer, MapAccess, Visitor};
 
+    // Most lines are flat objects of plain values: read those by a byte scan.
+    let before = rec.fields.len();
+    if flat_json(line, rec).is_some() {
+        return Ok(());
+    }
+    rec.fields.truncate(before);
+
     struct V<'r, 'a>(&'r mut Record<'a>);
     impl<'de, 'r> Visitor<'de> for V<'r, 'de> {
         type Value = ();
@@ -134,6 +141,91 @@ pub fn parse_json<'a>(line: &'a str, rec: &mut Record<'a>) -> Result<(), String>
     let mut de = serde_json::Deserializer::from_str(line);
     de.deserialize_map(V(rec)).map_err(|e| format!("invalid JSON: {e}"))?;
     de.end().map_err(|e| format!("invalid JSON: {e}"))
+}
+
+/// Reads a JSON line that is one flat object of strings without escapes, whole numbers,
+/// booleans and nulls, giving the fields serde's path gives (numbers as serde writes them:
+/// only whole numbers of up to 18 digits, which it writes as they are). `None` for anything
+/// else (escapes, fractions, nested values, errors): serde's path reads it or says why not,
+/// and the caller drops what this pushed.
+fn flat_json<'a>(line: &'a str, rec: &mut Record<'a>) -> Option<()> {
+    let b = line.as_bytes();
+    let ws = |mut i: usize| {
+        while matches!(b.get(i), Some(b' ' | b'\n' | b'\t' | b'\r')) {
+            i += 1;
+        }
+        i
+    };
+    // A string without escapes or control bytes from the quote at `i`: its text and the
+    // position after its closing quote.
+    let string = |i: usize| -> Option<(&'a str, usize)> {
+        let len = b[i + 1..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        let end = i + 1 + len;
+        (b[end] == b'"').then(|| (&line[i + 1..end], end + 1))
+    };
+    let mut i = ws(0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = ws(i + 1);
+    if b.get(i) == Some(&b'}') {
+        return (ws(i + 1) == b.len()).then_some(());
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let (key, after) = string(i)?;
+        i = ws(after);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = ws(i + 1);
+        let start = i;
+        let value = match *b.get(i)? {
+            b'"' => {
+                let (v, after) = string(i)?;
+                i = after;
+                Some(v)
+            }
+            b'-' | b'0'..=b'9' => {
+                let digits = usize::from(b[i] == b'-');
+                let len = b[i + digits..].iter().take_while(|c| c.is_ascii_digit()).count();
+                let first = *b.get(i + digits)?;
+                // No leading zeros, no "-0", and no fraction or exponent after.
+                if len == 0 || len > 18 || (first == b'0' && (len > 1 || digits == 1)) {
+                    return None;
+                }
+                i += digits + len;
+                if matches!(b.get(i), Some(b'.' | b'e' | b'E')) {
+                    return None;
+                }
+                Some(&line[start..i])
+            }
+            b't' if b[i..].starts_with(b"true") => {
+                i += 4;
+                Some("true")
+            }
+            b'f' if b[i..].starts_with(b"false") => {
+                i += 5;
+                Some("false")
+            }
+            b'n' if b[i..].starts_with(b"null") => {
+                i += 4;
+                None
+            }
+            _ => return None,
+        };
+        if let Some(v) = value {
+            rec.push(key, Cow::Borrowed(v));
+        }
+        i = ws(i);
+        match b.get(i) {
+            Some(b',') => i = ws(i + 1),
+            Some(b'}') => return (ws(i + 1) == b.len()).then_some(()),
+            _ => return None,
+        }
+    }
 }
 
 /// Splits one delimited line; quoted fields may hold the delimiter and doubled quotes.
@@ -606,6 +698,71 @@ mod tests {
         assert_eq!(r.get("o"), Some(r#"{"k":1}"#));
         assert_eq!(r.get("o.k"), Some("1"));
         assert!(parse_json("{\"a\":1} trailing", &mut Record::default()).is_err());
+    }
+
+    /// serde's reading of a line, for comparing the byte scan with.
+    fn serde_fields(line: &str) -> Result<Vec<(String, String)>, String> {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        let serde_json::Value::Object(map) = v else { return Err("not an object".into()) };
+        // (serde_json's map keeps the last of repeated keys; the lines here repeat none.)
+        let mut out = Vec::new();
+        for (k, v) in &map {
+            match v {
+                serde_json::Value::Null => {}
+                serde_json::Value::String(s) => out.push((k.clone(), s.clone())),
+                other => out.push((k.clone(), other.to_string())),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The byte scan gives what serde gives on every line it reads, and leaves the rest
+    /// (escapes, fractions, nesting, errors) to serde.
+    #[test]
+    fn flat_json_lines_read_as_serde_reads_them() {
+        let read = [
+            r#"{"ts":"2007-08-14T00:00:00.408Z","host":"login-14","latency_ms":78,"ok":true}"#,
+            r#" { "a" : "x y" , "n" : -12 , "z" : null , "f" : false } "#,
+            r#"{}"#,
+            r#"{"big":123456789012345678,"zero":0,"neg":-5}"#,
+        ];
+        for line in read {
+            let mut rec = Record::default();
+            assert!(flat_json(line, &mut rec).is_some(), "{line}");
+            let mut got: Vec<(String, String)> =
+                rec.fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let mut want = serde_fields(line).unwrap();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{line}");
+        }
+        let left = [
+            r#"{"u":"a\"b"}"#,
+            r#"{"n":12.5}"#,
+            r#"{"n":1e3}"#,
+            r#"{"n":-0}"#,
+            r#"{"n":007}"#,
+            r#"{"n":1234567890123456789}"#,
+            r#"{"o":{"k":1}}"#,
+            r#"{"a":[1]}"#,
+            r#"{"a":1} trailing"#,
+            r#"{"a":1,}"#,
+            r#"{"a" 1}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":truex}"#,
+            "{\"a\":\"tab\there\"}",
+            r#"["a"]"#,
+            r#"{"a":1"#,
+            r#"{"a":-}"#,
+        ];
+        for line in left {
+            assert!(flat_json(line, &mut Record::default()).is_none(), "{line}");
+        }
+        // Each line parse_json reads, it reads as serde does; each it rejects, serde rejects.
+        for line in read.iter().chain(&left) {
+            let mut rec = Record::default();
+            assert_eq!(parse_json(line, &mut rec).is_ok(), serde_fields(line).is_ok(), "{line}");
+        }
     }
 
     /// The byte scan and the regex read every line alike, matches and misses.
