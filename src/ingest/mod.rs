@@ -219,6 +219,8 @@ fn parse_lines(
     let mut last_ts = i64::MIN;
     // One UTF-8 check for the whole piece instead of one per line (nearly every log is valid).
     let valid = std::str::from_utf8(data).ok();
+    // Likewise one search for a carriage return (lines with one are rejected below).
+    let has_cr = memchr::memchr(b'\r', data).is_some();
     for (i, range) in read::line_ranges(data).enumerate() {
         let raw = &data[range.clone()];
         let line_no = first_line + i as u64;
@@ -233,7 +235,7 @@ fn parse_lines(
             reject(too_long(raw.len() as u64));
             continue;
         }
-        if memchr::memchr(b'\r', raw).is_some() {
+        if has_cr && memchr::memchr(b'\r', raw).is_some() {
             // A lone CR inside a file with newlines: two records may sit on this line.
             reject("a carriage return inside the line (lone CR line ends?): not read, so that no two events are merged; convert them with tr '\\r' '\\n'".into());
             continue;

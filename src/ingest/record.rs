@@ -430,10 +430,9 @@ impl RegexSet {
         locs: &mut [CaptureLocations],
         rec: &mut Record<'a>,
     ) -> Result<(), String> {
-        // Checked once for all the patterns: the byte scans read ASCII lines only.
-        let ascii = line.is_ascii();
         for ((re, fast), loc) in self.patterns.iter().zip(locs.iter_mut()) {
-            if let Some(matched) = fast.as_ref().filter(|_| ascii).map(|t| t.split(line, rec)) {
+            // The byte scan's answer, unless it met a byte only the regex can judge.
+            if let Some(matched) = fast.as_ref().and_then(|t| t.split(line, rec)) {
                 if matched {
                     return Ok(());
                 }
@@ -593,21 +592,23 @@ impl Tokens {
         Some(Tokens { items, to_end })
     }
 
-    /// Reads an ASCII `line` into `rec`: whether it matches (when not, `rec` is as it was).
-    /// A line with other bytes goes to the regex (`\S` excludes Unicode spaces).
-    fn split<'a>(&'a self, line: &'a str, rec: &mut Record<'a>) -> bool {
+    /// Reads `line` into `rec`: whether it matches (when not, `rec` is as it was); `None`
+    /// when a `\S` or `\d` run meets a non-ASCII byte, which only the regex can judge (`\S`
+    /// excludes Unicode spaces, `\d` takes Unicode digits). Elsewhere such bytes are outside
+    /// the literals and inside `.`, for the scan as for the regex.
+    fn split<'a>(&'a self, line: &'a str, rec: &mut Record<'a>) -> Option<bool> {
         let b = line.as_bytes();
         let before = rec.fields.len();
         let mut pos = 0;
-        let fail = |rec: &mut Record<'a>| {
+        let fail = |rec: &mut Record<'a>, answer: Option<bool>| {
             rec.fields.truncate(before);
-            false
+            answer
         };
         for item in &self.items {
             match item {
                 Item::Lit(l) => {
                     if !b[pos..].starts_with(l) {
-                        return fail(rec);
+                        return fail(rec, Some(false));
                     }
                     pos += l.len();
                 }
@@ -621,8 +622,11 @@ impl Tokens {
                             pos += 1;
                         }
                     }
+                    if *class != Class::Any && b.get(pos).is_some_and(|c| !c.is_ascii()) {
+                        return fail(rec, None);
+                    }
                     if *plus && pos == start {
-                        return fail(rec);
+                        return fail(rec, Some(false));
                     }
                     if let Some(n) = name {
                         rec.push(n, Cow::Borrowed(&line[start..pos]));
@@ -631,34 +635,35 @@ impl Tokens {
             }
         }
         if self.to_end && pos != b.len() {
-            return fail(rec);
+            return fail(rec, Some(false));
         }
-        true
+        Some(true)
     }
 }
 
-/// Where a run of `\S` that starts at `pos` ends: the first whitespace byte, or the end.
-/// Eight bytes at a time: a word with no byte below 0x21 holds no whitespace (each candidate
-/// the word test finds, such as a control byte, is then checked against the class).
+/// Where a run of `\S` that starts at `pos` ends: the first whitespace or non-ASCII byte
+/// (for the caller to judge), or the end. Eight bytes at a time: a word with no byte below
+/// 0x21 or above 0x7f holds neither (each candidate the word test finds, such as a control
+/// byte, is then checked).
 fn not_space_end(b: &[u8], mut pos: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let t = Class::NotSpace.table();
+    let stops = |c: u8| !c.is_ascii() || !Class::NotSpace.has(c);
     while let Some(word) = b.get(pos..pos + 8) {
         let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-        // The high bit of each byte below 0x21 (exact for the lowest such byte).
-        let below = w.wrapping_sub(ONES * 0x21) & !w & HIGHS;
-        if below == 0 {
+        // The high bit of each byte below 0x21 (exact for the lowest such byte) or above 0x7f.
+        let found = (w.wrapping_sub(ONES * 0x21) & !w & HIGHS) | (w & HIGHS);
+        if found == 0 {
             pos += 8;
             continue;
         }
-        let i = pos + (below.trailing_zeros() / 8) as usize;
-        if !t[b[i] as usize] {
+        let i = pos + (found.trailing_zeros() / 8) as usize;
+        if stops(b[i]) {
             return i;
         }
         pos = i + 1;
     }
-    while pos < b.len() && t[b[pos] as usize] {
+    while pos < b.len() && !stops(b[pos]) {
         pos += 1;
     }
     pos
@@ -803,6 +808,13 @@ mod tests {
             "2007-08-14T00:00:00.408Z login-14-a-long\x0bhost x y user=u result=r latency_ms=1 z",
             "2007-08-14T00:00:00.408Z login-14 x y user=u-with-a-long-name\r result=r latency_ms=1 z",
             "2007-08-14T00:00:00Z h\u{a0}x a b user=u result=r latency_ms=1 z",
+            // Non-ASCII text: in a \S run, after a \d run (an Arabic-Indic digit), in `.*`.
+            "2007-08-14T00:00:00Z h x y user=j\u{fc}rgen-and-more result=r latency_ms=1 z",
+            "2007-08-14T00:00:00Z h x y user=u result=r latency_ms=1\u{661} z",
+            "2007-08-14T00:00:00Z h x y user=u result=r latency_ms=\u{661} z",
+            "2007-08-14T00:00:00Z h x y user=u result=r latency_ms=1 z\u{e9}t\u{e9} \u{a0}",
+            "2007 [12] disque plein \u{e0} 100%",
+            "2007\u{2003}[12] x",
         ];
         for pattern in [w1, simple] {
             let re = Regex::new(pattern).unwrap();
