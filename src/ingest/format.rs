@@ -293,6 +293,19 @@ impl LineParser {
         self
     }
 
+    /// The fields every record of this parser has, in order, when that is fixed: a delimited
+    /// source's columns, or the groups of a format with one pattern the byte scan reads (each
+    /// of its groups takes part in every match). `None` for the rest (JSON, logfmt, ...).
+    pub fn layout(&self) -> Option<Vec<&str>> {
+        match self.kind {
+            FormatKind::Csv | FormatKind::Tsv => {
+                Some(self.columns.iter().map(String::as_str).collect())
+            }
+            FormatKind::Regex => self.regex.as_ref()?.layout(),
+            _ => None,
+        }
+    }
+
     fn delimiter(&self) -> u8 {
         match self.kind {
             FormatKind::Csv => b',',

@@ -543,6 +543,9 @@ pub fn plan_text(
             Mapper::Unmapped => {}
         }
     }
+    if let Some(layout) = parser.layout() {
+        mapper.bind(&layout);
+    }
     match (&mapper, given, spec.role) {
         (Mapper::Preset { preset, .. }, false, _) => {
             notes.push(format!("preset {} (detected)", preset.name))

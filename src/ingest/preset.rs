@@ -93,7 +93,58 @@ struct PresetDef {
 #[derive(Debug, Clone)]
 enum Part {
     Lit(String),
-    Var(Vec<String>, Option<f64>),
+    Var(Vec<Name>, Option<f64>),
+}
+
+/// A field name a preset reads, and where it sits in lines of a fixed layout.
+#[derive(Debug, Clone)]
+struct Name {
+    text: String,
+    slot: Slot,
+}
+
+/// Where a [`Name`] is found: set by [`Mapper::bind`] when every record of the source has
+/// the same fields in the same order (a token pattern's groups, a CSV header).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Slot {
+    /// Looked for by name in each record.
+    Any,
+    /// The field at this position (the first of its name).
+    At(usize),
+    /// No field of the layout has this name.
+    Missing,
+}
+
+impl Name {
+    fn new(text: &str) -> Name {
+        Name { text: text.to_string(), slot: Slot::Any }
+    }
+
+    fn names(texts: impl IntoIterator<Item = impl AsRef<str>>) -> Vec<Name> {
+        texts.into_iter().map(|t| Name::new(t.as_ref())).collect()
+    }
+
+    /// The value of the field in `rec`; `bound` says `rec` has the layout the slot was set for.
+    fn get<'r>(&self, rec: &'r Record<'_>, bound: bool) -> Option<&'r str> {
+        match self.slot {
+            Slot::At(i) if bound => rec.fields.get(i).map(|(_, v)| v.as_ref()),
+            Slot::Missing if bound => None,
+            _ => rec.get(&self.text),
+        }
+    }
+
+    /// Sets the slot for records with the fields `layout`; names in `dynamic` (regex captures,
+    /// which templates read before fields) and positions (`@2`) stay looked up by name.
+    fn bind(&mut self, layout: &[&str], dynamic: &[&str]) {
+        self.slot = if self.text.starts_with('@') || dynamic.contains(&self.text.as_str()) {
+            Slot::Any
+        } else {
+            match layout.iter().position(|n| *n == self.text) {
+                Some(i) => Slot::At(i),
+                None => Slot::Missing,
+            }
+        };
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -101,7 +152,7 @@ pub struct Template(Vec<Part>);
 
 /// The template `{a|b|...}` that reads the first present field of `names`.
 pub fn field_template(names: &[String]) -> Template {
-    Template(vec![Part::Var(names.to_vec(), None)])
+    Template(vec![Part::Var(Name::names(names), None)])
 }
 
 impl Template {
@@ -124,7 +175,7 @@ impl Template {
                 }
                 None => (inner, None),
             };
-            parts.push(Part::Var(names.split('|').map(|n| n.trim().to_string()).collect(), scale));
+            parts.push(Part::Var(Name::names(names.split('|').map(str::trim)), scale));
             rest = &rest[open + close + 1..];
         }
         if !rest.is_empty() {
@@ -135,8 +186,8 @@ impl Template {
 
     /// Renders with `lookup`; an empty result is `None` (a null cell). A scaled value that is
     /// not a number is left as it is (the column's own check then says so).
-    fn render<'r>(&self, lookup: &dyn Fn(&str) -> Option<&'r str>) -> Option<Cow<'r, str>> {
-        let var = |names: &[String], scale: Option<f64>| -> Option<Cow<'r, str>> {
+    fn render<'r>(&self, lookup: &dyn Fn(&Name) -> Option<&'r str>) -> Option<Cow<'r, str>> {
+        let var = |names: &[Name], scale: Option<f64>| -> Option<Cow<'r, str>> {
             let v = names.iter().find_map(|n| lookup(n).filter(|v| !v.is_empty()))?;
             match scale.map(|k| v.trim().parse::<f64>().map(|x| x * k)) {
                 Some(Ok(x)) => {
@@ -159,6 +210,14 @@ impl Template {
                     }
                 }
                 (!out.is_empty()).then_some(Cow::Owned(out))
+            }
+        }
+    }
+
+    fn bind(&mut self, layout: &[&str], dynamic: &[&str]) {
+        for part in &mut self.0 {
+            if let Part::Var(names, _) = part {
+                names.iter_mut().for_each(|n| n.bind(layout, dynamic));
             }
         }
     }
@@ -193,7 +252,7 @@ impl Test {
 
 #[derive(Debug, Clone)]
 struct Rule {
-    matches: Vec<(Vec<String>, Test)>,
+    matches: Vec<(Vec<Name>, Test)>,
     emit: Vec<(usize, Template)>,
     repeat: Option<Template>,
     skip: bool,
@@ -229,11 +288,13 @@ pub struct Preset {
     pub formats: Vec<String>,
     pub timestamp_field: Option<String>,
     pub timestamp_format: Option<String>,
-    when: Vec<(Vec<String>, Test)>,
+    when: Vec<(Vec<Name>, Test)>,
     rules: Vec<Rule>,
     /// Value maps by column index.
     values: Vec<(usize, ValueMap)>,
     pub samples: Vec<PresetSample>,
+    /// The number of fields of the layout the names are bound to ([`Mapper::bind`]).
+    layout: Option<usize>,
 }
 
 /// Maps the raw values of one column to the values its table holds: `outcome` from HTTP
@@ -330,8 +391,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("windows_security.toml", include_str!("presets/windows_security.toml")),
 ];
 
-fn field_names(key: &str) -> Vec<String> {
-    key.split('|').map(str::to_string).collect()
+fn field_names(key: &str) -> Vec<Name> {
+    Name::names(key.split('|'))
 }
 
 impl Preset {
@@ -392,6 +453,7 @@ impl Preset {
             timestamp_format: def.timestamp_format,
             rules,
             samples: def.sample,
+            layout: None,
         })
     }
 }
@@ -683,6 +745,37 @@ impl Mapper {
         }
     }
 
+    /// Binds the field names a preset reads to positions, for a source whose records all have
+    /// the fields `layout` in this order ([`super::format::LineParser::layout`]): each name is
+    /// then found without comparing it with the record's names (a tenth of a W1 text ingest).
+    pub fn bind(&mut self, layout: &[&str]) {
+        let Mapper::Preset { preset, ts, .. } = self else { return };
+        // Templates read a rule's regex captures before fields: those names stay dynamic.
+        let captures: Vec<String> = preset
+            .rules
+            .iter()
+            .flat_map(|r| &r.matches)
+            .flat_map(|(_, t)| t.re.capture_names().flatten().map(str::to_string))
+            .collect();
+        let captures: Vec<&str> = captures.iter().map(String::as_str).collect();
+        let tests =
+            preset.when.iter_mut().chain(preset.rules.iter_mut().flat_map(|r| &mut r.matches));
+        for (names, _) in tests {
+            names.iter_mut().for_each(|n| n.bind(layout, &[]));
+        }
+        for rule in &mut preset.rules {
+            let templates = rule.emit.iter_mut().map(|(_, t)| t).chain(
+                [&mut rule.repeat, &mut rule.key, &mut rule.tentative, &mut rule.settles]
+                    .into_iter()
+                    .chain([&mut rule.unless])
+                    .flatten(),
+            );
+            templates.for_each(|t| t.bind(layout, &captures));
+        }
+        ts.bind(layout, &captures);
+        preset.layout = Some(layout.len());
+    }
+
     /// Maps one record on its own (no memory of earlier lines); see [`Mapper::map_with`].
     pub fn map<'r>(
         &'r self,
@@ -730,8 +823,8 @@ fn positional<'r>(rec: &'r Record<'_>, n: &str) -> Option<&'r str> {
     Some(if name { k.as_ref() } else { v.as_ref() })
 }
 
-fn field<'r>(rec: &'r Record<'_>, names: &[String]) -> Option<&'r str> {
-    names.iter().find_map(|n| rec.get(n).or_else(|| positional(rec, n)))
+fn field<'r>(rec: &'r Record<'_>, names: &[Name], bound: bool) -> Option<&'r str> {
+    names.iter().find_map(|n| n.get(rec, bound).or_else(|| positional(rec, &n.text)))
 }
 
 fn map_preset<'r>(
@@ -742,8 +835,10 @@ fn map_preset<'r>(
     out: &mut Vec<Option<Cow<'r, str>>>,
     memo: &mut Memo,
 ) -> Mapped<'r> {
+    // A record of another layout than the one bound (none is expected) is read by names.
+    let bound = p.layout == Some(rec.fields.len());
     for (names, t) in &p.when {
-        if !field(rec, names).is_some_and(|v| t.is_match(v)) {
+        if !field(rec, names, bound).is_some_and(|v| t.is_match(v)) {
             return Mapped::NotMine;
         }
     }
@@ -751,7 +846,7 @@ fn map_preset<'r>(
     'rules: for rule in &p.rules {
         caps.clear();
         for (names, t) in &rule.matches {
-            let Some(text) = field(rec, names) else { continue 'rules };
+            let Some(text) = field(rec, names, bound) else { continue 'rules };
             // Without groups to read, a test is enough (no captures to allocate per line).
             if t.re.captures_len() == 1 {
                 if t.is_match(text) {
@@ -770,13 +865,13 @@ fn map_preset<'r>(
         if rule.skip {
             return Mapped::Skip;
         }
-        let lookup = |n: &str| -> Option<&'r str> {
+        let lookup = |n: &Name| -> Option<&'r str> {
             caps.iter()
-                .find(|(k, _)| *k == n)
+                .find(|(k, _)| *k == n.text)
                 .map(|(_, v)| *v)
-                .or_else(|| rec.get(n))
-                .or_else(|| (n == "source_stem").then_some(stem))
-                .or_else(|| positional(rec, n))
+                .or_else(|| n.get(rec, bound))
+                .or_else(|| (n.text == "source_stem").then_some(stem))
+                .or_else(|| positional(rec, &n.text))
         };
         let render = |t: &Option<Template>| t.as_ref().and_then(|t| t.render(&lookup));
         if render(&rule.unless).is_some_and(|k| memo.0.contains_key(k.as_ref())) {
@@ -814,4 +909,86 @@ fn map_preset<'r>(
         return Mapped::Rows { ts: ts.render(&lookup), count };
     }
     Mapped::Reject(format!("no rule of preset {} matched", p.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names bound to positions read what names looked up read: a rule's captures before
+    /// fields, the first present of `{a|b}`, fields the layout lacks, `@N` and `source_stem`.
+    #[test]
+    fn bound_names_read_what_looked_up_names_read() {
+        let preset = Preset::from_toml(
+            "t.toml",
+            r#"
+name = "t"
+title = "t"
+role = "login"
+[when]
+prog = '^authd$'
+[[rule]]
+match = { msg = '^denied (?P<user>\S+)$' }
+emit = { outcome = "fail", user = "{user}", host = "{nohost|host}", client = "{@2}:{source_stem}", reason = "r-{absent}" }
+key = "{host}"
+[[rule]]
+match = { msg = '^ok$' }
+emit = { outcome = "ok", user = "{user}", host = "{host}", latency_ms = "{ms}" }
+[[rule]]
+skip = true
+[[sample]]
+line = "x"
+skip = true
+"#,
+        )
+        .unwrap();
+        let layout = ["ts", "host", "prog", "user", "msg", "ms"];
+        let unbound = Mapper::Preset {
+            preset,
+            source_stem: "auth".into(),
+            ts: field_template(&["time".into(), "ts".into()]),
+        };
+        let mut bound = unbound.clone();
+        bound.bind(&layout);
+        let lines = [
+            ["t1", "h1", "authd", "field-user", "denied cap-user", "5"],
+            ["t2", "h2", "authd", "u2", "ok", "7"],
+            ["t3", "h3", "other", "u3", "ok", "7"],
+            ["t4", "", "authd", "u4", "something else", ""],
+            ["", "h5", "authd", "", "ok", ""],
+        ];
+        for values in lines {
+            let rec = Record {
+                fields: layout.iter().zip(values).map(|(k, v)| ((*k).into(), v.into())).collect(),
+            };
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let (mut ma, mut mb) = (Memo::default(), Memo::default());
+            let got = bound.map_with(&rec, &mut a, &mut ma);
+            let want = unbound.map_with(&rec, &mut b, &mut mb);
+            assert_eq!(got, want, "{values:?}");
+            assert_eq!(a, b, "{values:?}");
+            assert_eq!(ma.0, mb.0, "{values:?}");
+        }
+        // The first line's row, as the rules say.
+        let rec = Record {
+            fields: layout.iter().zip(lines[0]).map(|(k, v)| ((*k).into(), v.into())).collect(),
+        };
+        let mut out = Vec::new();
+        bound.map_with(&rec, &mut out, &mut Memo::default());
+        let cols = Role::Login.columns();
+        let col = |name: &str| out[cols.iter().position(|c| c.name == name).unwrap()].clone();
+        assert_eq!(col("user").as_deref(), Some("cap-user"));
+        assert_eq!(col("host").as_deref(), Some("h1"));
+        assert_eq!(col("client").as_deref(), Some("h1:auth"));
+        assert_eq!(col("reason").as_deref(), Some("r-"));
+        // A record of another layout is read by names.
+        let other =
+            Record { fields: vec![("prog".into(), "authd".into()), ("msg".into(), "ok".into())] };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        assert_eq!(
+            bound.map_with(&other, &mut a, &mut Memo::default()),
+            unbound.map_with(&other, &mut b, &mut Memo::default())
+        );
+        assert_eq!(a, b);
+    }
 }

@@ -450,6 +450,15 @@ impl RegexSet {
         Err("line does not match the format's pattern".to_string())
     }
 
+    /// The groups of every match, in order, when there is one pattern and it is read by the
+    /// byte scan (whose groups all take part in a match; the regex gives them in this order).
+    pub fn layout(&self) -> Option<Vec<&str>> {
+        match self.patterns.as_slice() {
+            [(re, Some(_))] => Some(re.capture_names().flatten().collect()),
+            _ => None,
+        }
+    }
+
     pub fn locations(&self) -> Vec<CaptureLocations> {
         self.patterns.iter().map(|(re, _)| re.capture_locations()).collect()
     }
