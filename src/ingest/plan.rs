@@ -475,7 +475,7 @@ pub fn plan_text(
             None => ts_field.clone(),
         };
         mappers.push(Mapper::Preset {
-            preset: p.clone(),
+            preset: Box::new(p.clone()),
             source_stem: source_stem.to_string(),
             ts: field_template(&ts_names),
         });
@@ -538,7 +538,9 @@ pub fn plan_text(
         let values = super::preset::value_maps(role, &spec.values)
             .map_err(|e| ConfigError::Invalid(format!("{}: {e}", spec.key("values"))))?;
         match &mut mapper {
-            Mapper::Preset { preset, .. } => *preset = preset.clone().with_values(&values),
+            Mapper::Preset { preset, .. } => {
+                **preset = preset.as_ref().clone().with_values(&values)
+            }
             Mapper::Direct(d) => d.values = values,
             Mapper::Unmapped => {}
         }

@@ -523,7 +523,7 @@ impl Preset {
                 (None, None) => TS_ALIASES.iter().map(|s| s.to_string()).collect(),
             };
             let mapper = Mapper::Preset {
-                preset: self.clone(),
+                preset: Box::new(self.clone()),
                 source_stem: "sample".into(),
                 ts: field_template(&ts_names),
             };
@@ -614,7 +614,7 @@ pub enum Mapped<'r> {
 pub enum Mapper {
     /// `ts` names the field(s) holding the timestamp, e.g. `{ts}` or `{timestamp|column_1}`.
     Preset {
-        preset: Preset,
+        preset: Box<Preset>,
         source_stem: String,
         ts: Template,
     },
@@ -944,7 +944,7 @@ skip = true
         .unwrap();
         let layout = ["ts", "host", "prog", "user", "msg", "ms"];
         let unbound = Mapper::Preset {
-            preset,
+            preset: Box::new(preset),
             source_stem: "auth".into(),
             ts: field_template(&["time".into(), "ts".into()]),
         };

@@ -292,7 +292,7 @@ fn write_parallel(part: &mut Part, df: &DataFrame) -> PolarsResult<()> {
     for batch in &batches {
         let columns: Vec<Vec<pq::CompressedPage>> =
             encoded.by_ref().take(part.fields.len()).flatten().collect();
-        if batch.len() > 0 {
+        if !batch.is_empty() {
             part.writer.write_row_group(batch.len() as u64, &columns)?;
         }
     }
