@@ -11,7 +11,9 @@ use crate::schema::{self, ColKind, MAX_COLUMNS, Role};
 
 enum ColBuf {
     Str(StringChunkedBuilder),
-    Num(Vec<Option<f64>>),
+    /// Values (0 where null) and the rows that are null: a column without nulls (nearly
+    /// all) becomes a Polars column without a copy.
+    Num(Vec<f64>, Vec<usize>),
 }
 
 /// Collects the rows of one role for one chunk of one source.
@@ -66,7 +68,7 @@ impl TableBuilder {
             .iter()
             .map(|c| match c.kind {
                 ColKind::Str => ColBuf::Str(StringChunkedBuilder::new(c.name.into(), capacity)),
-                ColKind::Num => ColBuf::Num(Vec::with_capacity(capacity)),
+                ColKind::Num => ColBuf::Num(Vec::with_capacity(capacity), Vec::new()),
             })
             .collect();
         let outcome = (role == Role::Login)
@@ -128,7 +130,13 @@ impl TableBuilder {
             let mut nums = self.nums.iter();
             for (buf, v) in self.cols.iter_mut().zip(checked) {
                 match buf {
-                    ColBuf::Num(b) => b.push(nums.next().copied().flatten()),
+                    ColBuf::Num(b, nulls) => {
+                        let v = nums.next().copied().flatten();
+                        if v.is_none() {
+                            nulls.push(b.len());
+                        }
+                        b.push(v.unwrap_or(0.0));
+                    }
                     ColBuf::Str(b) => b.append_option(v),
                 }
             }
@@ -148,9 +156,18 @@ impl TableBuilder {
         for buf in self.cols {
             columns.push(match buf {
                 ColBuf::Str(b) => b.finish().into_column(),
-                ColBuf::Num(v) => {
-                    let name = self.role.columns()[columns.len() - 1].name;
-                    Float64Chunked::from_iter_options(name.into(), v.into_iter()).into_column()
+                ColBuf::Num(v, nulls) => {
+                    let name = self.role.columns()[columns.len() - 1].name.into();
+                    if nulls.is_empty() {
+                        Float64Chunked::from_vec(name, v).into_column()
+                    } else {
+                        let mut null = nulls.iter().peekable();
+                        let cells = v.into_iter().enumerate().map(|(i, x)| {
+                            let is_null = null.next_if_eq(&&i).is_some();
+                            (!is_null).then_some(x)
+                        });
+                        Float64Chunked::from_iter_options(name, cells).into_column()
+                    }
                 }
             });
         }
@@ -225,5 +242,27 @@ mod tests {
         assert_eq!(df.schema().as_ref(), &Role::Login.schema());
         let outcome = df.column("outcome").unwrap().str().unwrap().get(0);
         assert_eq!(outcome, Some("ok"));
+    }
+
+    #[test]
+    fn number_cells_keep_their_nulls_in_place() {
+        let row = |ms: Option<&'static str>| {
+            [Some(Cow::from("ok")), None, None, None, None, ms.map(Cow::from)]
+        };
+        let mut t = TableBuilder::new(Role::Login, 4);
+        for (i, ms) in
+            [None, Some("5"), None, None, Some("-7"), Some("1.5"), None].iter().enumerate()
+        {
+            t.push(1000, i as i64 + 1, &row(*ms), if i == 2 { 2 } else { 1 }).unwrap();
+        }
+        let df = t.finish("x.log").unwrap();
+        let got: Vec<Option<f64>> =
+            df.column("latency_ms").unwrap().f64().unwrap().iter().collect();
+        assert_eq!(got, [None, Some(5.0), None, None, None, Some(-7.0), Some(1.5), None]);
+        let mut t = TableBuilder::new(Role::Login, 4);
+        t.push(1000, 1, &row(Some("3")), 1).unwrap();
+        let df = t.finish("x.log").unwrap();
+        assert_eq!(df.column("latency_ms").unwrap().null_count(), 0);
+        assert_eq!(df.schema().as_ref(), &Role::Login.schema());
     }
 }
