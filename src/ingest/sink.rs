@@ -256,6 +256,82 @@ fn page_options() -> pq::WriteOptions {
     }
 }
 
+/// How a column is written.
+enum Encode {
+    /// As this dictionary of its values.
+    Dictionary(Box<dyn polars_arrow::array::Array>),
+    /// Without a dictionary.
+    Plain,
+    /// As Polars' writer chooses.
+    AsPolars,
+}
+
+/// Text columns choose their encoding as Polars' writer would, faster: it estimates the
+/// distinct values (a hash of every value), writes the column plain when they are over 3/4
+/// of its rows, else builds a dictionary (a hash of every value again). Here one pass
+/// counts them exactly, hashing the 16 bytes of each value's view for short texts (nearly
+/// all: outcomes, hosts, reasons) and the text for the rest; a long constant (a file's path
+/// in `source`) is one view repeated. Where the count is near 3/4 (0.65-0.85), within the
+/// reach of the estimate's error, Polars decides. The dictionary's values come in order of
+/// first sight, as Polars' own, so the files are the same bytes.
+fn text_encoding(array: &dyn polars_arrow::array::Array) -> Encode {
+    use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray, Utf8ViewArray};
+    use polars_arrow::datatypes::{ArrowDataType, IntegerType};
+    let Some(a) = array.as_any().downcast_ref::<Utf8ViewArray>() else {
+        return Encode::AsPolars;
+    };
+    let n = a.len();
+    if n <= 128 {
+        return Encode::AsPolars;
+    }
+    let mut by_view: foldhash::HashMap<u128, u32> = Default::default();
+    let mut by_text: foldhash::HashMap<&str, u32> = Default::default();
+    let mut values: Vec<&str> = Vec::new();
+    let mut keys: Vec<u32> = Vec::with_capacity(n);
+    let most = n * 85 / 100;
+    for (i, view) in a.views().iter().enumerate() {
+        if a.is_null(i) {
+            keys.push(0);
+            continue;
+        }
+        // A short text is all in its view; a long one may sit in other views too.
+        let key = match by_view.get(&view.as_u128()) {
+            Some(&k) => k,
+            None => {
+                let text: &str = a.value(i);
+                let k = match by_text.get(text).filter(|_| !view.is_inline()) {
+                    Some(&k) => k,
+                    None => {
+                        values.push(text);
+                        let k = values.len() as u32 - 1;
+                        if !view.is_inline() {
+                            by_text.insert(text, k);
+                        }
+                        k
+                    }
+                };
+                by_view.insert(view.as_u128(), k);
+                k
+            }
+        };
+        keys.push(key);
+        if values.len() > most {
+            return Encode::Plain;
+        }
+    }
+    if values.len() * 100 >= n * 65 {
+        return Encode::AsPolars;
+    }
+    let keys =
+        PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.into(), a.validity().cloned());
+    let dtype = ArrowDataType::Dictionary(IntegerType::UInt32, Box::new(a.dtype().clone()), false);
+    let values = Utf8ViewArray::from_slice_values(&values).boxed();
+    match DictionaryArray::<u32>::try_new(dtype, keys, values) {
+        Ok(d) => Encode::Dictionary(d.boxed()),
+        Err(_) => Encode::AsPolars,
+    }
+}
+
 /// Appends `df` to a part as Polars' `write_batch` does (a row group per chunk), but with
 /// every column of every chunk encoded and compressed at once on rayon's threads: the writer
 /// compresses page by page on the calling thread, and that one thread was the slowest stage
@@ -269,8 +345,16 @@ fn write_parallel(part: &mut Part, df: &DataFrame) -> PolarsResult<()> {
         .par_iter()
         .map(|&(b, c)| -> PolarsResult<Vec<Vec<pq::CompressedPage>>> {
             let array = &batches[b].columns()[c];
-            let leaves =
-                pq::array_to_columns(array, part.fields[c].clone(), options, &part.encodings[c])?;
+            let dictionary;
+            let (array, encodings) = match text_encoding(array.as_ref()) {
+                Encode::Dictionary(d) => {
+                    dictionary = d;
+                    (&dictionary, &part.encodings[c])
+                }
+                Encode::Plain => (array, &vec![pq::Encoding::Plain]),
+                Encode::AsPolars => (array, &part.encodings[c]),
+            };
+            let leaves = pq::array_to_columns(array, part.fields[c].clone(), options, encodings)?;
             leaves
                 .into_iter()
                 .map(|pages| {
@@ -561,6 +645,104 @@ mod tests {
             Series::new(schema::LINE.into(), line).into_column(),
         ];
         DataFrame::new(ts.len(), cols).unwrap()
+    }
+
+    /// A login frame of `n` rows: few outcomes, hosts and long reasons, with nulls; distinct
+    /// users; no clients; one source.
+    fn logins(n: usize, from: usize) -> DataFrame {
+        let pick = |i: usize, k: usize| (i * 7919 + from) % k;
+        let rows = from..from + n;
+        let outcome: Vec<Option<&str>> =
+            rows.clone().map(|i| [Some("ok"), Some("fail"), None][pick(i, 3)]).collect();
+        let user: Vec<String> = rows.clone().map(|i| format!("u{i:07}")).collect();
+        let host: Vec<String> = rows.clone().map(|i| format!("login-{}", pick(i, 20))).collect();
+        let client: Vec<Option<&str>> = vec![None; n];
+        let reason: Vec<Option<String>> = rows
+            .clone()
+            .map(|i| {
+                (pick(i, 4) != 0).then(|| format!("a reason longer than twelve {}", pick(i, 5)))
+            })
+            .collect();
+        let latency: Vec<Option<f64>> =
+            rows.clone().map(|i| (pick(i, 9) != 0).then_some((i % 300) as f64)).collect();
+        let ts: Vec<i64> = rows.clone().map(|i| 1_187_000_000_000 + i as i64 * 1000).collect();
+        let line: Vec<i64> = rows.map(|i| i as i64 + 1).collect();
+        let cols: Vec<Column> = vec![
+            Series::new(schema::TS.into(), ts).cast(&schema::ts_dtype()).unwrap().into_column(),
+            Series::new("outcome".into(), outcome).into_column(),
+            Series::new("user".into(), user).into_column(),
+            Series::new("host".into(), host).into_column(),
+            Series::new("client".into(), client).cast(&DataType::String).unwrap().into_column(),
+            Series::new("reason".into(), reason).into_column(),
+            Series::new("latency_ms".into(), latency).into_column(),
+            Column::new_scalar(
+                schema::SOURCE.into(),
+                Scalar::new(
+                    DataType::String,
+                    AnyValue::StringOwned("/var/log/a/long/path.log".into()),
+                ),
+                n,
+            ),
+            Series::new(schema::LINE.into(), line).into_column(),
+        ];
+        DataFrame::new(n, cols).unwrap()
+    }
+
+    /// The parallel writer and its own dictionaries give the file Polars' writer gives, byte
+    /// for byte, one row group per chunk.
+    #[test]
+    fn parts_are_the_bytes_polars_writes() {
+        let mut df = logins(3000, 0);
+        df.vstack_mut_owned(logins(200, 3000)).unwrap();
+        df.vstack_mut_owned(logins(100, 3200)).unwrap();
+        assert_eq!(df.schema().as_ref(), &Role::Login.schema());
+        let dir = std::env::temp_dir().join(format!("rootline-sink-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let mut sink = ParquetSink::create(&dir).unwrap();
+        sink.rows(Role::Login, 0, df.clone()).unwrap();
+        sink.finish().unwrap();
+        assert_eq!(sink.files.len(), 1, "one day");
+        let ours = fs::read(dir.join(&sink.files[0])).unwrap();
+        let path = dir.join("polars.parquet");
+        let mut w =
+            parquet_writer(File::create(&path).unwrap()).batched(&Role::Login.schema()).unwrap();
+        w.write_batch(&df).unwrap();
+        w.finish().unwrap();
+        let theirs = fs::read(&path).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        assert!(ours == theirs, "{} bytes against Polars' {}", ours.len(), theirs.len());
+    }
+
+    #[test]
+    fn text_columns_get_the_encoding_polars_would_choose() {
+        use polars_arrow::array::{Array, DictionaryArray, Utf8ViewArray};
+        let texts = |v: Vec<Option<String>>| Utf8ViewArray::from_slice(&v);
+        // Few values, short and long, with nulls: a dictionary in order of first sight.
+        let few: Vec<Option<String>> = (0..1000)
+            .map(|i| match i % 4 {
+                0 => None,
+                1 => Some("ok".to_string()),
+                2 => Some(format!("a long text, {} and more", i % 3)),
+                _ => Some("fail".to_string()),
+            })
+            .collect();
+        let Encode::Dictionary(d) = text_encoding(&texts(few.clone())) else { panic!("few") };
+        let d = d.as_any().downcast_ref::<DictionaryArray<u32>>().unwrap();
+        let values = d.values().as_any().downcast_ref::<Utf8ViewArray>().unwrap();
+        let seen: Vec<&str> = values.values_iter().collect();
+        assert_eq!(seen[..3], ["ok", "a long text, 2 and more", "fail"]);
+        assert_eq!(seen.len(), 5);
+        for (i, want) in few.iter().enumerate() {
+            let got = (!d.is_null(i)).then(|| values.value(d.keys().value(i) as usize));
+            assert_eq!(got, want.as_deref(), "row {i}");
+        }
+        // Mostly distinct: plain; near the line the estimate draws, and short columns: Polars'.
+        let distinct: Vec<Option<String>> = (0..1000).map(|i| Some(format!("u{i}"))).collect();
+        assert!(matches!(text_encoding(&texts(distinct)), Encode::Plain));
+        let near: Vec<Option<String>> = (0..1000).map(|i| Some(format!("u{}", i % 750))).collect();
+        assert!(matches!(text_encoding(&texts(near)), Encode::AsPolars));
+        let short: Vec<Option<String>> = (0..100).map(|_| Some("ok".into())).collect();
+        assert!(matches!(text_encoding(&texts(short)), Encode::AsPolars));
     }
 
     #[test]
