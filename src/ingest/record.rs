@@ -159,8 +159,7 @@ fn flat_json<'a>(line: &'a str, rec: &mut Record<'a>) -> Option<()> {
     // A string without escapes or control bytes from the quote at `i`: its text and the
     // position after its closing quote.
     let string = |i: usize| -> Option<(&'a str, usize)> {
-        let len = b[i + 1..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
-        let end = i + 1 + len;
+        let end = string_end(b, i + 1)?;
         (b[end] == b'"').then(|| (&line[i + 1..end], end + 1))
     };
     let mut i = ws(0);
@@ -226,6 +225,33 @@ fn flat_json<'a>(line: &'a str, rec: &mut Record<'a>) -> Option<()> {
             _ => return None,
         }
     }
+}
+
+/// Where the text of a JSON string that starts at `pos` stops: its closing quote, a
+/// backslash or a control byte (both for serde to read), or `None` at the end of the line.
+/// Eight bytes at a time (a byte loop here was a sixth of a W1 JSONL ingest).
+fn string_end(b: &[u8], mut pos: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let stops = |c: u8| c == b'"' || c == b'\\' || c < 0x20;
+    let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
+    while let Some(word) = b.get(pos..pos + 8) {
+        let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        // The lowest flagged byte of each test is exact; the others may be false alarms.
+        let found = zero_byte(w ^ (ONES * u64::from(b'"')))
+            | zero_byte(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS);
+        if found == 0 {
+            pos += 8;
+            continue;
+        }
+        let i = pos + (found.trailing_zeros() / 8) as usize;
+        if stops(b[i]) {
+            return Some(i);
+        }
+        pos = i + 1;
+    }
+    b[pos..].iter().position(|&c| stops(c)).map(|k| pos + k)
 }
 
 /// Splits one delimited line; quoted fields may hold the delimiter and doubled quotes.
@@ -728,6 +754,20 @@ mod tests {
             }
         }
         Ok(out)
+    }
+
+    #[test]
+    fn string_ends_are_found_at_any_offset() {
+        for text in ["", "a", "abcdefg", "abcdefgh", "abcdefghijklmnopq", "x\u{e9}y\u{1F600}z"] {
+            for stop in ["\"", "\\", "\u{1}", "\t", "\u{1f}"] {
+                let line = format!("{text}{stop}rest\"");
+                assert_eq!(string_end(line.as_bytes(), 0), Some(text.len()), "{line:?}");
+            }
+            // ' ' (0x20), '!' and '#' (next to the quote), ']' and '^' (next to the backslash)
+            let line = format!("{text} !#]^{text}\"");
+            assert_eq!(string_end(line.as_bytes(), 0), Some(line.len() - 1), "{line:?}");
+            assert_eq!(string_end(text.as_bytes(), 0), None);
+        }
     }
 
     /// The byte scan gives what serde gives on every line it reads, and leaves the rest
