@@ -184,9 +184,34 @@ impl Template {
         Ok(Template(parts))
     }
 
+    /// [`Template::render`], reading a template of bound fields alone (`{user}`, `{a|b}`)
+    /// straight from `rec` when `bound`: what the lookup would give (a bound name is no
+    /// capture, and a missing one gives nothing), without a call per name.
+    fn render_in<'r>(
+        &'r self,
+        rec: &'r Record<'_>,
+        bound: bool,
+        lookup: &dyn Fn(&Name) -> Option<&'r str>,
+    ) -> Option<Cow<'r, str>> {
+        if let ([Part::Var(names, None)], true) = (self.0.as_slice(), bound)
+            && names.iter().all(|n| n.slot != Slot::Any)
+        {
+            return names
+                .iter()
+                .find_map(|n| match n.slot {
+                    Slot::At(i) => {
+                        rec.fields.get(i).map(|(_, v)| v.as_ref()).filter(|v| !v.is_empty())
+                    }
+                    _ => None,
+                })
+                .map(Cow::Borrowed);
+        }
+        self.render(lookup)
+    }
+
     /// Renders with `lookup`; an empty result is `None` (a null cell). A scaled value that is
     /// not a number is left as it is (the column's own check then says so).
-    fn render<'r>(&self, lookup: &dyn Fn(&Name) -> Option<&'r str>) -> Option<Cow<'r, str>> {
+    fn render<'r>(&'r self, lookup: &dyn Fn(&Name) -> Option<&'r str>) -> Option<Cow<'r, str>> {
         let var = |names: &[Name], scale: Option<f64>| -> Option<Cow<'r, str>> {
             let v = names.iter().find_map(|n| lookup(n).filter(|v| !v.is_empty()))?;
             match scale.map(|k| v.trim().parse::<f64>().map(|x| x * k)) {
@@ -198,7 +223,7 @@ impl Template {
         };
         match self.0.as_slice() {
             [Part::Var(names, scale)] => var(names, *scale),
-            [Part::Lit(l)] => Some(Cow::Owned(l.clone())),
+            [Part::Lit(l)] => Some(Cow::Borrowed(l)),
             parts => {
                 let mut out = String::new();
                 for p in parts {
@@ -873,7 +898,7 @@ fn map_preset<'r>(
                 .or_else(|| (n.text == "source_stem").then_some(stem))
                 .or_else(|| positional(rec, &n.text))
         };
-        let render = |t: &Option<Template>| t.as_ref().and_then(|t| t.render(&lookup));
+        let render = |t: &'r Option<Template>| t.as_ref().and_then(|t| t.render(&lookup));
         if render(&rule.unless).is_some_and(|k| memo.0.contains_key(k.as_ref())) {
             return Mapped::Skip;
         }
@@ -894,7 +919,7 @@ fn map_preset<'r>(
         }
         out.resize(p.role.columns().len(), None);
         for (idx, t) in &rule.emit {
-            out[*idx] = t.render(&lookup);
+            out[*idx] = t.render_in(rec, bound, &lookup);
         }
         for (idx, m) in &p.values {
             m.apply(&mut out[*idx]);
@@ -906,7 +931,7 @@ fn map_preset<'r>(
                 _ => return Mapped::Reject("repeat count is not a number".into()),
             },
         };
-        return Mapped::Rows { ts: ts.render(&lookup), count };
+        return Mapped::Rows { ts: ts.render_in(rec, bound, &lookup), count };
     }
     Mapped::Reject(format!("no rule of preset {} matched", p.name))
 }
