@@ -227,6 +227,24 @@ fn flat_json<'a>(line: &'a str, rec: &mut Record<'a>) -> Option<()> {
     }
 }
 
+/// The first `byte` in `b` from `pos`, eight bytes at a time: for the short fields of a
+/// delimited line, where a memchr call per field showed in the profile.
+fn find_byte(b: &[u8], mut pos: usize, byte: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    while let Some(word) = b.get(pos..pos + 8) {
+        let w =
+            u64::from_le_bytes(word.try_into().expect("eight bytes")) ^ (ONES * u64::from(byte));
+        // The lowest byte flagged is the first zero (equal) byte; those above may be alarms.
+        let found = w.wrapping_sub(ONES) & !w & HIGHS;
+        if found != 0 {
+            return Some(pos + (found.trailing_zeros() / 8) as usize);
+        }
+        pos += 8;
+    }
+    b[pos..].iter().position(|&c| c == byte).map(|k| pos + k)
+}
+
 /// Where the text of a JSON string that starts at `pos` stops: its closing quote, a
 /// backslash or a control byte (both for serde to read), or `None` at the end of the line.
 /// Eight bytes at a time (a byte loop here was a sixth of a W1 JSONL ingest).
@@ -300,7 +318,7 @@ fn each_delimited<'a>(
                 Some(_) => return Err("text after a closing quote".to_string()),
             }
         } else {
-            match memchr::memchr(delim, &b[i..]) {
+            match find_byte(b, i, delim).map(|end| end - i) {
                 Some(k) => {
                     out(Cow::Borrowed(&line[i..i + k]));
                     i += k + 1;
@@ -754,6 +772,17 @@ mod tests {
             }
         }
         Ok(out)
+    }
+
+    #[test]
+    fn bytes_are_found_as_memchr_finds_them() {
+        let text = b"a,bb,,ccccccccc,ddddddddddddddddd,\xe9\xe9,\x2c\xac,x";
+        for pos in 0..text.len() {
+            for byte in [b',', b'\t', 0xe9, 0xac, b'x'] {
+                let want = memchr::memchr(byte, &text[pos..]).map(|k| pos + k);
+                assert_eq!(find_byte(text, pos, byte), want, "{pos} {byte}");
+            }
+        }
     }
 
     #[test]
