@@ -134,13 +134,15 @@ impl Name {
     }
 
     /// Sets the slot for records with the fields `layout`; names in `dynamic` (regex captures,
-    /// which templates read before fields) and positions (`@2`) stay looked up by name.
+    /// which templates read before fields) and positions (`@2`) stay looked up by name, as
+    /// does `source_stem` where no field has that name (the lookup then gives the file's).
     fn bind(&mut self, layout: &[&str], dynamic: &[&str]) {
         self.slot = if self.text.starts_with('@') || dynamic.contains(&self.text.as_str()) {
             Slot::Any
         } else {
             match layout.iter().position(|n| *n == self.text) {
                 Some(i) => Slot::At(i),
+                None if self.text == "source_stem" => Slot::Any,
                 None => Slot::Missing,
             }
         };
@@ -958,7 +960,7 @@ emit = { outcome = "fail", user = "{user}", host = "{nohost|host}", client = "{@
 key = "{host}"
 [[rule]]
 match = { msg = '^ok$' }
-emit = { outcome = "ok", user = "{user}", host = "{host}", latency_ms = "{ms}" }
+emit = { outcome = "ok", user = "{user}", host = "{host}", latency_ms = "{ms}", reason = "{source_stem}" }
 [[rule]]
 skip = true
 [[sample]]
