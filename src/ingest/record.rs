@@ -227,49 +227,57 @@ fn flat_json<'a>(line: &'a str, rec: &mut Record<'a>) -> Option<()> {
     }
 }
 
-/// The first `byte` in `b` from `pos`, eight bytes at a time: for the short fields of a
-/// delimited line, where a memchr call per field showed in the profile.
-fn find_byte(b: &[u8], mut pos: usize, byte: u8) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
+/// Bytes scanned eight at a time, for the short runs of a line (fields, strings, tokens),
+/// where a byte loop or a memchr call per run showed in profiles: the first position from
+/// `pos` whose byte `stops`, or the end. `candidates(word)` sets the high bit of each byte of
+/// a little-endian word that may stop, exactly at the lowest one (those above it may be
+/// false alarms, which `stops` tells).
+fn scan(
+    b: &[u8],
+    mut pos: usize,
+    candidates: impl Fn(u64) -> u64,
+    stops: impl Fn(u8) -> bool,
+) -> usize {
     while let Some(word) = b.get(pos..pos + 8) {
-        let w =
-            u64::from_le_bytes(word.try_into().expect("eight bytes")) ^ (ONES * u64::from(byte));
-        // The lowest byte flagged is the first zero (equal) byte; those above may be alarms.
-        let found = w.wrapping_sub(ONES) & !w & HIGHS;
-        if found != 0 {
-            return Some(pos + (found.trailing_zeros() / 8) as usize);
-        }
-        pos += 8;
-    }
-    b[pos..].iter().position(|&c| c == byte).map(|k| pos + k)
-}
-
-/// Where the text of a JSON string that starts at `pos` stops: its closing quote, a
-/// backslash or a control byte (both for serde to read), or `None` at the end of the line.
-/// Eight bytes at a time (a byte loop here was a sixth of a W1 JSONL ingest).
-fn string_end(b: &[u8], mut pos: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let stops = |c: u8| c == b'"' || c == b'\\' || c < 0x20;
-    let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
-    while let Some(word) = b.get(pos..pos + 8) {
-        let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-        // The lowest flagged byte of each test is exact; the others may be false alarms.
-        let found = zero_byte(w ^ (ONES * u64::from(b'"')))
-            | zero_byte(w ^ (ONES * u64::from(b'\\')))
-            | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS);
+        let found = candidates(u64::from_le_bytes(word.try_into().expect("eight bytes")));
         if found == 0 {
             pos += 8;
             continue;
         }
         let i = pos + (found.trailing_zeros() / 8) as usize;
         if stops(b[i]) {
-            return Some(i);
+            return i;
         }
         pos = i + 1;
     }
-    b[pos..].iter().position(|&c| stops(c)).map(|k| pos + k)
+    b[pos..].iter().position(|&c| stops(c)).map_or(b.len(), |k| pos + k)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `w` below `n` (at most 0x80), exact at the lowest one.
+fn below(w: u64, n: u8) -> u64 {
+    w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS
+}
+
+/// The high bit of each byte of `w` equal to `c`, exact at the lowest one.
+fn equal(w: u64, c: u8) -> u64 {
+    below(w ^ (ONES * u64::from(c)), 1)
+}
+
+/// The first `byte` in `b` from `pos` (a delimited line's next delimiter).
+fn find_byte(b: &[u8], pos: usize, byte: u8) -> Option<usize> {
+    let i = scan(b, pos, |w| equal(w, byte), |c| c == byte);
+    (i < b.len()).then_some(i)
+}
+
+/// Where the text of a JSON string that starts at `pos` stops: its closing quote, a
+/// backslash or a control byte (both for serde to read), or `None` at the end of the line.
+fn string_end(b: &[u8], pos: usize) -> Option<usize> {
+    let candidates = |w| equal(w, b'"') | equal(w, b'\\') | below(w, 0x20);
+    let i = scan(b, pos, candidates, |c| c == b'"' || c == b'\\' || c < 0x20);
+    (i < b.len()).then_some(i)
 }
 
 /// Splits one delimited line; quoted fields may hold the delimiter and doubled quotes.
@@ -695,31 +703,10 @@ impl Tokens {
 }
 
 /// Where a run of `\S` that starts at `pos` ends: the first whitespace or non-ASCII byte
-/// (for the caller to judge), or the end. Eight bytes at a time: a word with no byte below
-/// 0x21 or above 0x7f holds neither (each candidate the word test finds, such as a control
-/// byte, is then checked).
-fn not_space_end(b: &[u8], mut pos: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
+/// (for the caller to judge), or the end. Candidates: bytes below 0x21 or above 0x7f.
+fn not_space_end(b: &[u8], pos: usize) -> usize {
     let stops = |c: u8| !c.is_ascii() || !Class::NotSpace.has(c);
-    while let Some(word) = b.get(pos..pos + 8) {
-        let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-        // The high bit of each byte below 0x21 (exact for the lowest such byte) or above 0x7f.
-        let found = (w.wrapping_sub(ONES * 0x21) & !w & HIGHS) | (w & HIGHS);
-        if found == 0 {
-            pos += 8;
-            continue;
-        }
-        let i = pos + (found.trailing_zeros() / 8) as usize;
-        if stops(b[i]) {
-            return i;
-        }
-        pos = i + 1;
-    }
-    while pos < b.len() && !stops(b[pos]) {
-        pos += 1;
-    }
-    pos
+    scan(b, pos, |w| below(w, 0x21) | (w & HIGHS), stops)
 }
 
 /// `\S+`, `\S*`, `\d+`, `\d*`, `.+` or `.*` at the start of `b`: its class, whether it
