@@ -134,15 +134,14 @@ impl Name {
     }
 
     /// Sets the slot for records with the fields `layout`; names in `dynamic` (regex captures,
-    /// which templates read before fields) and positions (`@2`) stay looked up by name, as
-    /// does `source_stem` where no field has that name (the lookup then gives the file's).
+    /// which templates read before fields) and positions (`@2`) stay looked up by name. A
+    /// missing name still goes through the lookup (which may give `source_stem`).
     fn bind(&mut self, layout: &[&str], dynamic: &[&str]) {
         self.slot = if self.text.starts_with('@') || dynamic.contains(&self.text.as_str()) {
             Slot::Any
         } else {
             match layout.iter().position(|n| *n == self.text) {
                 Some(i) => Slot::At(i),
-                None if self.text == "source_stem" => Slot::Any,
                 None => Slot::Missing,
             }
         };
@@ -186,36 +185,22 @@ impl Template {
         Ok(Template(parts))
     }
 
-    /// [`Template::render`], reading a template of bound fields alone (`{user}`, `{a|b}`)
-    /// straight from `rec` when `bound`: what the lookup would give (a bound name is no
-    /// capture, and a missing one gives nothing), without a call per name.
-    fn render_in<'r>(
+    /// Renders with `lookup`; an empty result is `None` (a null cell). A scaled value that is
+    /// not a number is left as it is (the column's own check then says so). When `bound`
+    /// (`rec` has the layout the names were bound to), a name bound to a position is read
+    /// there without the lookup: it is no capture, so the lookup would read the same field.
+    fn render<'r>(
         &'r self,
         rec: &'r Record<'_>,
         bound: bool,
         lookup: &dyn Fn(&Name) -> Option<&'r str>,
     ) -> Option<Cow<'r, str>> {
-        if let ([Part::Var(names, None)], true) = (self.0.as_slice(), bound)
-            && names.iter().all(|n| n.slot != Slot::Any)
-        {
-            return names
-                .iter()
-                .find_map(|n| match n.slot {
-                    Slot::At(i) => {
-                        rec.fields.get(i).map(|(_, v)| v.as_ref()).filter(|v| !v.is_empty())
-                    }
-                    _ => None,
-                })
-                .map(Cow::Borrowed);
-        }
-        self.render(lookup)
-    }
-
-    /// Renders with `lookup`; an empty result is `None` (a null cell). A scaled value that is
-    /// not a number is left as it is (the column's own check then says so).
-    fn render<'r>(&'r self, lookup: &dyn Fn(&Name) -> Option<&'r str>) -> Option<Cow<'r, str>> {
+        let value = |n: &Name| match n.slot {
+            Slot::At(i) if bound => rec.fields.get(i).map(|(_, v)| v.as_ref()),
+            _ => lookup(n),
+        };
         let var = |names: &[Name], scale: Option<f64>| -> Option<Cow<'r, str>> {
-            let v = names.iter().find_map(|n| lookup(n).filter(|v| !v.is_empty()))?;
+            let v = names.iter().find_map(|n| value(n).filter(|v| !v.is_empty()))?;
             match scale.map(|k| v.trim().parse::<f64>().map(|x| x * k)) {
                 Some(Ok(x)) => {
                     Some(Cow::Owned(crate::units::short_number(crate::units::round_to(x, 3), 3)))
@@ -900,7 +885,8 @@ fn map_preset<'r>(
                 .or_else(|| (n.text == "source_stem").then_some(stem))
                 .or_else(|| positional(rec, &n.text))
         };
-        let render = |t: &'r Option<Template>| t.as_ref().and_then(|t| t.render(&lookup));
+        let render =
+            |t: &'r Option<Template>| t.as_ref().and_then(|t| t.render(rec, bound, &lookup));
         if render(&rule.unless).is_some_and(|k| memo.0.contains_key(k.as_ref())) {
             return Mapped::Skip;
         }
@@ -921,19 +907,19 @@ fn map_preset<'r>(
         }
         out.resize(p.role.columns().len(), None);
         for (idx, t) in &rule.emit {
-            out[*idx] = t.render_in(rec, bound, &lookup);
+            out[*idx] = t.render(rec, bound, &lookup);
         }
         for (idx, m) in &p.values {
             m.apply(&mut out[*idx]);
         }
         let count = match &rule.repeat {
             None => 1,
-            Some(t) => match t.render(&lookup).map(|v| v.parse::<usize>()) {
+            Some(t) => match t.render(rec, bound, &lookup).map(|v| v.parse::<usize>()) {
                 Some(Ok(n)) => n,
                 _ => return Mapped::Reject("repeat count is not a number".into()),
             },
         };
-        return Mapped::Rows { ts: ts.render_in(rec, bound, &lookup), count };
+        return Mapped::Rows { ts: ts.render(rec, bound, &lookup), count };
     }
     Mapped::Reject(format!("no rule of preset {} matched", p.name))
 }
