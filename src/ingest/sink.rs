@@ -241,17 +241,18 @@ const DAY_MS: i64 = 86_400_000;
 /// than zstd. Buffered: the writer emits each page header and page as its own small write
 /// (about 10000 a block); the footer's flush writes out the rest.
 fn parquet_writer(file: File) -> ParquetWriter<BufWriter<File>> {
-    ParquetWriter::new(BufWriter::with_capacity(1 << 20, file))
-        .with_compression(ParquetCompression::Snappy)
+    ParquetWriter::new(BufWriter::with_capacity(1 << 20, file)).with_compression(COMPRESSION)
 }
 
-/// The options [`parquet_writer`] gives its pages (Polars' defaults, Snappy), for the
-/// pages [`write_parallel`] makes.
+const COMPRESSION: ParquetCompression = ParquetCompression::Snappy;
+
+/// The options [`parquet_writer`] gives its pages (Polars' defaults and [`COMPRESSION`]),
+/// for the pages [`write_parallel`] makes.
 fn page_options() -> pq::WriteOptions {
     pq::WriteOptions {
         statistics: pq::StatisticsOptions::default(),
         version: pq::Version::V1,
-        compression: pq::CompressionOptions::Snappy,
+        compression: COMPRESSION.into(),
         data_page_size: None,
     }
 }
@@ -299,17 +300,15 @@ fn text_encoding(array: &dyn polars_arrow::array::Array) -> Encode {
             Some(&k) => k,
             None => {
                 let text: &str = a.value(i);
-                let k = match by_text.get(text).filter(|_| !view.is_inline()) {
-                    Some(&k) => k,
-                    None => {
-                        values.push(text);
-                        let k = values.len() as u32 - 1;
-                        if !view.is_inline() {
-                            by_text.insert(text, k);
-                        }
-                        k
+                let seen = if view.is_inline() { None } else { by_text.get(text).copied() };
+                let k = seen.unwrap_or_else(|| {
+                    values.push(text);
+                    let k = values.len() as u32 - 1;
+                    if !view.is_inline() {
+                        by_text.insert(text, k);
                     }
-                };
+                    k
+                });
                 by_view.insert(view.as_u128(), k);
                 k
             }
@@ -346,12 +345,12 @@ fn write_parallel(part: &mut Part, df: &DataFrame) -> PolarsResult<()> {
         .map(|&(b, c)| -> PolarsResult<Vec<Vec<pq::CompressedPage>>> {
             let array = &batches[b].columns()[c];
             let dictionary;
-            let (array, encodings) = match text_encoding(array.as_ref()) {
+            let (array, encodings): (_, &[pq::Encoding]) = match text_encoding(array.as_ref()) {
                 Encode::Dictionary(d) => {
                     dictionary = d;
                     (&dictionary, &part.encodings[c])
                 }
-                Encode::Plain => (array, &vec![pq::Encoding::Plain]),
+                Encode::Plain => (array, &[pq::Encoding::Plain]),
                 Encode::AsPolars => (array, &part.encodings[c]),
             };
             let leaves = pq::array_to_columns(array, part.fields[c].clone(), options, encodings)?;
