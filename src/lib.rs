@@ -16,6 +16,7 @@ pub mod detect;
 pub mod error;
 pub mod eval;
 pub mod findings;
+pub(crate) mod ids;
 pub mod ingest;
 pub mod pipeline;
 pub mod query;

@@ -26,6 +26,7 @@ pub fn read_dir_for_analysis(dir: &Path) -> Result<Tables, IngestError> {
 
 fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> Result<Tables, IngestError> {
     let mut out = BTreeMap::new();
+    let mut ids = ingest::sink::NameIds::default();
     let unreadable = |p: &Path, e: &dyn std::fmt::Display| IngestError::Source {
         path: p.to_path_buf(),
         message: format!("cannot be read as a table: {e}"),
@@ -47,7 +48,8 @@ fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> Result<Tables, IngestE
                 .with_columns(columns)
                 .finish()
                 .map_err(|e| unreadable(&p, &e))?;
-            let df = ingest::sink::keep_columns(df, keep, role).map_err(|e| unreadable(&p, &e))?;
+            let df = ingest::sink::keep_columns(df, keep, role, &mut ids)
+                .map_err(|e| unreadable(&p, &e))?;
             match frame.as_mut() {
                 Some(f) => {
                     f.vstack_mut_owned(df).map_err(|e| unreadable(&p, &e))?;
@@ -94,7 +96,7 @@ pub fn ingest_for_analysis(specs: &[SourceSpec]) -> Result<Ingested, IngestError
 }
 
 fn ingest_keeping(specs: &[SourceSpec], keep: Option<Columns>) -> Result<Ingested, IngestError> {
-    let mut sink = MemorySink { keep, ..Default::default() };
+    let mut sink = MemorySink::keeping(keep);
     let opts = IngestOptions::default();
     let report = ingest::ingest(specs, &opts, &Registry::builtin(), &mut sink, &|_, _| {})?;
     Ok(Ingested { tables: sink.tables, report, rejects: sink.rejects })

@@ -242,7 +242,7 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
     let ts = |df| schema::ts_ms(df).map_err(pe);
     let login_ts = ts(login)?;
     // Who logs in: clients, or users when the logs name no client (the analysis' dense ids).
-    use crate::correlate::ids::{Ids, NONE};
+    use crate::ids::{Ids, NONE};
     let mut who = Ids::of(&incident.tables, schema::CLIENT).map_err(pe)?;
     if who.names == 0 {
         who = Ids::of(&incident.tables, schema::USER).map_err(pe)?;
@@ -320,7 +320,7 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
 
     // Retries: per client, the gaps after each failed attempt, by their place in the streak.
     let outcomes = texts(login, schema::OUTCOME)?;
-    let who = &who.rows;
+    let who = who.rows();
     let mut order: Vec<usize> = (0..login_ts.len()).filter(|&i| who[i] != NONE).collect();
     order.sort_by_key(|&i| (who[i], login_ts[i]));
     let mut gaps: Vec<Vec<f64>> = vec![Vec::new(); 12];

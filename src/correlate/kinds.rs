@@ -7,9 +7,9 @@
 
 use polars::prelude::PolarsResult;
 
-use super::ids::{Ids, NONE};
 use crate::detect::{Episode, SeriesSet};
 use crate::findings::{Archetype, ArchetypeKind, Coupling, Feedback, Link, LinkEnd, Metastability};
+use crate::ids::{Ids, NONE};
 use crate::schema::{self, Role, Tables, signal};
 use crate::units::plural;
 

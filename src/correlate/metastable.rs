@@ -10,9 +10,9 @@
 use foldhash::{HashMap, HashMapExt};
 use polars::prelude::PolarsResult;
 
-use super::ids::{Ids, NONE};
 use crate::detect::{Episode, SeriesSet};
 use crate::findings::Metastability;
+use crate::ids::{Ids, NONE};
 use crate::schema::{self, Role, Tables, signal};
 use crate::units::rfc3339_secs as rfc3339;
 

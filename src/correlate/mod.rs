@@ -5,7 +5,6 @@
 //! support it, so a bad deploy or a flash crowd is not told as the Skype story.
 
 mod chain;
-pub(crate) mod ids;
 mod kinds;
 mod metastable;
 
@@ -20,6 +19,7 @@ use polars::prelude::*;
 use crate::detect::{self, Episode, SeriesSet};
 pub use crate::findings::AnalyzeOptions;
 use crate::findings::{Coupling, Feedback, Findings, Impact, LinkEnd, LockedOut, Phase};
+use crate::ids::Ids;
 use crate::ingest::SourceReport;
 use crate::schema::{self, Role, Tables, signal};
 use crate::units::rfc3339_secs as rfc3339;
@@ -89,7 +89,7 @@ pub fn analyze_series(
             (r + crate::detect::recovery_buckets(s, d)).min(s.len.saturating_sub(1)),
         ));
     }
-    let users = ids::Ids::of(tables, schema::USER)?;
+    let users = Ids::of(tables, schema::USER)?;
     let impact = first_onset.map(|a| impact(tables, &users, s, a, rec, wave)).transpose()?;
     let metastability = metastable::metastability(&metastable::Overload {
         s,
@@ -112,7 +112,7 @@ pub fn analyze_series(
         feedback: feedback.as_ref(),
         metastability: metastability.as_ref(),
         users: &users,
-        clients: &ids::Ids::of(tables, schema::CLIENT)?,
+        clients: &Ids::of(tables, schema::CLIENT)?,
     })?;
     // An attacker's failed tries are the surge itself, not retries that fed it: a brute
     // force keeps no failures -> surge link.
@@ -326,7 +326,7 @@ fn feedback(
 
 fn impact(
     tables: &Tables,
-    users: &ids::Ids,
+    users: &Ids,
     s: &SeriesSet,
     start: usize,
     rec: Option<usize>,
@@ -352,11 +352,11 @@ fn impact(
             let Some(t) = t.filter(|t| (lo..hi).contains(t)) else { continue };
             if o == Some("fail") {
                 failed += 1;
-                if u != ids::NONE {
+                if u != crate::ids::NONE {
                     affected[u as usize] = true;
                 }
             }
-            if measurable && u != ids::NONE && o.is_some() {
+            if measurable && u != crate::ids::NONE && o.is_some() {
                 let h = (t.div_euclid(3_600_000) - first_hour) as usize;
                 let (w, bit) = (u as usize / 64, 1u64 << (u % 64));
                 for set in [&mut tried, &mut got_in] {

@@ -102,6 +102,7 @@ pub struct MemorySink {
     pub rejects: Vec<Reject>,
     /// When set, only these columns are kept: memory for what a caller reads.
     pub keep: Option<Columns>,
+    names: NameIds,
 }
 
 /// The columns of `role` a [`Columns`] list keeps, `ts`, `source` and `line` included; `None`
@@ -120,11 +121,40 @@ pub fn kept_columns(keep: Option<Columns>, role: Role) -> Option<Vec<&'static st
 const FEW_VALUES: [&str; 5] =
     [schema::SOURCE, schema::OUTCOME, schema::EVENT, schema::NODE, schema::REASON];
 
+impl MemorySink {
+    /// A sink that keeps only the columns `keep` lists (all of them with `None`).
+    pub fn keeping(keep: Option<Columns>) -> MemorySink {
+        MemorySink { keep, ..Default::default() }
+    }
+}
+
+/// Text columns with a name per user or client, hundreds of thousands of them at scale: held
+/// as ids of first sight when only some columns are kept ([`crate::ids::id_column`]).
+const MANY_VALUES: [&str; 2] = [schema::USER, schema::CLIENT];
+
+/// The interners of one load's [`MANY_VALUES`] columns, so that an id stands for one name in
+/// every frame of the load.
+#[derive(Default)]
+pub struct NameIds([crate::ids::Interner; MANY_VALUES.len()]);
+
 /// `df` with only the columns of `role` that `keep` lists (all when it lists none for the
-/// role); those kept for analysis hold their few-valued text columns as categoricals.
-pub fn keep_columns(df: DataFrame, keep: Option<Columns>, role: Role) -> PolarsResult<DataFrame> {
+/// role); those kept for analysis hold their few-valued text columns as categoricals and
+/// their user and client names as ids (`ids` gives them, over every frame of one load).
+pub fn keep_columns(
+    df: DataFrame,
+    keep: Option<Columns>,
+    role: Role,
+    ids: &mut NameIds,
+) -> PolarsResult<DataFrame> {
     let Some(names) = kept_columns(keep, role) else { return Ok(df) };
     let mut df = df.select(names)?;
+    for (name, intern) in MANY_VALUES.iter().zip(&mut ids.0) {
+        let Ok(c) = df.column(name) else { continue };
+        if c.dtype() == &DataType::String {
+            let c = crate::ids::id_column(c, intern)?;
+            df.with_column(c)?;
+        }
+    }
     let cat = DataType::from_categories(Categories::global());
     for name in FEW_VALUES {
         let Ok(c) = df.column(name) else { continue };
@@ -142,7 +172,7 @@ pub fn keep_columns(df: DataFrame, keep: Option<Columns>, role: Role) -> PolarsR
 
 impl Sink for MemorySink {
     fn rows(&mut self, role: Role, _source: usize, df: DataFrame) -> Result<(), IngestError> {
-        let df = keep_columns(df, self.keep, role)?;
+        let df = keep_columns(df, self.keep, role, &mut self.names)?;
         match self.tables.get_mut(&role) {
             Some(t) => {
                 t.vstack_mut_owned(df)?;
@@ -783,7 +813,7 @@ mod tests {
             df
         };
         let keep: Columns = &[(Role::Login, &["outcome"])];
-        let mut sink = MemorySink { keep: Some(keep), ..Default::default() };
+        let mut sink = MemorySink::keeping(Some(keep));
         sink.rows(Role::Login, 0, with_outcome(&[5, 9], &["b", "b"], &[1, 2], &["ok", "fail"]))
             .unwrap();
         sink.rows(Role::Login, 1, with_outcome(&[5, 7], &["a", "a"], &[1, 2], &["fail", "ok"]))
