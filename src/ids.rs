@@ -111,9 +111,15 @@ impl Ids {
     /// The ids of `column` in the login table; empty when there is no such table or column.
     /// The column holds names as text, or as the ids of [`id_column`].
     pub fn of(tables: &Tables, column: &str) -> PolarsResult<Ids> {
-        let Some(c) = tables.get(&Role::Login).and_then(|df| df.column(column).ok()) else {
-            return Ok(Ids::default());
-        };
+        match tables.get(&Role::Login) {
+            Some(df) => Ids::of_frame(df, column),
+            None => Ok(Ids::default()),
+        }
+    }
+
+    /// The ids of `column` in `df`, as [`Ids::of`] gives them for the login table.
+    pub fn of_frame(df: &DataFrame, column: &str) -> PolarsResult<Ids> {
+        let Ok(c) = df.column(column) else { return Ok(Ids::default()) };
         if let Ok(loaded) = c.u32() {
             if let Some(ids) = Ids::already_dense(loaded) {
                 return Ok(ids);

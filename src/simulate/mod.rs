@@ -11,7 +11,7 @@
 //! re-runs. Same seed and parameters give byte-identical files.
 
 mod model;
-mod rng;
+pub(crate) mod rng;
 pub mod truth;
 mod write;
 
