@@ -7,7 +7,6 @@
 //! A retry is an attempt by a user whose previous attempt, at most an hour before, failed;
 //! its delay is the time between the two.
 
-use foldhash::{HashMap, HashMapExt};
 use polars::prelude::PolarsResult;
 
 use crate::detect::{Episode, SeriesSet};
@@ -81,12 +80,11 @@ pub(crate) fn metastability(o: &Overload) -> PolarsResult<Option<Metastability>>
         outlived_min: round(outlived_min, 0),
         recovered: o.recovery.is_some(),
         retry_amplification: round(amplification, 2),
-        retry_delays: retries.delays.len() as u64,
+        retry_delays: retries.delays,
         dominant_retry_delay_s: delay.map(|d| round(d, 1)),
         top_delays_share: round(share, 3),
         // Whole-second stamps blur a jitter of a few seconds into the same bins: no answer.
-        synchronised_retries: (retries.delays.len() as u64 >= MIN_DELAYS
-            && retries.resolution_ms < 1000)
+        synchronised_retries: (retries.delays >= MIN_DELAYS && retries.resolution_ms < 1000)
             .then_some(share >= SYNC_SHARE),
         churn_ratio: churn.map(|c| round(c, 2)),
         sustained_by: sustained_by.to_string(),
@@ -101,7 +99,11 @@ fn round(v: f64, decimals: i32) -> f64 {
 
 /// Retries and their delays over a span, and those in the surge's busiest hour.
 struct Retries {
-    delays: Vec<i64>,
+    /// How many retry delays there were...
+    delays: u64,
+    /// ...and how many fell in each 100 ms from 0 to [`RETRY_WINDOW_MS`] (a retry storm has
+    /// millions: counted, not kept).
+    per_100ms: Vec<u64>,
     /// The logs' time resolution: 1 s when every stamp is a whole second, else 100 ms.
     resolution_ms: i64,
     peak_attempts: u64,
@@ -112,23 +114,27 @@ impl Retries {
     /// The most common delay in seconds (to the logs' resolution, rounded down),
     /// and the share of all delays in the [`TOP_DELAYS`] most common bins.
     fn top_delays(&self) -> (Option<f64>, f64) {
-        let mut bins: HashMap<i64, u64> = HashMap::new();
-        for d in &self.delays {
-            *bins.entry(d / self.resolution_ms).or_default() += 1;
-        }
-        let mut bins: Vec<(i64, u64)> = bins.into_iter().collect();
+        let per_bin = (self.resolution_ms / 100).max(1) as usize;
+        let mut bins: Vec<(i64, u64)> = (self.per_100ms.chunks(per_bin).enumerate())
+            .map(|(bin, n)| (bin as i64, n.iter().sum()))
+            .filter(|(_, n)| *n > 0)
+            .collect();
         bins.sort_unstable_by_key(|(bin, n)| (std::cmp::Reverse(*n), *bin));
         let top: u64 = bins.iter().take(TOP_DELAYS).map(|b| b.1).sum();
-        let share =
-            if self.delays.is_empty() { 0.0 } else { top as f64 / self.delays.len() as f64 };
+        let share = if self.delays == 0 { 0.0 } else { top as f64 / self.delays as f64 };
         let first = bins.first().map(|(bin, _)| (bin * self.resolution_ms) as f64 / 1000.0);
         (first, share)
     }
 }
 
 fn retries(o: &Overload, from_ms: i64, to_ms: i64) -> PolarsResult<Retries> {
-    let mut out =
-        Retries { delays: Vec::new(), resolution_ms: 1000, peak_attempts: 0, peak_retries: 0 };
+    let mut out = Retries {
+        delays: 0,
+        per_100ms: vec![0; (RETRY_WINDOW_MS / 100) as usize + 1],
+        resolution_ms: 1000,
+        peak_attempts: 0,
+        peak_retries: 0,
+    };
     let Some(df) = o.tables.get(&Role::Login) else { return Ok(out) };
     if df.column(schema::USER).is_err() {
         return Ok(out);
@@ -158,7 +164,9 @@ fn retries(o: &Overload, from_ms: i64, to_ms: i64) -> PolarsResult<Retries> {
         whole_seconds &= t % 1000 == 0;
         let retry = prev.is_some_and(|(pt, pf)| pf && t - pt <= RETRY_WINDOW_MS);
         if retry && let Some((pt, _)) = prev {
-            out.delays.push(t - pt);
+            // The table is in time order, so a delay is 0 to RETRY_WINDOW_MS.
+            out.delays += 1;
+            out.per_100ms[((t - pt).max(0) / 100) as usize] += 1;
         }
         if (plo..phi).contains(&t) {
             out.peak_attempts += 1;
