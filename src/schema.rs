@@ -77,9 +77,14 @@ pub const ANALYSIS_COLUMNS: Columns = &[
     (Role::Node, &[NODE, EVENT, LOAD, CAPACITY, CPU, REASON]),
 ];
 
-/// A role table's `ts` column as milliseconds since the epoch, row by row.
-pub fn ts_ms(df: &DataFrame) -> PolarsResult<Vec<i64>> {
-    Ok(df.column(TS)?.datetime()?.physical().into_no_null_iter().collect())
+/// A role table's `ts` column as milliseconds since the epoch, row by row: the column's own
+/// values when they lie in one piece (a loaded table's do), a copy otherwise.
+pub fn ts_ms(df: &DataFrame) -> PolarsResult<std::borrow::Cow<'_, [i64]>> {
+    let ts = df.column(TS)?.datetime()?.physical();
+    Ok(match ts.cont_slice() {
+        Ok(values) => values.into(),
+        Err(_) => ts.into_no_null_iter().collect::<Vec<_>>().into(),
+    })
 }
 
 /// The values of a text column row by row, whether it is held as strings or as categories

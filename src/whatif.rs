@@ -265,7 +265,7 @@ pub fn fit(incident: &Incident, f: &Findings, series: &SeriesSet) -> Result<Fit,
     let change_ts = ts(change)?;
     let release = kinds
         .iter()
-        .zip(&change_ts)
+        .zip(change_ts.iter())
         .find(|(k, _)| k.is_some_and(|k| k.eq_ignore_ascii_case("release")))
         .map(|(_, t)| *t);
     let wave_onset = rfc3339_ms(&wave.onset);
@@ -474,7 +474,7 @@ fn texts<'a>(
 
 /// The node table's columns the fit reads, read once.
 struct NodeRows<'a> {
-    ts: Vec<i64>,
+    ts: std::borrow::Cow<'a, [i64]>,
     names: Vec<Option<&'a str>>,
     events: Vec<Option<&'a str>>,
     reasons: Vec<Option<&'a str>>,

@@ -246,7 +246,7 @@ pub fn build(tables: &Tables, bucket_ms: i64) -> PolarsResult<SeriesSet> {
     if let Some(df) = tables.get(&Role::Change) {
         let kinds = strs(df, "kind")?;
         let mut total = vec![0.0; len];
-        for (t, k) in schema::ts_ms(df)?.into_iter().zip(kinds) {
+        for (t, k) in schema::ts_ms(df)?.iter().copied().zip(kinds) {
             let i = set.index(t).expect("inside the grid by construction");
             total[i] += 1.0;
             let name = format!("change_{}", k.unwrap_or_default().to_lowercase());
@@ -258,7 +258,7 @@ pub fn build(tables: &Tables, bucket_ms: i64) -> PolarsResult<SeriesSet> {
         let series = strs(df, "series")?;
         let values = nums(df, "value")?;
         let mut sums: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-        for ((t, s), v) in schema::ts_ms(df)?.into_iter().zip(series).zip(values) {
+        for ((t, s), v) in schema::ts_ms(df)?.iter().copied().zip(series).zip(values) {
             let (Some(s), Some(v)) = (s, v) else { continue };
             let i = set.index(t).expect("inside the grid by construction");
             let e = sums
