@@ -24,6 +24,10 @@ pub fn read_dir_for_analysis(dir: &Path) -> Result<Tables, IngestError> {
     read_dir_keeping(dir, Some(schema::ANALYSIS_COLUMNS))
 }
 
+/// Rows read from a Parquet file at a time: what its text columns cost before they become ids
+/// and categories for analysis is bounded by this, not by the file.
+const READ_ROWS: usize = 1 << 20;
+
 fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> Result<Tables, IngestError> {
     let mut out = BTreeMap::new();
     let mut ids = ingest::sink::NameIds::default();
@@ -40,21 +44,39 @@ fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> Result<Tables, IngestE
         paths.sort();
         let mut frame: Option<DataFrame> = None;
         for p in paths {
-            let file = std::fs::File::open(&p)
-                .map_err(|source| IngestError::Read { path: p.clone(), source })?;
-            let columns = ingest::sink::kept_columns(keep, role)
+            let open = || {
+                std::fs::File::open(&p)
+                    .map(ParquetReader::new)
+                    .map_err(|source| IngestError::Read { path: p.clone(), source })
+            };
+            let mut reader = open()?;
+            let rows = reader.num_rows().map_err(|e| unreadable(&p, &e))?;
+            let metadata = reader.get_metadata().map_err(|e| unreadable(&p, &e))?.clone();
+            let columns: Option<Vec<String>> = ingest::sink::kept_columns(keep, role)
                 .map(|names| names.into_iter().map(str::to_string).collect());
-            let df = ParquetReader::new(file)
-                .with_columns(columns)
-                .finish()
-                .map_err(|e| unreadable(&p, &e))?;
-            let df = ingest::sink::keep_columns(df, keep, role, &mut ids)
-                .map_err(|e| unreadable(&p, &e))?;
-            match frame.as_mut() {
-                Some(f) => {
-                    f.vstack_mut_owned(df).map_err(|e| unreadable(&p, &e))?;
+            // A slice at a time: its text columns become ids and categories before the next.
+            let mut start = 0;
+            loop {
+                let len = READ_ROWS.min(rows - start);
+                let mut reader = open()?;
+                reader.set_metadata(metadata.clone());
+                let df = reader
+                    .with_columns(columns.clone())
+                    .with_slice(Some((start, len)))
+                    .finish()
+                    .map_err(|e| unreadable(&p, &e))?;
+                let df = ingest::sink::keep_columns(df, keep, role, &mut ids)
+                    .map_err(|e| unreadable(&p, &e))?;
+                match frame.as_mut() {
+                    Some(f) => {
+                        f.vstack_mut_owned(df).map_err(|e| unreadable(&p, &e))?;
+                    }
+                    None => frame = Some(df),
                 }
-                None => frame = Some(df),
+                start += len;
+                if start >= rows {
+                    break;
+                }
             }
         }
         if let Some(df) = frame {
