@@ -2,6 +2,8 @@
 //! the link (time order, overlap, coupling), with the lag, the lagged cross-correlation of the
 //! two series and the evidence. [`links`] applies them in the order the story is told.
 
+use std::borrow::Cow;
+
 use polars::prelude::*;
 
 use crate::detect::{self, Episode, EpisodeKind, SeriesSet};
@@ -9,33 +11,44 @@ use crate::findings::{AnalyzeOptions, ChangeRef, Coupling, Link, LinkEnd};
 use crate::schema::{self, Role, Tables, signal};
 use crate::units::{rfc3339_ms, rfc3339_secs as rfc3339};
 
-/// One change event.
-pub(crate) struct ChangeRow {
+/// One change event, its text borrowed from the change table (a patch wave is a hundred
+/// thousand rows: four strings of each copied were 25 MB on the 10M incident).
+pub(crate) struct ChangeRow<'a> {
     pub ts: i64,
-    pub kind: String,
-    pub target: Option<String>,
-    pub item: Option<String>,
-    pub at: String,
+    /// Lowercase.
+    pub kind: Cow<'a, str>,
+    pub target: Option<&'a str>,
+    pub item: Option<&'a str>,
+    source: Option<&'a str>,
+    line: Option<i64>,
 }
 
-pub(crate) fn change_rows(tables: &Tables) -> PolarsResult<Vec<ChangeRow>> {
+impl ChangeRow<'_> {
+    /// Where it was logged: `source:line`.
+    pub fn at(&self) -> String {
+        format!("{}:{}", self.source.unwrap_or("?"), self.line.unwrap_or(0))
+    }
+}
+
+pub(crate) fn change_rows(tables: &Tables) -> PolarsResult<Vec<ChangeRow<'_>>> {
     let Some(df) = tables.get(&Role::Change) else { return Ok(vec![]) };
-    let ts = df.column(schema::TS)?.datetime()?.physical().clone();
-    let kind = df.column(schema::KIND)?.str()?.clone();
-    let target = df.column(schema::TARGET)?.str()?.clone();
-    let item = df.column(schema::ITEM)?.str()?.clone();
+    let ts = df.column(schema::TS)?.datetime()?.physical();
+    let kind = df.column(schema::KIND)?.str()?;
+    let target = df.column(schema::TARGET)?.str()?;
+    let item = df.column(schema::ITEM)?.str()?;
     let source = schema::texts(df.column(schema::SOURCE)?)?;
-    let line = df.column(schema::LINE)?.i64()?.clone();
+    let line = df.column(schema::LINE)?.i64()?;
     // Zipped iterators walk the chunks once; `get(i)` would search them for every row.
     let rows = ts.iter().zip(kind.iter()).zip(target.iter()).zip(item.iter());
     Ok(rows
         .zip(source.zip(line.iter()))
-        .map(|((((t, k), tg), it), (src, l))| ChangeRow {
-            ts: t.unwrap_or(0),
-            kind: k.unwrap_or("").to_lowercase(),
-            target: tg.map(str::to_string),
-            item: it.map(str::to_string),
-            at: format!("{}:{}", src.unwrap_or("?"), l.unwrap_or(0)),
+        .map(|((((t, k), target), item), (source, line))| {
+            let k = k.unwrap_or("");
+            let kind = match k.bytes().any(|b| b.is_ascii_uppercase()) || !k.is_ascii() {
+                true => Cow::Owned(k.to_lowercase()),
+                false => Cow::Borrowed(k),
+            };
+            ChangeRow { ts: t.unwrap_or(0), kind, target, item, source, line }
         })
         .collect())
 }
@@ -131,7 +144,7 @@ pub(crate) struct Context<'a> {
     pub surges: &'a [Episode],
     pub exhaustions: &'a [Episode],
     pub failures: &'a [Episode],
-    pub changes: &'a [ChangeRow],
+    pub changes: &'a [ChangeRow<'a>],
     /// The main change wave ([`main_wave`]).
     pub wave: Option<&'a Episode>,
     pub coupling: Option<&'a Coupling>,
@@ -181,10 +194,10 @@ pub(crate) fn links(c: &Context) -> (Vec<Link>, Option<usize>) {
 
 fn change_ref(c: &ChangeRow) -> ChangeRef {
     ChangeRef {
-        kind: c.kind.clone(),
-        item: c.item.clone(),
-        target: c.target.clone(),
-        at: c.at.clone(),
+        kind: c.kind.to_string(),
+        item: c.item.map(str::to_string),
+        target: c.target.map(str::to_string),
+        at: c.at(),
     }
 }
 
@@ -198,7 +211,7 @@ fn trigger_to_wave(c: &Context) -> Option<Link> {
     let t = c
         .changes
         .iter()
-        .filter(|r| TRIGGERS.contains(&r.kind.as_str()))
+        .filter(|r| TRIGGERS.contains(&r.kind.as_ref()))
         .filter(|r| r.ts <= start && start - r.ts <= lookback)
         .max_by_key(|r| r.ts)?;
     let ti = s.index(t.ts).unwrap_or(0);
@@ -209,7 +222,7 @@ fn trigger_to_wave(c: &Context) -> Option<Link> {
         .filter(|r| r.kind == kind || w.series == signal::CHANGES)
         .filter(|r| s.index(r.ts).is_some_and(|i| i >= w.onset_i && i <= w.end_i))
         .collect();
-    let first: Vec<&str> = wave_rows.iter().take(3).map(|r| r.at.as_str()).collect();
+    let first: Vec<String> = wave_rows.iter().take(3).map(|r| r.at()).collect();
     Some(Link {
         from: LinkEnd::Change,
         to: LinkEnd::ChangeWave,
@@ -222,9 +235,9 @@ fn trigger_to_wave(c: &Context) -> Option<Link> {
             format!(
                 "{} {} at {} ({})",
                 t.kind,
-                t.item.as_deref().unwrap_or("-"),
+                t.item.unwrap_or("-"),
                 rfc3339(t.ts),
-                t.at
+                t.at()
             ),
             format!(
                 "{} {} events in the wave; first at {}",
@@ -314,7 +327,7 @@ fn change_to_failures(c: &Context) -> Vec<Link> {
         let culprit = c
             .changes
             .iter()
-            .filter(|r| matches!(r.kind.as_str(), "deploy" | "config" | "release"))
+            .filter(|r| matches!(r.kind.as_ref(), "deploy" | "config" | "release"))
             .filter(|r| r.ts <= start && start - r.ts <= window)
             .max_by_key(|r| r.ts);
         if let (Some(r), false) = (culprit, explained) {
@@ -331,10 +344,10 @@ fn change_to_failures(c: &Context) -> Vec<Link> {
                     format!(
                         "{} of {} ({}) at {} ({})",
                         r.kind,
-                        r.target.as_deref().unwrap_or("-"),
-                        r.item.as_deref().unwrap_or("-"),
+                        r.target.unwrap_or("-"),
+                        r.item.unwrap_or("-"),
                         rfc3339(r.ts),
-                        r.at
+                        r.at()
                     ),
                     f.reason.clone(),
                 ],
@@ -355,24 +368,24 @@ const ROLLOUT_GAP_MS: i64 = 6 * 3_600_000;
 struct Rollout<'a> {
     kind: &'a str,
     item: Option<&'a str>,
-    rows: Vec<&'a ChangeRow>,
+    rows: Vec<&'a ChangeRow<'a>>,
 }
 
-impl Rollout<'_> {
-    fn first(&self) -> &ChangeRow {
+impl<'a> Rollout<'a> {
+    fn first(&self) -> &'a ChangeRow<'a> {
         self.rows[0]
     }
-    fn last(&self) -> &ChangeRow {
+    fn last(&self) -> &'a ChangeRow<'a> {
         self.rows[self.rows.len() - 1]
     }
     fn what(&self) -> String {
         let targets: std::collections::BTreeSet<&str> =
-            self.rows.iter().filter_map(|r| r.target.as_deref()).collect();
+            self.rows.iter().filter_map(|r| r.target).collect();
         let item = self.item.map(|i| format!(" of {i}")).unwrap_or_default();
         // The first event's line is the link's `change.at`; the last one's is named here.
         if self.rows.len() == 1 {
             let r = self.first();
-            let on = r.target.as_deref().map(|t| format!(" on {t}")).unwrap_or_default();
+            let on = r.target.map(|t| format!(" on {t}")).unwrap_or_default();
             format!("{}{item}{on} at {}", r.kind, rfc3339(r.ts))
         } else {
             format!(
@@ -389,18 +402,18 @@ impl Rollout<'_> {
 }
 
 /// The rollouts among the change events, in time order.
-fn rollouts(changes: &[ChangeRow]) -> Vec<Rollout<'_>> {
+fn rollouts<'a>(changes: &'a [ChangeRow<'a>]) -> Vec<Rollout<'a>> {
     let mut by_item: std::collections::BTreeMap<(&str, Option<&str>), Vec<&ChangeRow>> =
         std::collections::BTreeMap::new();
-    for r in changes.iter().filter(|r| ROLLOUT_KINDS.contains(&r.kind.as_str())) {
+    for r in changes.iter().filter(|r| ROLLOUT_KINDS.contains(&r.kind.as_ref())) {
         // Without an item, one target's events are its own rollout.
-        let key = r.item.as_deref().or(r.target.as_deref());
-        by_item.entry((r.kind.as_str(), key)).or_default().push(r);
+        let key = r.item.or(r.target);
+        by_item.entry((r.kind.as_ref(), key)).or_default().push(r);
     }
     let mut out: Vec<Rollout> = Vec::new();
     for ((kind, _), mut rows) in by_item {
         rows.sort_by_key(|r| r.ts);
-        let item = rows[0].item.as_deref();
+        let item = rows[0].item;
         let mut cur: Vec<&ChangeRow> = Vec::new();
         for r in rows {
             if cur.last().is_some_and(|l| r.ts - l.ts > ROLLOUT_GAP_MS) {

@@ -260,7 +260,7 @@ fn coupling(
         (schema::texts(df.column(schema::NODE)?)?, schema::texts(df.column(schema::EVENT)?)?);
     let mut took: HashMap<&str, Vec<i64>> = HashMap::new();
     for c in changes.iter().filter(|c| c.kind == "reboot" || c.kind == "install") {
-        if let Some(t) = c.target.as_deref() {
+        if let Some(t) = c.target {
             took.entry(t).or_default().push(c.ts);
         }
     }
