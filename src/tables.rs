@@ -69,7 +69,7 @@ fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> Result<Tables, IngestE
                     .map_err(|e| unreadable(&p, &e))?;
                 match frame.as_mut() {
                     Some(f) => {
-                        f.vstack_mut_owned(df).map_err(|e| unreadable(&p, &e))?;
+                        f.extend(&df).map_err(|e| unreadable(&p, &e))?;
                     }
                     None => frame = Some(df),
                 }
@@ -80,9 +80,7 @@ fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> Result<Tables, IngestE
             }
         }
         if let Some(df) = frame {
-            let mut df = ingest::sink::in_order(df)?;
-            df.rechunk_mut();
-            out.insert(role, df);
+            out.insert(role, ingest::sink::finish_table(df, keep)?);
         }
     }
     if out.is_empty() {

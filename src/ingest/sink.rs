@@ -175,7 +175,7 @@ impl Sink for MemorySink {
         let df = keep_columns(df, self.keep, role, &mut self.names)?;
         match self.tables.get_mut(&role) {
             Some(t) => {
-                t.vstack_mut_owned(df)?;
+                t.extend(&df)?;
             }
             None => {
                 self.tables.insert(role, df);
@@ -189,11 +189,29 @@ impl Sink for MemorySink {
     }
     fn finish(&mut self) -> Result<(), IngestError> {
         for df in self.tables.values_mut() {
-            *df = in_order(std::mem::take(df))?;
-            df.rechunk_mut();
+            *df = finish_table(std::mem::take(df), self.keep)?;
         }
         Ok(())
     }
+}
+
+/// A role's table once all its frames are in: in order, in one piece, and, when only some
+/// columns are kept (for analysis), its `source` held as one value when one file gave every
+/// row (4 bytes a row less; after loading, `source` is only read at the rows cited).
+pub fn finish_table(df: DataFrame, keep: Option<Columns>) -> PolarsResult<DataFrame> {
+    let mut df = in_order(df)?;
+    df.rechunk_mut();
+    if keep.is_some()
+        && let Ok(c) = df.column(schema::SOURCE)
+        && let Ok(cats) = c.cat32()
+        && c.null_count() == 0
+        && c.len() > 1
+        && cats.physical().min() == cats.physical().max()
+    {
+        let one = c.new_from_index(0, c.len());
+        df.with_column(one)?;
+    }
+    Ok(df)
 }
 
 /// `df` in (`ts`, `source`, `line`) order. Most logs arrive in order, and Parquet from
