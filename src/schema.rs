@@ -98,6 +98,17 @@ pub fn texts(
     }
 }
 
+/// The values of a `line` column row by row, whether it is held as Int64 or, in a table
+/// loaded for analysis, as UInt32 (`ingest::sink::keep_columns`).
+pub fn lines(
+    c: &polars::prelude::Column,
+) -> PolarsResult<Box<dyn Iterator<Item = Option<i64>> + '_>> {
+    match c.dtype() {
+        DataType::UInt32 => Ok(Box::new(c.u32()?.iter().map(|l| l.map(i64::from)))),
+        _ => Ok(Box::new(c.i64()?.iter())),
+    }
+}
+
 /// The role a source plays in the story: who asked (login), who served (node), what changed
 /// (change), or any plain numeric series (metric).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

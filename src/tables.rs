@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::{
-    BooleanChunked, ChunkAgg, ChunkCompareIneq, DataFrame, ParquetReader, PolarsResult, SerReader,
+    BooleanChunked, ChunkAgg, ChunkCompareIneq, ParquetReader, PolarsResult, SerReader,
 };
 
 use crate::error::IngestError;
@@ -42,7 +42,6 @@ fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> Result<Tables, IngestE
         let mut paths: Vec<PathBuf> =
             glob::glob(&pattern).map_err(|e| unreadable(dir, &e))?.filter_map(Result::ok).collect();
         paths.sort();
-        let mut frame: Option<DataFrame> = None;
         for p in paths {
             let open = || {
                 std::fs::File::open(&p)
@@ -67,21 +66,16 @@ fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> Result<Tables, IngestE
                     .map_err(|e| unreadable(&p, &e))?;
                 let df = ingest::sink::keep_columns(df, keep, role, &mut ids)
                     .map_err(|e| unreadable(&p, &e))?;
-                match frame.as_mut() {
-                    Some(f) => {
-                        f.extend(&df).map_err(|e| unreadable(&p, &e))?;
-                    }
-                    None => frame = Some(df),
-                }
+                ingest::sink::append(&mut out, role, df).map_err(|e| unreadable(&p, &e))?;
                 start += len;
                 if start >= rows {
                     break;
                 }
             }
         }
-        if let Some(df) = frame {
-            out.insert(role, ingest::sink::finish_table(df, keep)?);
-        }
+    }
+    for df in out.values_mut() {
+        *df = ingest::sink::finish_table(std::mem::take(df), keep)?;
     }
     if out.is_empty() {
         return Err(IngestError::Source {
@@ -283,8 +277,8 @@ pub fn set_aside_outliers(tables: &mut Tables) -> PolarsResult<Outliers> {
             continue;
         }
         let source = schema::texts(df.column(schema::SOURCE)?)?;
-        let line = df.column(schema::LINE)?.i64()?;
-        for ((t, s), l) in ts.iter().zip(source).zip(line.iter()) {
+        let line = schema::lines(df.column(schema::LINE)?)?;
+        for ((t, s), l) in ts.iter().zip(source).zip(line) {
             if let Some(t) = t.filter(|t| !inside(*t)) {
                 let s = s.unwrap_or("?").to_string();
                 *out.by_source.entry(s.clone()).or_default() += 1;

@@ -37,11 +37,11 @@ pub(crate) fn change_rows(tables: &Tables) -> PolarsResult<Vec<ChangeRow<'_>>> {
     let target = df.column(schema::TARGET)?.str()?;
     let item = df.column(schema::ITEM)?.str()?;
     let source = schema::texts(df.column(schema::SOURCE)?)?;
-    let line = df.column(schema::LINE)?.i64()?;
+    let line = schema::lines(df.column(schema::LINE)?)?;
     // Zipped iterators walk the chunks once; `get(i)` would search them for every row.
     let rows = ts.iter().zip(kind.iter()).zip(target.iter()).zip(item.iter());
     Ok(rows
-        .zip(source.zip(line.iter()))
+        .zip(source.zip(line))
         .map(|((((t, k), target), item), (source, line))| {
             let k = k.unwrap_or("");
             let kind = match k.bytes().any(|b| b.is_ascii_uppercase()) || !k.is_ascii() {
@@ -232,13 +232,7 @@ fn trigger_to_wave(c: &Context) -> Option<Link> {
         xcorr: None,
         xcorr_lag_min: None,
         evidence: vec![
-            format!(
-                "{} {} at {} ({})",
-                t.kind,
-                t.item.unwrap_or("-"),
-                rfc3339(t.ts),
-                t.at()
-            ),
+            format!("{} {} at {} ({})", t.kind, t.item.unwrap_or("-"), rfc3339(t.ts), t.at()),
             format!(
                 "{} {} events in the wave; first at {}",
                 wave_rows.len(),

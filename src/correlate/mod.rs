@@ -227,7 +227,7 @@ fn cite(
         ),
         None => None,
     };
-    let (source, line) = (df.column(schema::SOURCE)?, df.column(schema::LINE)?.i64()?);
+    let (source, line) = (df.column(schema::SOURCE)?, df.column(schema::LINE)?);
     for e in episodes {
         let (lo, hi) = (s.at(e.onset_i), s.at(e.end_i) + s.bucket_ms);
         let start = ts.partition_point(|t| *t < lo);
@@ -237,7 +237,8 @@ fn cite(
             .take(3)
             .map(|i| -> PolarsResult<String> {
                 let src = source.get(i)?;
-                Ok(format!("{}:{}", src.get_str().unwrap_or("?"), line.get(i).unwrap_or(0)))
+                let line: Option<i64> = line.get(i)?.extract();
+                Ok(format!("{}:{}", src.get_str().unwrap_or("?"), line.unwrap_or(0)))
             })
             .collect::<PolarsResult<_>>()?;
     }
