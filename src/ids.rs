@@ -15,6 +15,7 @@
 use foldhash::HashMap;
 use polars::prelude::*;
 
+use crate::ingest::record::same;
 use crate::schema::{self, Role, Tables};
 
 /// The id of a null name.
@@ -68,7 +69,7 @@ impl Interner {
             }
             Entry::Occupied(e) => {
                 let id = *e.get();
-                if self.name(id) == v.as_bytes() {
+                if same(self.name(id), v.as_bytes()) {
                     return id;
                 }
                 if let Some(&id) = self.collided.get(v) {
@@ -85,6 +86,13 @@ impl Interner {
 /// The id of each row of a text column (`NONE` for a null).
 fn interned(c: &Column, intern: &mut Interner) -> PolarsResult<Vec<u32>> {
     let mut ids = Vec::with_capacity(c.len());
+    if let Ok(text) = c.str() {
+        // Straight from the arrays: no call through an iterator object per row.
+        for arr in text.downcast_iter() {
+            ids.extend(arr.iter().map(|v| v.map_or(NONE, |v| intern.id(v))));
+        }
+        return Ok(ids);
+    }
     for v in schema::texts(c)? {
         ids.push(v.map_or(NONE, |v| intern.id(v)));
     }

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use regex::Regex;
 use serde::Deserialize;
 
-use super::record::Record;
+use super::record::{Record, same};
 use crate::error::{ConfigError, unknown_value};
 use crate::schema::{Role, TS_ALIASES};
 
@@ -662,14 +662,14 @@ impl Clone for Hint {
 fn lookup<'r>(rec: &'r Record<'_>, names: &[String], hint: &Hint) -> Option<&'r str> {
     let h = hint.0.load(Ordering::Relaxed);
     if let (Some((k, v)), Some(first)) = (rec.fields.get(h), names.first())
-        && k.as_ref() == first.as_str()
+        && same(k.as_bytes(), first.as_bytes())
         && !v.is_empty()
     {
         return Some(v.as_ref());
     }
     for n in names {
         if let Some(i) =
-            rec.fields.iter().position(|(k, v)| k.as_ref() == n.as_str() && !v.is_empty())
+            rec.fields.iter().position(|(k, v)| same(k.as_bytes(), n.as_bytes()) && !v.is_empty())
         {
             if Some(n) == names.first() {
                 hint.0.store(i, Ordering::Relaxed);
