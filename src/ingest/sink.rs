@@ -222,15 +222,23 @@ pub fn finish_table(df: DataFrame, keep: Option<Columns>) -> PolarsResult<DataFr
     df.rechunk_mut();
     if keep.is_some()
         && let Ok(c) = df.column(schema::SOURCE)
-        && let Ok(cats) = c.cat32()
-        && c.null_count() == 0
         && c.len() > 1
-        && cats.physical().min() == cats.physical().max()
+        && one_value(c)
     {
         let one = c.new_from_index(0, c.len());
         df.with_column(one)?;
     }
     Ok(df)
+}
+
+/// Whether a categorical column holds one value in every row (no nulls).
+fn one_value(c: &Column) -> bool {
+    match c {
+        Column::Scalar(s) => !s.has_nulls(),
+        _ => c.cat32().is_ok_and(|cats| {
+            c.null_count() == 0 && cats.physical().min() == cats.physical().max()
+        }),
+    }
 }
 
 /// `df` in (`ts`, `source`, `line`) order. Most logs arrive in order, and Parquet from
@@ -249,8 +257,19 @@ pub(crate) fn in_order(df: DataFrame) -> PolarsResult<DataFrame> {
 /// Whether rows are already in (`ts`, `source`, `line`) order.
 fn is_sorted(df: &DataFrame) -> PolarsResult<bool> {
     let ts = df.column(schema::TS)?.datetime()?.physical();
-    let source = schema::texts(df.column(schema::SOURCE)?)?;
     let line = schema::lines(df.column(schema::LINE)?)?;
+    if one_value(df.column(schema::SOURCE)?) {
+        // One source (the usual table): its names need not be read row by row.
+        let mut prev: Option<(Option<i64>, Option<i64>)> = None;
+        for (t, l) in ts.iter().zip(line) {
+            if prev.is_some_and(|p| (t, l) < p) {
+                return Ok(false);
+            }
+            prev = Some((t, l));
+        }
+        return Ok(true);
+    }
+    let source = schema::texts(df.column(schema::SOURCE)?)?;
     let mut prev: Option<(i64, Option<&str>, Option<i64>)> = None;
     for ((t, s), l) in ts.iter().zip(source).zip(line) {
         let t = t.unwrap_or(i64::MIN);
@@ -887,6 +906,13 @@ mod tests {
         let login = finish_table(tables.remove(&Role::Login).unwrap(), Some(keep)).unwrap();
         let lines: Vec<_> = schema::lines(login.column(schema::LINE).unwrap()).unwrap().collect();
         assert_eq!(lines, [Some(1), Some(2), Some(far)]);
+        assert!(is_sorted(&login).unwrap());
+        // One source, its rows out of order: by time, then by line at one time.
+        let unsorted = kept(frame(&[2, 1], &["a", "a"], &[1, 2]));
+        assert!(one_value(unsorted.column(schema::SOURCE).unwrap()));
+        assert!(!is_sorted(&unsorted).unwrap());
+        assert!(!is_sorted(&kept(frame(&[1, 1], &["a", "a"], &[2, 1]))).unwrap());
+        assert!(is_sorted(&kept(frame(&[1, 1, 2], &["a", "a", "a"], &[1, 2, 1]))).unwrap());
         // One source throughout: held once, read as before.
         let source = login.column(schema::SOURCE).unwrap();
         assert!(matches!(source, Column::Scalar(_)));
