@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use regex::Regex;
 use serde::Deserialize;
 
-use super::record::{Record, same};
+use super::record::Record;
 use crate::error::{ConfigError, unknown_value};
+use crate::ids::same;
 use crate::schema::{Role, TS_ALIASES};
 
 #[derive(Debug, Clone, Deserialize)]

@@ -8,6 +8,8 @@ use std::borrow::Cow;
 
 use regex::{CaptureLocations, Regex};
 
+use crate::ids::same;
+
 /// The fields of one parsed line, in the order the line has them. Names are borrowed from
 /// the line too, except the dotted names of nested JSON objects (`involvedObject.name`).
 #[derive(Debug, Default)]
@@ -225,24 +227,6 @@ fn flat_json<'a>(line: &'a str, rec: &mut Record<'a>) -> Option<()> {
             Some(b'}') => return (ws(i + 1) == b.len()).then_some(()),
             _ => return None,
         }
-    }
-}
-
-/// `a == b`, with no call to `memcmp` for 4 to 16 bytes (most field, user and client names):
-/// two overlapping words compared. Asked for every field a preset reads and every name
-/// interned, where a call costs more than the compare.
-#[inline]
-pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let w8 = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
-    let w4 = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4 bytes"));
-    match n {
-        8..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
-        4..=7 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
-        _ => a == b,
     }
 }
 
@@ -747,30 +731,6 @@ fn run(b: &[u8]) -> Option<(Class, bool, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_compare_equal_exactly_when_their_bytes_do() {
-        let names: Vec<String> = (0..40)
-            .flat_map(|n| {
-                let base = "abcdefghijklmnopqrstuvwxyz0123456789ABCD"[..n].to_string();
-                // The same length, one byte changed at the start, the middle and the end.
-                let mut variants = vec![base.clone()];
-                for at in [0, n / 2, n.saturating_sub(1)] {
-                    if n > 0 {
-                        let mut b = base.clone().into_bytes();
-                        b[at] = b'_';
-                        variants.push(String::from_utf8(b).unwrap());
-                    }
-                }
-                variants
-            })
-            .collect();
-        for a in &names {
-            for b in &names {
-                assert_eq!(same(a.as_bytes(), b.as_bytes()), a == b, "{a:?} {b:?}");
-            }
-        }
-    }
 
     #[test]
     fn json_keeps_scalars_as_text_and_unescapes_strings() {

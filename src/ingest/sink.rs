@@ -116,8 +116,8 @@ pub fn kept_columns(keep: Option<Columns>, role: Role) -> Option<Vec<&'static st
 /// Text columns with a few values over millions of rows (a file name, an outcome, a node
 /// event, a node's name): held as categoricals when only some columns are kept, 4 bytes a
 /// row instead of a 16-byte string view. Read them with [`schema::texts`].
-/// (`client` is not among them: one per client, hundreds of thousands at scale, where a
-/// categorical costs more to build than the text it replaces.)
+/// (`user` and `client`, hundreds of thousands of names at scale, where a categorical costs
+/// more to build than the text it replaces, become ids: [`MANY_VALUES`].)
 const FEW_VALUES: [&str; 5] =
     [schema::SOURCE, schema::OUTCOME, schema::EVENT, schema::NODE, schema::REASON];
 
@@ -132,8 +132,8 @@ impl MemorySink {
 /// as ids of first sight when only some columns are kept ([`crate::ids::id_column`]).
 const MANY_VALUES: [&str; 2] = [schema::USER, schema::CLIENT];
 
-/// The interners of one load's [`MANY_VALUES`] columns, so that an id stands for one name in
-/// every frame of the load.
+/// The interners of one load's `user` and `client` columns, so that an id stands for one name
+/// in every frame of the load.
 #[derive(Default)]
 pub struct NameIds([crate::ids::Interner; MANY_VALUES.len()]);
 
