@@ -100,8 +100,9 @@ pub trait Sink: Send {
 pub struct MemorySink {
     pub tables: Tables,
     pub rejects: Vec<Reject>,
-    /// When set, only these columns are kept: memory for what a caller reads.
-    pub keep: Option<Columns>,
+    /// When set, only these columns are kept: memory for what a caller reads
+    /// ([`MemorySink::keeping`]).
+    keep: Option<Columns>,
     names: NameIds,
 }
 
@@ -244,7 +245,7 @@ fn one_value(c: &Column) -> bool {
 /// `df` in (`ts`, `source`, `line`) order. Most logs arrive in order, and Parquet from
 /// `rootline ingest` is: sorting a copy of millions of rows would double the memory for
 /// nothing, so it sorts only when they are not.
-pub(crate) fn in_order(df: DataFrame) -> PolarsResult<DataFrame> {
+fn in_order(df: DataFrame) -> PolarsResult<DataFrame> {
     if is_sorted(&df)? {
         return Ok(df);
     }
