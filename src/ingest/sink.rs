@@ -151,10 +151,8 @@ pub fn keep_columns(
     let mut df = df.select(names)?;
     // Line numbers in 4 bytes: a file of more than 4 billion lines keeps 8 (see `append`).
     let line = df.column(schema::LINE)?;
-    if line.dtype() == &DataType::Int64
-        && line.i64()?.min().unwrap_or(0) >= 0
-        && line.i64()?.max().unwrap_or(0) <= i64::from(u32::MAX)
-    {
+    let fits = |(lo, hi): (i64, i64)| lo >= 0 && hi <= i64::from(u32::MAX);
+    if line.dtype() == &DataType::Int64 && line.i64()?.min_max().is_none_or(fits) {
         let narrow = line.cast(&DataType::UInt32)?;
         df.with_column(narrow)?;
     }
