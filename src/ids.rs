@@ -14,7 +14,6 @@
 //!
 //! The name compare, [`same`], lives here too; ingest's presets use it for field names.
 
-use foldhash::HashMap;
 use polars::prelude::*;
 
 use crate::schema::{self, Role, Tables};
@@ -31,55 +30,181 @@ pub(crate) struct Ids {
     pub names: usize,
 }
 
-/// Names to ids: a map from each name's 64-bit hash to its id, the names' bytes in one buffer
-/// to check a hit against, and the names whose hash another name took first (a collision,
-/// about one in ten million million pairs) in a map of their own.
-#[derive(Default)]
-pub(crate) struct Interner {
-    by_hash: HashMap<u64, u32>,
+/// Names to ids: an open-addressing table of the ids (linear probing, at most 3/4 full),
+/// each slot holding its name's hash (high half) beside the id, and per id the name's first
+/// 8 bytes, length and place in one buffer of all names' bytes. A name's home slot is given
+/// by the top bits of the hash's high half, so the table doubles without hashing a name
+/// again, and in order: slot i's names go to slots 2i and on.
+///
+/// A lookup of a name seen before reads one slot and one id's key: for a name of up to 8
+/// bytes, that is the whole compare. A column is looked up in batches whose slots, then
+/// keys, are fetched ahead ([`Interner::ids`]), so that the cache misses of a table of
+/// millions of names overlap instead of following one another. Equal hashes (high half and
+/// slot) are told apart by the names' bytes: ids are exact.
+pub(crate) struct Interner<S = foldhash::fast::FixedState> {
+    /// 0 for an empty slot, else the hash's high 32 bits above the id + 1.
+    slots: Vec<u64>,
+    keys: Vec<Key>,
     bytes: Vec<u8>,
-    /// Where each id's name starts in `bytes`; it ends where the next one starts.
-    starts: Vec<usize>,
-    collided: HashMap<Box<str>, u32>,
-    hasher: foldhash::fast::FixedState,
+    hasher: S,
+    /// log2 of the number of slots.
+    bits: u32,
 }
 
-impl Interner {
+/// An id's name: its first 8 bytes (zero padded, little-endian), where it starts in the
+/// interner's buffer, and its length.
+#[derive(Clone, Copy)]
+struct Key {
+    head: u64,
+    start: usize,
+    len: usize,
+}
+
+impl Default for Interner {
+    fn default() -> Interner {
+        Interner::with_hasher(Default::default())
+    }
+}
+
+/// Names looked up together, their slots and then their keys fetched ahead.
+const BATCH: usize = 16;
+
+/// The first 8 bytes of `v`, zero padded.
+#[inline]
+fn head(v: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    let n = v.len().min(8);
+    w[..n].copy_from_slice(&v[..n]);
+    u64::from_le_bytes(w)
+}
+
+/// Asks the CPU to bring `p`'s cache line in, without waiting for it.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it reads nothing the program sees and never faults.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+impl<S: std::hash::BuildHasher> Interner<S> {
+    fn with_hasher(hasher: S) -> Interner<S> {
+        Interner { slots: vec![0; 16], keys: Vec::new(), bytes: Vec::new(), hasher, bits: 4 }
+    }
+
+    /// How many names have ids.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    #[cfg(test)]
     fn name(&self, id: u32) -> &[u8] {
-        let i = id as usize;
-        let end = self.starts.get(i + 1).copied().unwrap_or(self.bytes.len());
-        &self.bytes[self.starts[i]..end]
+        let k = self.keys[id as usize];
+        &self.bytes[k.start..k.start + k.len]
     }
 
-    fn add(&mut self, v: &str) -> u32 {
-        let id = self.starts.len() as u32;
-        self.starts.push(self.bytes.len());
-        self.bytes.extend_from_slice(v.as_bytes());
-        id
+    fn hash(&self, v: &[u8]) -> u64 {
+        self.hasher.hash_one(v)
     }
 
-    pub fn id(&mut self, v: &str) -> u32 {
-        use std::collections::hash_map::Entry;
-        use std::hash::BuildHasher;
-        let h = self.hasher.hash_one(v);
-        match self.by_hash.entry(h) {
-            Entry::Vacant(e) => {
-                let id = self.starts.len() as u32;
-                e.insert(id);
-                self.add(v)
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// The slot where the name of hash `h` is looked for first.
+    #[inline]
+    fn home(&self, h: u64) -> usize {
+        ((h >> 32) as u32 >> (32 - self.bits)) as usize
+    }
+
+    /// The id of `v`, whose hash is `h`; a new id for a name not seen before. [`NONE`] once
+    /// `NONE` names have ids (a table that size does not fit in memory).
+    #[inline]
+    fn id_hashed(&mut self, v: &str, h: u64) -> u32 {
+        let (b, tag, mask) = (v.as_bytes(), h >> 32, self.mask());
+        let want = head(b);
+        let mut i = self.home(h);
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                break;
             }
-            Entry::Occupied(e) => {
-                let id = *e.get();
-                if same(self.name(id), v.as_bytes()) {
+            if slot >> 32 == tag {
+                let id = (slot as u32) - 1;
+                let k = self.keys[id as usize];
+                if k.head == want
+                    && k.len == b.len()
+                    && (k.len <= 8 || same(&self.bytes[k.start..k.start + k.len], b))
+                {
                     return id;
                 }
-                if let Some(&id) = self.collided.get(v) {
-                    return id;
-                }
-                let id = self.add(v);
-                self.collided.insert(v.into(), id);
-                id
             }
+            i = (i + 1) & mask;
+        }
+        let id = self.keys.len();
+        // 2^32 slots hold 3/4 of 2^32 names at most (a table of hundreds of GB).
+        if self.bits == 32 && id * 4 >= self.slots.len() * 3 {
+            return NONE;
+        }
+        self.keys.push(Key { head: want, start: self.bytes.len(), len: b.len() });
+        self.bytes.extend_from_slice(b);
+        self.slots[i] = tag << 32 | (id as u64 + 1);
+        if self.keys.len() * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        id as u32
+    }
+
+    /// Twice the slots. Each name is placed again from the top bits of its hash, kept in its
+    /// slot, in slot order: a name's new home is twice its old one or the next slot, so the
+    /// writes go forward through the new table. (Linear probing finds every name whatever the
+    /// order they were placed in.)
+    fn grow(&mut self) {
+        if self.bits == 32 {
+            return;
+        }
+        self.bits += 1;
+        let mut slots = vec![0u64; self.slots.len() * 2];
+        let mask = slots.len() - 1;
+        for &slot in self.slots.iter().filter(|&&s| s != 0) {
+            let mut i = self.home(slot);
+            while slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            slots[i] = slot;
+        }
+        self.slots = slots;
+    }
+
+    #[cfg(test)]
+    fn id(&mut self, v: &str) -> u32 {
+        let h = self.hash(v.as_bytes());
+        self.id_hashed(v, h)
+    }
+
+    /// The id of each name (`NONE` for a null), appended to `out`.
+    pub fn ids<'a>(&mut self, names: impl Iterator<Item = Option<&'a str>>, out: &mut Vec<u32>) {
+        let mut names = names.peekable();
+        let mut batch: [(Option<&str>, u64); BATCH] = [(None, 0); BATCH];
+        while names.peek().is_some() {
+            let mut n = 0;
+            for (slot, v) in batch.iter_mut().zip(names.by_ref()) {
+                let h = v.map_or(0, |v| self.hash(v.as_bytes()));
+                prefetch(&self.slots[self.home(h)]);
+                *slot = (v, h);
+                n += 1;
+            }
+            for &(v, h) in &batch[..n] {
+                let slot = self.slots[self.home(h)];
+                if v.is_some() && slot >> 32 == h >> 32 && slot != 0 {
+                    prefetch(&self.keys[(slot as u32 - 1) as usize]);
+                }
+            }
+            out.extend(batch[..n].iter().map(|&(v, h)| v.map_or(NONE, |v| self.id_hashed(v, h))));
         }
     }
 }
@@ -108,13 +233,11 @@ fn interned(c: &Column, intern: &mut Interner) -> PolarsResult<Vec<u32>> {
     if let Ok(text) = c.str() {
         // Straight from the arrays: no call through an iterator object per row.
         for arr in text.downcast_iter() {
-            ids.extend(arr.iter().map(|v| v.map_or(NONE, |v| intern.id(v))));
+            intern.ids(arr.iter(), &mut ids);
         }
         return Ok(ids);
     }
-    for v in schema::texts(c)? {
-        ids.push(v.map_or(NONE, |v| intern.id(v)));
-    }
+    intern.ids(schema::texts(c)?, &mut ids);
     Ok(ids)
 }
 
@@ -169,7 +292,7 @@ impl Ids {
         }
         let mut intern = Interner::default();
         let rows = interned(c, &mut intern)?;
-        Ok(Ids::new(rows, intern.starts.len()))
+        Ok(Ids::new(rows, intern.len()))
     }
 
     /// The loaded ids themselves when they are what [`Ids::of`] would make: no nulls, one
@@ -208,7 +331,6 @@ impl Ids {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::hash::BuildHasher;
 
     #[test]
     fn names_compare_equal_exactly_when_their_bytes_do() {
@@ -242,17 +364,50 @@ mod tests {
         assert_eq!((i.name(2), i.name(3)), (&b""[..], &b"carol"[..]));
     }
 
+    /// A hash that gives every name the same value: every lookup probes past every name.
+    #[derive(Default)]
+    struct Zero;
+    impl std::hash::Hasher for Zero {
+        fn finish(&self) -> u64 {
+            0
+        }
+        fn write(&mut self, _: &[u8]) {}
+    }
+
     #[test]
-    fn a_name_whose_hash_another_took_gets_its_own_id() {
-        let mut i = Interner::default();
-        let alice = i.id("alice");
-        // As if "bob" hashed to what "alice" did.
-        let h = i.hasher.hash_one("bob");
-        i.by_hash.insert(h, alice);
-        let bob = i.id("bob");
-        assert_ne!(bob, alice);
-        assert_eq!((i.id("bob"), i.id("alice"), i.id("carol")), (bob, alice, 2));
-        assert_eq!(i.name(bob), b"bob");
+    fn names_whose_hashes_are_equal_get_their_own_ids() {
+        let mut i = Interner::with_hasher(std::hash::BuildHasherDefault::<Zero>::default());
+        // Past the first table's 16 slots, and names of every length around 8 bytes with the
+        // same first 8 bytes.
+        let names: Vec<String> = (0..40)
+            .map(|n| format!("abcdefgh{}", "x".repeat(n % 5)) + &n.to_string())
+            .chain(["", "a", "abcdefgh", "abcdefg"].map(String::from))
+            .collect();
+        let ids: Vec<u32> = names.iter().map(|n| i.id(n)).collect();
+        assert_eq!(ids, (0..names.len() as u32).collect::<Vec<_>>());
+        let mut again = Vec::new();
+        i.ids(names.iter().rev().map(|n| Some(n.as_str())).chain([None]), &mut again);
+        let want: Vec<u32> = ids.iter().rev().copied().chain([NONE]).collect();
+        assert_eq!(again, want);
+        for (n, id) in names.iter().zip(ids) {
+            assert_eq!(i.name(id), n.as_bytes());
+        }
+    }
+
+    #[test]
+    fn batched_lookups_give_the_ids_of_single_ones() {
+        // Repeats inside one batch, across batches and across table growths.
+        let names: Vec<Option<String>> = (0..20_000)
+            .map(|i: u64| (i % 13 != 0).then(|| format!("user{}", (i * 7919) % 6007)))
+            .collect();
+        let mut one = Interner::default();
+        let single: Vec<u32> =
+            names.iter().map(|n| n.as_deref().map_or(NONE, |n| one.id(n))).collect();
+        let mut many = Interner::default();
+        let mut batched = Vec::new();
+        many.ids(names.iter().map(|n| n.as_deref()), &mut batched);
+        assert_eq!(batched, single);
+        assert_eq!((many.len(), one.len()), (6007, 6007));
     }
 
     #[test]
