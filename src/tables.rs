@@ -111,7 +111,7 @@ pub fn ingest_for_analysis(specs: &[SourceSpec]) -> Result<Ingested, IngestError
 
 fn ingest_keeping(specs: &[SourceSpec], keep: Option<Columns>) -> Result<Ingested, IngestError> {
     let mut sink = MemorySink::keeping(keep);
-    let opts = IngestOptions::default();
+    let opts = IngestOptions::default().with_columns(keep);
     let report = ingest::ingest(specs, &opts, &Registry::builtin(), &mut sink, &|_, _| {})?;
     Ok(Ingested { tables: sink.tables, report, rejects: sink.rejects })
 }

@@ -62,11 +62,20 @@ pub struct IngestOptions {
     /// skipped with a note.
     pub since: Option<i64>,
     pub until: Option<i64>,
+    /// The columns the sink keeps (as [`MemorySink::keeping`] is told); the others are checked
+    /// but not built. `None`: every column.
+    pub columns: Option<crate::schema::Columns>,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        IngestOptions { strict: false, block_size: 16 << 20, since: None, until: None }
+        IngestOptions {
+            strict: false,
+            block_size: 16 << 20,
+            since: None,
+            until: None,
+            columns: None,
+        }
     }
 }
 
@@ -78,6 +87,11 @@ impl IngestOptions {
     pub fn with_range(mut self, since: Option<i64>, until: Option<i64>) -> Self {
         self.since = since;
         self.until = until;
+        self
+    }
+    /// Builds only the columns a sink that keeps `columns` keeps.
+    pub fn with_columns(mut self, columns: Option<crate::schema::Columns>) -> Self {
+        self.columns = columns;
         self
     }
     pub fn with_block_size(mut self, bytes: usize) -> Self {
@@ -210,7 +224,7 @@ fn parse_lines(
     repeat_budget: &AtomicI64,
 ) -> ChunkOut {
     let role = plan.role();
-    let mut table = role.map(|r| TableBuilder::new(r, data.len() / 100));
+    let mut table = role.map(|r| TableBuilder::new(r, data.len() / 100).building(plan.columns, r));
     let mut out =
         ChunkOut { table: None, rejects: Vec::new(), counts: Counts::default(), sorted: true };
     let mut locs = plan.parser.locations();
@@ -557,7 +571,7 @@ fn ingest_source(
         }
     }
     let plan = match plan::plan_text(&spec, registry, &sample, year, &stem) {
-        Ok(p) => p.with_range(opts.since, opts.until),
+        Ok(p) => p.with_range(opts.since, opts.until).with_columns(opts.columns),
         Err(crate::error::ConfigError::NoFormat(msg)) => {
             // Nothing fits: keep going so every line is accounted for as a reject.
             report.notes.push(msg.clone());

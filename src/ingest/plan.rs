@@ -178,6 +178,8 @@ pub struct SourcePlan {
     pub keep: Vec<(Vec<String>, regex::Regex)>,
     /// Rows outside `[since, until)` are skipped.
     pub range: (Option<i64>, Option<i64>),
+    /// The columns to build (see [`super::IngestOptions::columns`]).
+    pub columns: Option<crate::schema::Columns>,
     /// Table column -> the raw field it is read from (for a direct mapping).
     pub mapping: BTreeMap<String, String>,
 }
@@ -196,6 +198,11 @@ impl SourcePlan {
 
     pub fn with_range(mut self, since: Option<i64>, until: Option<i64>) -> SourcePlan {
         self.range = (since, until);
+        self
+    }
+
+    pub fn with_columns(mut self, columns: Option<crate::schema::Columns>) -> SourcePlan {
+        self.columns = columns;
         self
     }
 
@@ -589,6 +596,7 @@ pub fn plan_text(
         notes,
         keep,
         range: (None, None),
+        columns: None,
         mapping,
     })
 }

@@ -14,6 +14,9 @@ enum ColBuf {
     /// Values (0 where null) and the rows that are null: a column without nulls (nearly
     /// all) becomes a Polars column without a copy.
     Num(Vec<f64>, Vec<usize>),
+    /// A column the sink does not keep: checked, not built (a null column of the row count).
+    /// `true` for a number column.
+    Unkept(bool),
 }
 
 /// Collects the rows of one role for one chunk of one source.
@@ -84,6 +87,19 @@ impl TableBuilder {
         }
     }
 
+    /// Builds only the columns `columns` keeps for `role` (all with `None`): a load for
+    /// analysis does not build the columns it drops (a login's `host`). Every value is still
+    /// checked, so the same lines are rejected.
+    pub fn building(mut self, columns: Option<crate::schema::Columns>, role: Role) -> TableBuilder {
+        let Some(kept) = super::sink::kept_columns(columns, role) else { return self };
+        for (buf, c) in self.cols.iter_mut().zip(role.columns()) {
+            if !kept.contains(&c.name) {
+                *buf = ColBuf::Unkept(c.kind == ColKind::Num);
+            }
+        }
+        self
+    }
+
     pub fn role(&self) -> Role {
         self.role
     }
@@ -138,6 +154,11 @@ impl TableBuilder {
                         b.push(v.unwrap_or(0.0));
                     }
                     ColBuf::Str(b) => b.append_option(v),
+                    ColBuf::Unkept(num) => {
+                        if *num {
+                            nums.next();
+                        }
+                    }
                 }
             }
         }
@@ -153,11 +174,15 @@ impl TableBuilder {
                 .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
                 .into_column(),
         );
-        for buf in self.cols {
+        for (buf, c) in self.cols.into_iter().zip(self.role.columns()) {
             columns.push(match buf {
                 ColBuf::Str(b) => b.finish().into_column(),
+                ColBuf::Unkept(num) => {
+                    let dtype = if num { DataType::Float64 } else { DataType::String };
+                    Column::new_scalar(c.name.into(), Scalar::null(dtype), n)
+                }
                 ColBuf::Num(v, nulls) => {
-                    let name = self.role.columns()[columns.len() - 1].name.into();
+                    let name = c.name.into();
                     if nulls.is_empty() {
                         Float64Chunked::from_vec(name, v).into_column()
                     } else {
@@ -242,6 +267,39 @@ mod tests {
         assert_eq!(df.schema().as_ref(), &Role::Login.schema());
         let outcome = df.column("outcome").unwrap().str().unwrap().get(0);
         assert_eq!(outcome, Some("ok"));
+    }
+
+    #[test]
+    fn columns_not_kept_are_checked_but_not_built() {
+        let keep: crate::schema::Columns = &[(Role::Login, &["outcome", "latency_ms"])];
+        let row = |ms: &'static str| {
+            [
+                Some(Cow::from("ok")),
+                Some("bob".into()),
+                Some("h1".into()),
+                None,
+                None,
+                Some(ms.into()),
+            ]
+        };
+        let mut all = TableBuilder::new(Role::Login, 4);
+        let mut some = TableBuilder::new(Role::Login, 4).building(Some(keep), Role::Login);
+        for t in [&mut all, &mut some] {
+            t.push(1000, 1, &row("5"), 1).unwrap();
+            assert!(t.push(1000, 2, &row("fast"), 1).unwrap_err().contains("not a number"));
+            t.push(2000, 3, &row("7"), 2).unwrap();
+        }
+        let (all, some) = (all.finish("x.log").unwrap(), some.finish("x.log").unwrap());
+        assert_eq!(some.schema().as_ref(), &Role::Login.schema());
+        for name in ["ts", "outcome", "latency_ms", "source", "line"] {
+            assert_eq!(all.column(name).unwrap(), some.column(name).unwrap(), "{name}");
+        }
+        assert_eq!(all.column("user").unwrap().null_count(), 0);
+        assert_eq!(some.column("user").unwrap().null_count(), 3);
+        // The numbers after an unkept text column are still read into their own column.
+        let latency: Vec<Option<f64>> =
+            some.column("latency_ms").unwrap().f64().unwrap().iter().collect();
+        assert_eq!(latency, [Some(5.0), Some(7.0), Some(7.0)]);
     }
 
     #[test]
