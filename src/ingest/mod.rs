@@ -224,7 +224,7 @@ fn parse_lines(
     repeat_budget: &AtomicI64,
 ) -> ChunkOut {
     let role = plan.role();
-    let mut table = role.map(|r| TableBuilder::new(r, data.len() / 100).building(plan.columns, r));
+    let mut table = role.map(|r| TableBuilder::new(r, data.len() / 100).building(plan.columns));
     let mut out =
         ChunkOut { table: None, rejects: Vec::new(), counts: Counts::default(), sorted: true };
     let mut locs = plan.parser.locations();

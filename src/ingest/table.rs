@@ -87,12 +87,12 @@ impl TableBuilder {
         }
     }
 
-    /// Builds only the columns `columns` keeps for `role` (all with `None`): a load for
+    /// Builds only the columns `columns` keeps for this role (all with `None`): a load for
     /// analysis does not build the columns it drops (a login's `host`). Every value is still
     /// checked, so the same lines are rejected.
-    pub fn building(mut self, columns: Option<crate::schema::Columns>, role: Role) -> TableBuilder {
-        let Some(kept) = super::sink::kept_columns(columns, role) else { return self };
-        for (buf, c) in self.cols.iter_mut().zip(role.columns()) {
+    pub fn building(mut self, columns: Option<crate::schema::Columns>) -> TableBuilder {
+        let Some(kept) = super::sink::kept_columns(columns, self.role) else { return self };
+        for (buf, c) in self.cols.iter_mut().zip(self.role.columns()) {
             if !kept.contains(&c.name) {
                 *buf = ColBuf::Unkept(c.kind == ColKind::Num);
             }
@@ -283,7 +283,7 @@ mod tests {
             ]
         };
         let mut all = TableBuilder::new(Role::Login, 4);
-        let mut some = TableBuilder::new(Role::Login, 4).building(Some(keep), Role::Login);
+        let mut some = TableBuilder::new(Role::Login, 4).building(Some(keep));
         for t in [&mut all, &mut some] {
             t.push(1000, 1, &row("5"), 1).unwrap();
             assert!(t.push(1000, 2, &row("fast"), 1).unwrap_err().contains("not a number"));
