@@ -213,18 +213,19 @@ struct ChunkOut {
     sorted: bool,
 }
 
-/// Parses the lines of one piece of a block in file order. `repeat_budget` is what is left of
-/// the source's [`MAX_REPEAT_ROWS`].
+/// Parses the lines of one piece of a block in file order. `lines` is how many it holds (the
+/// most rows its table can take without repeats, so that the columns are never copied to
+/// grow). `repeat_budget` is what is left of the source's [`MAX_REPEAT_ROWS`].
 fn parse_lines(
     plan: &SourcePlan,
     source: &str,
     data: &[u8],
-    first_line: u64,
+    (first_line, lines): (u64, usize),
     state: &mut TimeState,
     repeat_budget: &AtomicI64,
 ) -> ChunkOut {
     let role = plan.role();
-    let mut table = role.map(|r| TableBuilder::new(r, data.len() / 100).building(plan.columns));
+    let mut table = role.map(|r| TableBuilder::new(r, lines).building(plan.columns));
     let mut out =
         ChunkOut { table: None, rejects: Vec::new(), counts: Counts::default(), sorted: true };
     let mut locs = plan.parser.locations();
@@ -343,22 +344,18 @@ fn parse_block(
         return vec![oversized(source, block, len)];
     }
     if plan.is_stateful() {
-        return vec![parse_lines(
-            plan,
-            source,
-            &block.data,
-            block.first_line,
-            state,
-            repeat_budget,
-        )];
+        let lines = memchr::memchr_iter(b'\n', &block.data).count() + 1;
+        let at = (block.first_line, lines);
+        return vec![parse_lines(plan, source, &block.data, at, state, repeat_budget)];
     }
     let pieces = read::split_block(block, rayon::current_num_threads() * 4);
     let base = state.clone();
     pieces
         .into_par_iter()
-        .map(|(range, first)| {
+        .map(|p| {
             let mut st = base.clone();
-            parse_lines(plan, source, &block.data[range], first, &mut st, repeat_budget)
+            let data = &block.data[p.range];
+            parse_lines(plan, source, data, (p.first_line, p.lines), &mut st, repeat_budget)
         })
         .collect()
 }

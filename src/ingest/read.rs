@@ -309,8 +309,17 @@ pub fn line_ranges(data: &[u8]) -> impl Iterator<Item = std::ops::Range<usize>> 
     })
 }
 
-/// Splits a block into about `parts` pieces at line boundaries: (byte range, first line).
-pub fn split_block(block: &Block, parts: usize) -> Vec<(std::ops::Range<usize>, u64)> {
+/// A piece of a block: its bytes, its first line's number and how many lines it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Piece {
+    pub range: std::ops::Range<usize>,
+    pub first_line: u64,
+    /// Lines in the piece (a last line without a newline counts): what its table may hold.
+    pub lines: usize,
+}
+
+/// Splits a block into about `parts` pieces at line boundaries.
+pub fn split_block(block: &Block, parts: usize) -> Vec<Piece> {
     let data = &block.data;
     let mut out = Vec::with_capacity(parts);
     let step = (data.len() / parts.max(1)).max(1);
@@ -326,8 +335,10 @@ pub fn split_block(block: &Block, parts: usize) -> Vec<(std::ops::Range<usize>, 
                 None => data.len(),
             }
         };
-        out.push((start..end, line));
-        line += memchr::memchr_iter(b'\n', &data[start..end]).count() as u64;
+        let newlines = memchr::memchr_iter(b'\n', &data[start..end]).count();
+        let lines = newlines + usize::from(data[end - 1] != b'\n');
+        out.push(Piece { range: start..end, first_line: line, lines });
+        line += newlines as u64;
         start = end;
     }
     out
@@ -429,10 +440,19 @@ mod tests {
     fn split_block_numbers_pieces() {
         let block = Block { data: b"1\n2\n3\n4\n5\n".to_vec(), first_line: 10, oversized: None };
         let parts = split_block(&block, 2);
-        let firsts: Vec<u64> = parts.iter().map(|p| p.1).collect();
-        assert_eq!(firsts[0], 10);
-        let total: usize = parts.iter().map(|p| lines(&block.data[p.0.clone()]).count()).sum();
-        assert_eq!(total, 5);
-        assert_eq!(parts.last().unwrap().0.end, block.data.len());
+        assert_eq!(parts[0].first_line, 10);
+        for (p, next) in parts.iter().zip(&parts[1..]) {
+            assert_eq!(p.first_line + p.lines as u64, next.first_line);
+            assert_eq!(p.range.end, next.range.start);
+        }
+        for p in &parts {
+            assert_eq!(p.lines, lines(&block.data[p.range.clone()]).count());
+        }
+        assert_eq!(parts.iter().map(|p| p.lines).sum::<usize>(), 5);
+        assert_eq!(parts.last().unwrap().range.end, block.data.len());
+        // A last line without a newline is a line of its piece.
+        let block = Block { data: b"1\n2\n3".to_vec(), first_line: 1, oversized: None };
+        let parts = split_block(&block, 1);
+        assert_eq!((parts.len(), parts[0].lines), (1, 3));
     }
 }
