@@ -344,6 +344,74 @@ fn each_delimited<'a>(
     Ok(())
 }
 
+/// The high bit of each byte of `w` equal to `c`, exactly (no false alarms above the lowest).
+fn equal_exact(w: u64, c: u8) -> u64 {
+    const LOWS: u64 = !HIGHS;
+    let x = w ^ (ONES * u64::from(c));
+    !(((x & LOWS).wrapping_add(LOWS)) | x | LOWS)
+}
+
+/// Splits a line without quotes (nearly every CSV line) at `delim`, eight bytes at a time:
+/// each word gives the positions of all its delimiters at once, so a field costs a few
+/// instructions instead of a scan of its own. `None` when the line has a quote, or the header
+/// over 32 columns (the caller then reads it with [`each_delimited`]); else the number of
+/// fields, of which those with a name are pushed.
+fn split_unquoted<'a>(
+    line: &'a str,
+    delim: u8,
+    names: &'a [String],
+    rec: &mut Record<'a>,
+) -> Option<usize> {
+    // The fields' ends are found first and the record filled in one `extend`: pushing each
+    // field as it was found built it on the stack word by word and copied it 16 bytes at a
+    // time, a store-forwarding stall per field (a third of this function's time).
+    const MOST: usize = 32;
+    if names.len() > MOST {
+        return None;
+    }
+    let b = line.as_bytes();
+    let mut ends = [0usize; MOST];
+    let mut n = 0;
+    let mut pos = 0;
+    while pos < b.len() {
+        let w = match b.get(pos..pos + 8) {
+            Some(word) => u64::from_le_bytes(word.try_into().expect("eight bytes")),
+            None => {
+                // The last bytes, read as one word padded with zeros (copied into a padded
+                // word for every word, the load waited on the copy's byte stores).
+                let mut word = [0u8; 8];
+                word[..b.len() - pos].copy_from_slice(&b[pos..]);
+                u64::from_le_bytes(word)
+            }
+        };
+        // Bytes past the end are zero: neither a quote nor a delimiter (a NUL one is refused).
+        if equal_exact(w, b'"') != 0 || delim == 0 {
+            return None;
+        }
+        let mut found = equal_exact(w, delim);
+        while found != 0 {
+            if let Some(e) = ends.get_mut(n) {
+                *e = pos + (found.trailing_zeros() / 8) as usize;
+            }
+            n += 1;
+            found &= found - 1;
+        }
+        pos += 8;
+    }
+    if let Some(e) = ends.get_mut(n) {
+        *e = b.len();
+    }
+    n += 1;
+    let kept = n.min(names.len());
+    let mut start = 0;
+    rec.fields.extend(names[..kept].iter().zip(&ends[..kept]).map(|(name, &end)| {
+        let v = &line[start..end];
+        start = end + 1;
+        (Cow::Borrowed(name.as_str()), Cow::Borrowed(v))
+    }));
+    Some(n)
+}
+
 /// Parses a delimited line against known column names.
 pub fn parse_delimited<'a>(
     line: &'a str,
@@ -352,6 +420,13 @@ pub fn parse_delimited<'a>(
     rec: &mut Record<'a>,
 ) -> Result<(), String> {
     let before = rec.fields.len();
+    if let Some(n) = split_unquoted(line, delim, names, rec) {
+        if n != names.len() {
+            rec.fields.truncate(before);
+            return Err(format!("{n} fields where the header has {}", names.len()));
+        }
+        return Ok(());
+    }
     let mut n = 0;
     let split = each_delimited(line, delim, |v| {
         if let Some(name) = names.get(n) {
@@ -894,6 +969,46 @@ mod tests {
                 let rb = slow.parse(line, &mut slow.locations(), &mut b);
                 assert_eq!(ra.is_ok(), rb.is_ok(), "{pattern} on {line:?}");
                 assert_eq!(a.fields, b.fields, "{pattern} on {line:?}");
+            }
+        }
+    }
+
+    /// The word-at-a-time split of lines without quotes gives what the quote-aware split gives,
+    /// for any bytes, line length and delimiter position (the tail word is padded).
+    #[test]
+    fn unquoted_lines_split_as_the_quote_aware_split_does() {
+        let names: Vec<String> = (0..6).map(|i| format!("c{i}")).collect();
+        let alphabet = [b'a', b',', b'\t', b' ', b'"', b'x', 0xc3, 0xa9, b'0'];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 40) as usize;
+            let mut bytes: Vec<u8> = (0..len)
+                .map(|i| alphabet[((seed >> (i % 50)) as usize + i * 7) % alphabet.len()])
+                .collect();
+            // Keep it UTF-8: a lone 0xc3/0xa9 becomes 'e'.
+            if std::str::from_utf8(&bytes).is_err() {
+                bytes.iter_mut().filter(|c| **c >= 0x80).for_each(|c| *c = b'e');
+            }
+            let line = std::str::from_utf8(&bytes).unwrap();
+            for delim in [b',', b'\t'] {
+                let (mut fast, mut slow) = (Record::default(), Record::default());
+                let mut n = 0;
+                let quoted = each_delimited(line, delim, |v| {
+                    if let Some(name) = names.get(n) {
+                        slow.fields.push((Cow::Borrowed(name.as_str()), v));
+                    }
+                    n += 1;
+                });
+                match split_unquoted(line, delim, &names, &mut fast) {
+                    None => assert!(line.contains('"'), "{line:?}"),
+                    Some(m) => {
+                        assert!(quoted.is_ok() && !line.contains('"'), "{line:?}");
+                        assert_eq!((m, &fast.fields), (n, &slow.fields), "{line:?}");
+                    }
+                }
             }
         }
     }
