@@ -47,10 +47,11 @@ struct Logins {
 fn logins(e: &Evidence, from_ms: i64, to_ms: i64) -> PolarsResult<Logins> {
     let Some(df) = e.tables.get(&Role::Login) else { return Ok(Logins::default()) };
     let ts = df.column(schema::TS)?.datetime()?.physical();
-    let outcome = schema::texts(df.column(schema::OUTCOME)?)?;
+    let outcome = schema::outcomes(df)?;
+    let invalid = |r: Option<&str>| r.is_some_and(|r| r.contains("invalid"));
     let reason = match df.column(schema::REASON) {
-        Ok(c) => schema::texts(c)?,
-        Err(_) => Box::new(std::iter::repeat(None)),
+        Ok(c) => schema::classes(c, invalid)?,
+        Err(_) => vec![false; df.height()],
     };
     let mut out = Logins::default();
     let mut per_client = vec![0u64; e.clients.names];
@@ -66,7 +67,7 @@ fn logins(e: &Evidence, from_ms: i64, to_ms: i64) -> PolarsResult<Logins> {
         if u.is_some_and(|u| failed[u]) {
             out.retries += 1;
         }
-        if o != Some("fail") {
+        if o != schema::Outcome::Fail {
             continue;
         }
         if let Some(u) = u {
@@ -76,7 +77,7 @@ fn logins(e: &Evidence, from_ms: i64, to_ms: i64) -> PolarsResult<Logins> {
         if c != NONE {
             per_client[c as usize] += 1;
         }
-        if r.is_some_and(|r| r.contains("invalid")) {
+        if r {
             out.invalid_users += 1;
         }
     }

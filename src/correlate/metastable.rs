@@ -140,7 +140,7 @@ fn retries(o: &Overload, from_ms: i64, to_ms: i64) -> PolarsResult<Retries> {
         return Ok(out);
     }
     let ts = df.column(schema::TS)?.datetime()?.physical();
-    let outcome = schema::texts(df.column(schema::OUTCOME)?)?;
+    let outcome = schema::outcomes(df)?;
     // The busiest hour of the surge: the hour around its peak.
     let peak = o.surge.map(|e| crate::units::rfc3339_ms(&e.peak));
     let (plo, phi) = peak.map_or((i64::MAX, i64::MAX), |p| (p - 1_800_000, p + 1_800_000));
@@ -155,7 +155,7 @@ fn retries(o: &Overload, from_ms: i64, to_ms: i64) -> PolarsResult<Retries> {
         if t >= to_ms {
             break;
         }
-        let failed = oc == Some("fail");
+        let failed = oc == schema::Outcome::Fail;
         let prev =
             Some(std::mem::replace(&mut last[u as usize], (t, failed))).filter(|p| p.0 != i64::MIN);
         if t < from_ms {

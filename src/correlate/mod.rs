@@ -21,7 +21,7 @@ pub use crate::findings::AnalyzeOptions;
 use crate::findings::{Coupling, Feedback, Findings, Impact, LinkEnd, LockedOut, Phase};
 use crate::ids::Ids;
 use crate::ingest::SourceReport;
-use crate::schema::{self, Role, Tables, signal};
+use crate::schema::{self, Outcome, Role, Tables, signal};
 use crate::units::rfc3339_secs as rfc3339;
 
 /// Episodes, the chain and the rest of [`Findings`] from series and the tables they were
@@ -90,30 +90,38 @@ pub fn analyze_series(
         ));
     }
     let users = Ids::of(tables, schema::USER)?;
-    let impact = first_onset.map(|a| impact(tables, &users, s, a, rec, wave)).transpose()?;
-    let metastability = metastable::metastability(&metastable::Overload {
-        s,
-        tables,
-        wave,
-        surge: main_surge,
-        exhaustions: &exhaustions,
-        failures: &failures,
-        recovery: rec,
-        users: &users,
-    })?;
-    let archetypes = kinds::kinds(&kinds::Evidence {
-        s,
-        tables,
-        surges: &surges,
-        exhaustions: &exhaustions,
-        failures: &failures,
-        chain: &chain,
-        coupling: coupling.as_ref(),
-        feedback: feedback.as_ref(),
-        metastability: metastability.as_ref(),
-        users: &users,
-        clients: &Ids::of(tables, schema::CLIENT)?,
-    })?;
+    // Impact and the kinds each take a pass over the logins, and neither reads the other:
+    // one each core.
+    let (impact, kinds) = rayon::join(
+        || first_onset.map(|a| impact(tables, &users, s, a, rec, wave)).transpose(),
+        || -> PolarsResult<_> {
+            let metastability = metastable::metastability(&metastable::Overload {
+                s,
+                tables,
+                wave,
+                surge: main_surge,
+                exhaustions: &exhaustions,
+                failures: &failures,
+                recovery: rec,
+                users: &users,
+            })?;
+            let archetypes = kinds::kinds(&kinds::Evidence {
+                s,
+                tables,
+                surges: &surges,
+                exhaustions: &exhaustions,
+                failures: &failures,
+                chain: &chain,
+                coupling: coupling.as_ref(),
+                feedback: feedback.as_ref(),
+                metastability: metastability.as_ref(),
+                users: &users,
+                clients: &Ids::of(tables, schema::CLIENT)?,
+            })?;
+            Ok((metastability, archetypes))
+        },
+    );
+    let (impact, (metastability, archetypes)) = (impact?, kinds?);
     // An attacker's failed tries are the surge itself, not retries that fed it: a brute
     // force keeps no failures -> surge link.
     let mut chain = chain;
@@ -347,17 +355,18 @@ fn impact(
     let mut got_in = tried.clone();
     if let Some(df) = tables.get(&Role::Login) {
         let ts = df.column(schema::TS)?.datetime()?.physical().clone();
-        let outcome = schema::texts(df.column(schema::OUTCOME)?)?;
+        let outcome = schema::outcomes(df)?;
         for ((t, o), u) in ts.iter().zip(outcome).zip(users.iter()) {
-            in_logs += u64::from(o == Some("fail"));
+            let fail = o == Outcome::Fail;
+            in_logs += u64::from(fail);
             let Some(t) = t.filter(|t| (lo..hi).contains(t)) else { continue };
-            if o == Some("fail") {
+            if fail {
                 failed += 1;
                 if u != crate::ids::NONE {
                     affected[u as usize] = true;
                 }
             }
-            if measurable && u != crate::ids::NONE && o.is_some() {
+            if measurable && u != crate::ids::NONE && o != Outcome::None {
                 let h = (t.div_euclid(3_600_000) - first_hour) as usize;
                 let (w, bit) = (u as usize / 64, 1u64 << (u % 64));
                 for set in [&mut tried, &mut got_in] {
@@ -366,7 +375,7 @@ fn impact(
                     }
                 }
                 tried[h][w] |= bit;
-                if o == Some("ok") {
+                if o == Outcome::Ok {
                     got_in[h][w] |= bit;
                 }
             }

@@ -302,7 +302,7 @@ fn login_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
         return login_series(&sorted, set);
     }
     let len = set.len;
-    let outcome = schema::texts(df.column(schema::OUTCOME)?)?;
+    let outcome = schema::outcomes(df)?;
     let latency = df.column(schema::LATENCY_MS)?.f64()?;
     let users = crate::ids::Ids::of_frame(df, schema::USER)?;
     let (mut attempts, mut failures, mut distinct) =
@@ -328,7 +328,7 @@ fn login_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
             current = Some(i);
         }
         attempts[i] += 1.0;
-        if o == Some("fail") {
+        if o == schema::Outcome::Fail {
             failures[i] += 1.0;
         }
         if u != crate::ids::NONE && counted[u as usize] != i as u32 + 1 {
