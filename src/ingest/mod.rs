@@ -392,9 +392,7 @@ fn drain(
             role = Some(t.role());
             let df = t.finish(source)?;
             match frame.as_mut() {
-                Some(f) => {
-                    f.vstack_mut_owned(df)?;
-                }
+                Some(f) => sink::stack(f, df, false)?,
                 None => frame = Some(df),
             }
         }

@@ -166,12 +166,18 @@ pub fn keep_columns(
     let cat = DataType::from_categories(Categories::global());
     for name in FEW_VALUES {
         let Ok(c) = df.column(name) else { continue };
-        let Ok(text) = c.str() else { continue };
-        // A frame comes from one source: its `source` is one value, put in categories once.
-        let one = text.get(0).filter(|v| text.null_count() == 0 && text.equal(*v).all());
+        // A frame comes from one source: its `source` is one value (a scalar column, which
+        // `str()` would make a view per row), put in categories once.
+        let one = match c {
+            Column::Scalar(s) => s.scalar().dtype() == &DataType::String,
+            _ => {
+                let Ok(text) = c.str() else { continue };
+                text.get(0).is_some_and(|v| text.null_count() == 0 && text.equal(v).all())
+            }
+        };
         let c = match one {
-            Some(_) => c.head(Some(1)).cast(&cat)?.new_from_index(0, c.len()),
-            None => c.cast(&cat)?,
+            true => c.head(Some(1)).cast(&cat)?.new_from_index(0, c.len()),
+            false => c.cast(&cat)?,
         };
         df.with_column(c)?;
     }
@@ -210,7 +216,43 @@ pub fn append(tables: &mut Tables, role: Role, mut df: DataFrame) -> PolarsResul
         t.with_column(a)?;
         df.with_column(b)?;
     }
-    t.extend(&df)
+    stack(t, df, true)
+}
+
+/// `df`'s rows after `t`'s: copied into `t`'s buffers (`copy`, for a table that grows by
+/// many small frames) or as chunks of their own. A column of one value in both (a source's
+/// `source`) stays one value; Polars' `extend` and `vstack` would make it a value per row (a
+/// 16-byte view per row, a tenth of an analysis load's page faults).
+pub fn stack(t: &mut DataFrame, df: DataFrame, copy: bool) -> PolarsResult<()> {
+    if t.width() == 0 {
+        *t = df;
+        return Ok(());
+    }
+    polars_ensure!(
+        t.width() == df.width(),
+        ShapeMismatch: "a frame of {} columns cannot extend one of {}", df.width(), t.width()
+    );
+    let height = t.height() + df.height();
+    let mut columns = std::mem::take(t).into_columns();
+    for (a, b) in columns.iter_mut().zip(df.into_columns()) {
+        polars_ensure!(
+            a.name() == b.name() && a.dtype() == b.dtype(),
+            SchemaMismatch: "{} ({}) cannot extend {} ({})", b.name(), b.dtype(), a.name(), a.dtype()
+        );
+        match (&*a, &b) {
+            (Column::Scalar(x), Column::Scalar(y)) if x.scalar() == y.scalar() => {
+                *a = x.resize(height).into()
+            }
+            _ if copy => {
+                a.extend(&b)?;
+            }
+            _ => {
+                a.append_owned(b)?;
+            }
+        }
+    }
+    *t = DataFrame::new(height, columns)?;
+    Ok(())
 }
 
 /// A role's table once all its frames are in: in order, in one piece, and, when only some
@@ -587,8 +629,34 @@ impl ParquetSink {
     }
 }
 
+/// `df` with each column of one value ([`stack`] keeps them so) made a value per row in the
+/// chunks the other columns have: a row group is written per chunk.
+fn chunked_alike(df: DataFrame) -> PolarsResult<DataFrame> {
+    let lengths: Vec<usize> = match df.columns().iter().find_map(Column::as_series) {
+        Some(s) => s.chunk_lengths().collect(),
+        None => return Ok(df),
+    };
+    if lengths.len() < 2 || !df.columns().iter().any(|c| matches!(c, Column::Scalar(_))) {
+        return Ok(df);
+    }
+    let height = df.height();
+    let columns = df.into_columns().into_iter().map(|c| match c {
+        Column::Scalar(one) => {
+            let mut chunks = lengths.iter().map(|&n| one.resize(n).take_materialized_series());
+            let mut s = chunks.next().expect("two lengths or more");
+            for chunk in chunks {
+                s.append_owned(chunk)?;
+            }
+            Ok(s.into_column())
+        }
+        c => Ok(c),
+    });
+    DataFrame::new(height, columns.collect::<PolarsResult<_>>()?)
+}
+
 impl Sink for ParquetSink {
     fn rows(&mut self, role: Role, source: usize, df: DataFrame) -> Result<(), IngestError> {
+        let df = chunked_alike(df)?;
         let ts = df.column(schema::TS)?.datetime()?.physical().clone();
         let values: Vec<i64> = ts.into_no_null_iter().collect();
         let mut start = 0;
@@ -743,6 +811,60 @@ mod tests {
             Series::new(schema::LINE.into(), line).into_column(),
         ];
         DataFrame::new(ts.len(), cols).unwrap()
+    }
+
+    /// A frame whose `source` is one value, as a parsed piece's is.
+    fn piece(ts: &[i64], source: &str) -> DataFrame {
+        let mut df = frame(ts, &vec![source; ts.len()], ts);
+        let one = Column::new_scalar(
+            schema::SOURCE.into(),
+            Scalar::new(DataType::String, AnyValue::StringOwned(source.into())),
+            ts.len(),
+        );
+        df.with_column(one).unwrap();
+        df
+    }
+
+    /// Stacking keeps a column of one value in both as one value, makes it a value per row
+    /// when the values differ, and gives the rows `vstack` gives, by chunks or copied. The
+    /// Parquet sink gets back a value per row in the other columns' chunks.
+    #[test]
+    fn stacked_frames_keep_one_value_columns() {
+        let want = |parts: &[(&[i64], &str)]| {
+            let mut all = DataFrame::empty();
+            for (ts, src) in parts {
+                all.vstack_mut_owned(piece(ts, src)).unwrap();
+            }
+            all
+        };
+        for copy in [false, true] {
+            let mut t = piece(&[1, 2], "a.log");
+            stack(&mut t, piece(&[3], "a.log"), copy).unwrap();
+            stack(&mut t, piece(&[4, 5], "a.log"), copy).unwrap();
+            assert!(matches!(t.column(schema::SOURCE).unwrap(), Column::Scalar(_)), "copy {copy}");
+            let parts: [(&[i64], &str); 3] =
+                [(&[1, 2], "a.log"), (&[3], "a.log"), (&[4, 5], "a.log")];
+            assert!(t.equals_missing(&want(&parts)), "copy {copy}");
+            let n = if copy { 1 } else { 3 };
+            assert_eq!(t.column(schema::TS).unwrap().n_chunks(), n, "copy {copy}");
+            let alike = chunked_alike(t.clone()).unwrap();
+            let lengths =
+                |c: &Column| c.as_materialized_series().chunk_lengths().collect::<Vec<_>>();
+            assert_eq!(
+                lengths(alike.column(schema::SOURCE).unwrap()),
+                lengths(alike.column(schema::TS).unwrap())
+            );
+            assert!(alike.equals_missing(&t));
+            // Another source's rows: a value per row.
+            stack(&mut t, piece(&[6], "b.log"), copy).unwrap();
+            assert!(!matches!(t.column(schema::SOURCE).unwrap(), Column::Scalar(_)));
+            let mut parts = parts.to_vec();
+            parts.push((&[6], "b.log"));
+            assert!(t.equals_missing(&want(&parts)));
+        }
+        let mut t = piece(&[1], "a.log");
+        let wrong = frame(&[2], &["a.log"], &[2]).select([schema::TS, schema::LINE]).unwrap();
+        assert!(stack(&mut t, wrong, true).is_err(), "a frame of other columns");
     }
 
     /// A login frame of `n` rows: few outcomes, hosts and long reasons, with nulls; distinct
