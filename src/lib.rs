@@ -7,6 +7,7 @@
 //!
 //! Tables and their columns are described in [`schema`]; `incident.toml` in [`config`].
 
+pub(crate) mod alloc;
 pub mod atomic;
 pub mod check;
 pub mod cli;

@@ -110,6 +110,7 @@ pub fn ingest_for_analysis(specs: &[SourceSpec]) -> Result<Ingested, IngestError
 }
 
 fn ingest_keeping(specs: &[SourceSpec], keep: Option<Columns>) -> Result<Ingested, IngestError> {
+    crate::alloc::serve_piece_buffers_from_heap();
     let mut sink = MemorySink::keeping(keep);
     let opts = IngestOptions::default().with_columns(keep);
     let report = ingest::ingest(specs, &opts, &Registry::builtin(), &mut sink, &|_, _| {})?;
