@@ -32,6 +32,19 @@ impl<'a> Record<'a> {
         self.fields.push((Cow::Borrowed(name), value));
     }
 
+    /// [`Record::push`] of a borrowed value, written into the vector's room from registers.
+    /// `push` was handed the pair in memory, built there in 8-byte stores and read back in
+    /// 16-byte loads across them: a store-forwarding stall per field, which held 77% of its
+    /// samples on W1's JSON lines.
+    #[inline(always)]
+    fn push_str(&mut self, name: &'a str, value: &'a str) {
+        self.fields.reserve(1);
+        let len = self.fields.len();
+        self.fields.spare_capacity_mut()[0].write((Cow::Borrowed(name), Cow::Borrowed(value)));
+        // SAFETY: the slot at `len` is within the capacity reserved and was just written.
+        unsafe { self.fields.set_len(len + 1) };
+    }
+
     /// Adds the leaves of a nested JSON object under dotted names (`parent.child.leaf`);
     /// arrays stay as their JSON text.
     fn push_nested(&mut self, prefix: &str, value: &serde_json::Value) {
@@ -219,7 +232,7 @@ fn flat_json<'a>(line: &'a str, rec: &mut Record<'a>) -> Option<()> {
             _ => return None,
         };
         if let Some(v) = value {
-            rec.push(key, Cow::Borrowed(v));
+            rec.push_str(key, v);
         }
         i = ws(i);
         match b.get(i) {
@@ -488,7 +501,7 @@ pub fn parse_logfmt<'a>(line: &'a str, rec: &mut Record<'a>) -> Result<(), Strin
                 while i < b.len() && b[i] != b' ' {
                     i += 1;
                 }
-                rec.push(key, Cow::Borrowed(&line[vs..i]));
+                rec.push_str(key, &line[vs..i]);
             }
             pairs += 1;
         } else {
@@ -496,7 +509,7 @@ pub fn parse_logfmt<'a>(line: &'a str, rec: &mut Record<'a>) -> Result<(), Strin
                 i += 1;
             }
             if pairs == 0 && bare_start.is_none() && start == 0 && b[0].is_ascii_digit() {
-                rec.push("ts", Cow::Borrowed(&line[..i]));
+                rec.push_str("ts", &line[..i]);
             } else {
                 bare_start.get_or_insert(start);
                 bare_end = i;
@@ -507,7 +520,7 @@ pub fn parse_logfmt<'a>(line: &'a str, rec: &mut Record<'a>) -> Result<(), Strin
         return Err("no key=value pairs".to_string());
     }
     if let Some(s) = bare_start {
-        rec.push("message", Cow::Borrowed(&line[s..bare_end]));
+        rec.push_str("message", &line[s..bare_end]);
     }
     Ok(())
 }
@@ -571,7 +584,7 @@ impl RegexSet {
             if re.captures_read(loc, line).is_some() {
                 for (idx, name) in re.capture_names().enumerate() {
                     if let (Some(name), Some((s, e))) = (name, loc.get(idx)) {
-                        rec.push(name, Cow::Borrowed(&line[s..e]));
+                        rec.push_str(name, &line[s..e]);
                     }
                 }
                 return Ok(());
@@ -776,7 +789,7 @@ impl Tokens {
                     if let Some(name) = name {
                         match found.get_mut(n) {
                             Some(slot) => *slot = (name, start, pos),
-                            None => rec.push(name, Cow::Borrowed(&line[start..pos])),
+                            None => rec.push_str(name, &line[start..pos]),
                         }
                         n += 1;
                     }
