@@ -232,7 +232,12 @@ pub fn set_aside_outliers(tables: &mut Tables) -> PolarsResult<Outliers> {
     for df in tables.values() {
         let ts = df.column(schema::TS)?.datetime()?.physical();
         let mut cur: Option<(i64, i64, u64)> = None;
-        for t in ts.iter().flatten() {
+        // In place when the column is one piece without nulls (a loaded table's is).
+        let values: Box<dyn Iterator<Item = i64>> = match ts.cont_slice() {
+            Ok(v) => Box::new(v.iter().copied()),
+            Err(_) => Box::new(ts.iter().flatten()),
+        };
+        for t in values {
             cur = match cur {
                 Some((lo, hi, n)) if t - hi < OUTLIER_GAP_MS => Some((lo, hi.max(t), n + 1)),
                 Some(c) => {

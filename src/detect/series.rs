@@ -295,8 +295,10 @@ fn suggest_bucket(span_ms: i64) -> &'static str {
 /// bucket, in one pass over the rows in time order: no grouping by bucket, so nothing the size
 /// of the table is made. The quantiles are Polars' linear ones (`quantile`), value for value.
 fn login_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
-    let ts = df.column(schema::TS)?.datetime()?.physical();
-    if !ts.iter().is_sorted() {
+    // The times in place (a loaded table's are one piece without nulls); an iterator of
+    // options per row was a fifth of the pass on 10M rows.
+    let ts = schema::ts_ms(df)?;
+    if !ts.is_sorted() {
         let sorted =
             df.sort([schema::TS], SortMultipleOptions::default().with_maintain_order(true))?;
         return login_series(&sorted, set);
@@ -319,8 +321,8 @@ fn login_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
         bucket.clear();
         *nulls = 0;
     };
-    for (((t, o), l), u) in ts.iter().zip(outcome).zip(latency.iter()).zip(users.iter()) {
-        let i = set.index(t.unwrap_or(set.start_ms)).expect("inside the grid by construction");
+    for (((&t, o), l), u) in ts.iter().zip(outcome).zip(latency.iter()).zip(users.iter()) {
+        let i = set.index(t).expect("inside the grid by construction");
         if current != Some(i) {
             if let Some(c) = current {
                 close(c, &mut bucket, &mut nulls);
