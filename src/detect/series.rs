@@ -689,6 +689,16 @@ mod tests {
                     "{name} from ids, seed {seed}"
                 );
             }
+            // Latencies without nulls are read in place: the same group-by values.
+            let mut full = df.clone();
+            let filled = full.column(schema::LATENCY_MS).unwrap().fill_null(FillNullStrategy::Zero);
+            full.with_column(filled.unwrap()).unwrap();
+            assert_eq!(full.column(schema::LATENCY_MS).unwrap().null_count(), 0);
+            let set = build(&Tables::from([(Role::Login, full.clone())]), 60_000).unwrap();
+            for (name, w) in by_polars(&full, &set) {
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(set.get(&name).unwrap()), bits(&w), "{name} without nulls");
+            }
         }
     }
 }
