@@ -46,7 +46,7 @@ struct Logins {
 
 fn logins(e: &Evidence, from_ms: i64, to_ms: i64) -> PolarsResult<Logins> {
     let Some(df) = e.tables.get(&Role::Login) else { return Ok(Logins::default()) };
-    let ts = df.column(schema::TS)?.datetime()?.physical();
+    let ts = schema::ts_ms(df)?;
     let outcome = schema::outcomes(df)?;
     let invalid = |r: Option<&str>| r.is_some_and(|r| r.contains("invalid"));
     let reason = match df.column(schema::REASON) {
@@ -59,7 +59,7 @@ fn logins(e: &Evidence, from_ms: i64, to_ms: i64) -> PolarsResult<Logins> {
     let mut failed = vec![false; e.users.names];
     let rows = ts.iter().zip(outcome).zip(e.clients.iter()).zip(e.users.iter()).zip(reason);
     for ((((t, o), c), u), r) in rows {
-        if !t.is_some_and(|t| (from_ms..to_ms).contains(&t)) {
+        if !(from_ms..to_ms).contains(t) {
             continue;
         }
         out.attempts += 1;

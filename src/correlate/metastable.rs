@@ -139,7 +139,7 @@ fn retries(o: &Overload, from_ms: i64, to_ms: i64) -> PolarsResult<Retries> {
     if df.column(schema::USER).is_err() {
         return Ok(out);
     }
-    let ts = df.column(schema::TS)?.datetime()?.physical();
+    let ts = schema::ts_ms(df)?;
     let outcome = schema::outcomes(df)?;
     // The busiest hour of the surge: the hour around its peak.
     let peak = o.surge.map(|e| crate::units::rfc3339_ms(&e.peak));
@@ -147,8 +147,7 @@ fn retries(o: &Overload, from_ms: i64, to_ms: i64) -> PolarsResult<Retries> {
     // Each user's last attempt: when, and whether it failed (`i64::MIN`: none yet).
     let mut last: Vec<(i64, bool)> = vec![(i64::MIN, false); o.users.names];
     let mut whole_seconds = true;
-    for ((t, u), oc) in ts.iter().zip(o.users.iter()).zip(outcome) {
-        let Some(t) = t else { continue };
+    for ((&t, u), oc) in ts.iter().zip(o.users.iter()).zip(outcome) {
         if u == NONE {
             continue;
         }

@@ -354,12 +354,14 @@ fn impact(
     let mut tried: Vec<Vec<u64>> = vec![Vec::new(); if measurable { hours } else { 0 }];
     let mut got_in = tried.clone();
     if let Some(df) = tables.get(&Role::Login) {
-        let ts = df.column(schema::TS)?.datetime()?.physical().clone();
+        let ts = schema::ts_ms(df)?;
         let outcome = schema::outcomes(df)?;
-        for ((t, o), u) in ts.iter().zip(outcome).zip(users.iter()) {
+        for ((&t, o), u) in ts.iter().zip(outcome).zip(users.iter()) {
             let fail = o == Outcome::Fail;
             in_logs += u64::from(fail);
-            let Some(t) = t.filter(|t| (lo..hi).contains(t)) else { continue };
+            if !(lo..hi).contains(&t) {
+                continue;
+            }
             if fail {
                 failed += 1;
                 if u != crate::ids::NONE {
