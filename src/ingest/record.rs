@@ -749,12 +749,6 @@ impl Tokens {
     /// excludes Unicode spaces, `\d` takes Unicode digits). Elsewhere such bytes are outside
     /// the literals and inside `.`, for the scan as for the regex.
     fn split<'a>(&'a self, line: &'a str, rec: &mut Record<'a>) -> Option<bool> {
-        // The groups are gathered as plain (name, range) triples and added to the record in
-        // one `extend` at the end: one push per group built each (Cow, Cow) pair on the stack
-        // and copied it 16 bytes at a time, a store-forwarding stall per group (as in
-        // [`split_unquoted`]). Patterns of more than 16 groups push as they go.
-        let mut found: [(&'a str, usize, usize); 16] = [("", 0, 0); 16];
-        let mut n = 0;
         let b = line.as_bytes();
         let before = rec.fields.len();
         let mut pos = 0;
@@ -787,11 +781,7 @@ impl Tokens {
                         return fail(rec, Some(false));
                     }
                     if let Some(name) = name {
-                        match found.get_mut(n) {
-                            Some(slot) => *slot = (name, start, pos),
-                            None => rec.push_str(name, &line[start..pos]),
-                        }
-                        n += 1;
+                        rec.push_str(name, &line[start..pos]);
                     }
                 }
             }
@@ -799,17 +789,6 @@ impl Tokens {
         if self.to_end && pos != b.len() {
             return fail(rec, Some(false));
         }
-        if n > found.len() {
-            // The first 16 go before those pushed as they came.
-            let late = rec.fields.split_off(before);
-            rec.fields.extend(
-                found.iter().map(|&(k, s, e)| (Cow::Borrowed(k), Cow::Borrowed(&line[s..e]))),
-            );
-            rec.fields.extend(late);
-            return Some(true);
-        }
-        let groups = found[..n].iter();
-        rec.fields.extend(groups.map(|&(k, s, e)| (Cow::Borrowed(k), Cow::Borrowed(&line[s..e]))));
         Some(true)
     }
 }
@@ -993,7 +972,7 @@ mod tests {
             "2007 [12] disque plein \u{e0} 100%",
             "2007\u{2003}[12] x",
         ];
-        // More groups than the scan gathers before it fills the record.
+        // A pattern of many groups (the scan once gathered at most 16 before filling the record).
         let many: Vec<String> = (0..18).map(|i| format!("(?P<g{i}>\\S+)")).collect();
         let many = format!("^{}$", many.join(" "));
         assert!(Tokens::compile(&many).is_some(), "{many}");
