@@ -230,14 +230,8 @@ pub fn set_aside_outliers(tables: &mut Tables) -> PolarsResult<Outliers> {
     // Clusters of each table (sorted by ts), then merged over tables.
     let mut spans: Vec<(i64, i64, u64)> = Vec::new();
     for df in tables.values() {
-        let ts = df.column(schema::TS)?.datetime()?.physical();
         let mut cur: Option<(i64, i64, u64)> = None;
-        // In place when the column is one piece without nulls (a loaded table's is).
-        let values: Box<dyn Iterator<Item = i64>> = match ts.cont_slice() {
-            Ok(v) => Box::new(v.iter().copied()),
-            Err(_) => Box::new(ts.iter().flatten()),
-        };
-        for t in values {
+        for &t in schema::ts_ms(df)?.iter() {
             cur = match cur {
                 Some((lo, hi, n)) if t - hi < OUTLIER_GAP_MS => Some((lo, hi.max(t), n + 1)),
                 Some(c) => {
