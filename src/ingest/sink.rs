@@ -406,6 +406,10 @@ enum Encode {
     AsPolars,
 }
 
+/// The distinct values a text column's exact count reaches before [`column_encoding`] asks
+/// Polars' estimate whether a dictionary is worth it.
+const EXACT_UNTIL: usize = 4096;
+
 /// How a column is encoded. The 64-bit integer columns (`ts` and `line`: times in order and
 /// consecutive line numbers) as deltas: a few bits a row instead of 8 bytes, so that there is
 /// next to nothing left to compress (Polars' writer estimates their distinct values, finds
@@ -419,6 +423,12 @@ enum Encode {
 /// in `source`) is one view repeated. Where the count is near 3/4 (0.65-0.85), within the
 /// reach of the estimate's error, Polars decides. The dictionary's values come in order of
 /// first sight, as Polars' own, so the files are the same bytes.
+///
+/// Past [`EXACT_UNTIL`] distinct values the pass asks Polars' own estimate once, which then
+/// decides as it decides in Polars' writer: a column of user names, nearly all distinct, is
+/// written plain after a few thousand values counted instead of after 85% of its rows went
+/// through a map that outgrows the cache (8% of a W1 CSV ingest's CPU); one whose names
+/// repeat across the chunk (the simulator's users) is counted on into its dictionary.
 fn column_encoding(array: &dyn polars_arrow::array::Array) -> Encode {
     use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray, Utf8ViewArray};
     use polars_arrow::datatypes::PhysicalType;
@@ -440,6 +450,7 @@ fn column_encoding(array: &dyn polars_arrow::array::Array) -> Encode {
     let mut values: Vec<&str> = Vec::new();
     let mut keys: Vec<u32> = Vec::with_capacity(n);
     let most = n * 85 / 100;
+    let mut estimated = false;
     for (i, view) in a.views().iter().enumerate() {
         if a.is_null(i) {
             keys.push(0);
@@ -464,11 +475,20 @@ fn column_encoding(array: &dyn polars_arrow::array::Array) -> Encode {
             }
         };
         keys.push(key);
+        if estimated {
+            continue;
+        }
         if values.len() > most {
             return Encode::Plain;
         }
+        if values.len() > EXACT_UNTIL {
+            if polars_compute::cardinality::estimate_cardinality(a) as f64 / n as f64 > 0.75 {
+                return Encode::Plain;
+            }
+            estimated = true;
+        }
     }
-    if values.len() * 100 >= n * 65 {
+    if !estimated && values.len() * 100 >= n * 65 {
         return Encode::AsPolars;
     }
     let keys =
@@ -987,6 +1007,20 @@ mod tests {
         assert!(matches!(column_encoding(&texts(near)), Encode::AsPolars));
         let short: Vec<Option<String>> = (0..100).map(|_| Some("ok".into())).collect();
         assert!(matches!(column_encoding(&texts(short)), Encode::AsPolars));
+        // Past the exact count's reach, Polars' estimate decides: names that each come twice
+        // (the second time after all the others) make a dictionary, distinct ones are plain.
+        let twice: Vec<Option<String>> =
+            (0..20_000).map(|i| Some(format!("u{}", i % 10_000))).collect();
+        let Encode::Dictionary(d) = column_encoding(&texts(twice.clone())) else { panic!("twice") };
+        let d = d.as_any().downcast_ref::<DictionaryArray<u32>>().unwrap();
+        assert_eq!(d.values().len(), 10_000);
+        let values = d.values().as_any().downcast_ref::<Utf8ViewArray>().unwrap();
+        for (i, want) in twice.iter().enumerate() {
+            let key = d.keys().value(i) as usize;
+            assert_eq!((key, Some(values.value(key))), (i % 10_000, want.as_deref()), "row {i}");
+        }
+        let once: Vec<Option<String>> = (0..20_000).map(|i| Some(format!("u{i}"))).collect();
+        assert!(matches!(column_encoding(&texts(once)), Encode::Plain));
         // Times and line numbers (64-bit integers) as deltas; other numbers as Polars would.
         use polars_arrow::array::PrimitiveArray;
         use polars_arrow::datatypes::{ArrowDataType, TimeUnit};
