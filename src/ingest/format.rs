@@ -258,6 +258,9 @@ pub struct LineParser {
     pub columns: Vec<String>,
     /// Whether the first line of the file is a header (and so is skipped).
     pub has_header: bool,
+    /// The keys of a JSON source's first line, in order: lines with just these keys in this
+    /// order are read by position ([`Record::unbound`]).
+    keys: Vec<String>,
 }
 
 impl LineParser {
@@ -268,12 +271,17 @@ impl LineParser {
             skip: format.skip.clone(),
             columns: vec![],
             has_header: false,
+            keys: vec![],
         }
     }
 
     /// Sets up a delimited parser from the source's first line: it is a header when none of
     /// its fields looks like a number or a timestamp.
     pub fn with_first_line(mut self, first: &str) -> LineParser {
+        if self.kind == FormatKind::Jsonl {
+            self.keys = super::record::json_keys(first).unwrap_or_default();
+            return self;
+        }
         let delim = self.delimiter();
         if delim == 0 {
             return self;
@@ -302,6 +310,9 @@ impl LineParser {
                 Some(self.columns.iter().map(String::as_str).collect())
             }
             FormatKind::Regex => self.regex.as_ref()?.layout(),
+            FormatKind::Jsonl if !self.keys.is_empty() => {
+                Some(self.keys.iter().map(String::as_str).collect())
+            }
             _ => None,
         }
     }
@@ -331,7 +342,7 @@ impl LineParser {
         rec: &mut Record<'a>,
     ) -> Result<(), String> {
         match self.kind {
-            FormatKind::Jsonl => parse_json(line, rec),
+            FormatKind::Jsonl => parse_json(line, rec, &self.keys),
             FormatKind::Logfmt => parse_logfmt(line, rec),
             FormatKind::Csv | FormatKind::Tsv => {
                 parse_delimited(line, self.delimiter(), &self.columns, rec)

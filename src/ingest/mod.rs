@@ -264,7 +264,7 @@ fn parse_lines(
             out.counts.skipped += 1;
             continue;
         }
-        let mut rec = Record { fields: recycle(std::mem::take(&mut fields_buf)) };
+        let mut rec = Record { fields: recycle(std::mem::take(&mut fields_buf)), unbound: false };
         let mut vals = recycle(std::mem::take(&mut vals_buf));
         let parsed = plan.parser.parse(&text, &mut locs, &mut rec);
         let kept = parsed.is_err() || plan.keeps(&rec);

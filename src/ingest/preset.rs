@@ -529,6 +529,7 @@ impl Preset {
                     .iter()
                     .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())))
                     .collect(),
+                unbound: true,
             };
             let ts_names: Vec<String> = match (&self.timestamp_field, &f.def.timestamp_field) {
                 (Some(t), _) => t.split('|').map(str::to_string).collect(),
@@ -849,7 +850,7 @@ fn map_preset<'r>(
     memo: &mut Memo,
 ) -> Mapped<'r> {
     // A record of another layout than the one bound (none is expected) is read by names.
-    let bound = p.layout == Some(rec.fields.len());
+    let bound = !rec.unbound && p.layout == Some(rec.fields.len());
     for (names, t) in &p.when {
         if !field(rec, names, bound).is_some_and(|v| t.is_match(v)) {
             return Mapped::NotMine;
@@ -974,6 +975,7 @@ skip = true
         for values in lines {
             let rec = Record {
                 fields: layout.iter().zip(values).map(|(k, v)| ((*k).into(), v.into())).collect(),
+                unbound: false,
             };
             let (mut a, mut b) = (Vec::new(), Vec::new());
             let (mut ma, mut mb) = (Memo::default(), Memo::default());
@@ -982,10 +984,18 @@ skip = true
             assert_eq!(got, want, "{values:?}");
             assert_eq!(a, b, "{values:?}");
             assert_eq!(ma.0, mb.0, "{values:?}");
+            // As many fields in another order (a JSON line's keys), marked so: read by names.
+            let fields = rec.fields.iter().rev().cloned().collect();
+            let shuffled = Record { fields, unbound: true };
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let got = bound.map_with(&shuffled, &mut a, &mut Memo::default());
+            let want = unbound.map_with(&shuffled, &mut b, &mut Memo::default());
+            assert_eq!((got, a), (want, b), "{values:?} reversed");
         }
         // The first line's row, as the rules say.
         let rec = Record {
             fields: layout.iter().zip(lines[0]).map(|(k, v)| ((*k).into(), v.into())).collect(),
+            unbound: false,
         };
         let mut out = Vec::new();
         bound.map_with(&rec, &mut out, &mut Memo::default());
@@ -996,8 +1006,10 @@ skip = true
         assert_eq!(col("client").as_deref(), Some("h1:auth"));
         assert_eq!(col("reason").as_deref(), Some("r-"));
         // A record of another layout is read by names.
-        let other =
-            Record { fields: vec![("prog".into(), "authd".into()), ("msg".into(), "ok".into())] };
+        let other = Record {
+            fields: vec![("prog".into(), "authd".into()), ("msg".into(), "ok".into())],
+            unbound: false,
+        };
         let (mut a, mut b) = (Vec::new(), Vec::new());
         assert_eq!(
             bound.map_with(&other, &mut a, &mut Memo::default()),

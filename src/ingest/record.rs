@@ -15,6 +15,10 @@ use crate::ids::same;
 #[derive(Debug, Default)]
 pub struct Record<'a> {
     pub fields: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// Set by a parser whose records may have the fields of its layout
+    /// ([`super::format::LineParser::layout`]) in another order: a JSON line whose keys are
+    /// not the first line's, in its order. Names are then looked up, not read by position.
+    pub unbound: bool,
 }
 
 impl<'a> Record<'a> {
@@ -120,16 +124,20 @@ impl<'de> serde::Deserialize<'de> for JsonText<'de> {
     }
 }
 
-/// Parses one JSON object per line into its top-level fields (see [`JsonText`]).
-pub fn parse_json<'a>(line: &'a str, rec: &mut Record<'a>) -> Result<(), String> {
+/// Parses one JSON object per line into its top-level fields (see [`JsonText`]). `keys` are
+/// the keys lines are expected to have, in order (the source's first line's): a line that
+/// has just those, none null, is read by position ([`Record::unbound`] stays false).
+pub fn parse_json<'a>(line: &'a str, rec: &mut Record<'a>, keys: &[String]) -> Result<(), String> {
     use serde::de::{Deserializer, MapAccess, Visitor};
 
     // Most lines are flat objects of plain values: read those by a byte scan.
     let before = rec.fields.len();
-    if flat_json(line, rec).is_some() {
+    if let Some(in_order) = flat_json(line, rec, keys) {
+        rec.unbound = !in_order;
         return Ok(());
     }
     rec.fields.truncate(before);
+    rec.unbound = true;
 
     struct V<'r, 'a>(&'r mut Record<'a>);
     impl<'de, 'r> Visitor<'de> for V<'r, 'de> {
@@ -163,8 +171,10 @@ pub fn parse_json<'a>(line: &'a str, rec: &mut Record<'a>) -> Result<(), String>
 /// booleans and nulls, giving the fields serde's path gives (numbers as serde writes them:
 /// only whole numbers of up to 18 digits, which it writes as they are). `None` for anything
 /// else (escapes, fractions, nested values, errors): serde's path reads it or says why not,
-/// and the caller drops what this pushed.
-fn flat_json<'a>(line: &'a str, rec: &mut Record<'a>) -> Option<()> {
+/// and the caller drops what this pushed. `Some(true)` when the line's keys are `keys`, in
+/// that order, and none is null: a key expected is compared where it should be instead of
+/// scanned for its closing quote.
+fn flat_json<'a>(line: &'a str, rec: &mut Record<'a>, keys: &[String]) -> Option<bool> {
     let b = line.as_bytes();
     let ws = |mut i: usize| {
         while matches!(b.get(i), Some(b' ' | b'\n' | b'\t' | b'\r')) {
@@ -178,19 +188,35 @@ fn flat_json<'a>(line: &'a str, rec: &mut Record<'a>) -> Option<()> {
         let end = string_end(b, i + 1)?;
         (b[end] == b'"').then(|| (&line[i + 1..end], end + 1))
     };
+    // The expected key `k` at the quote at `i`: the key and the position after its quote.
+    // A key of `keys` holds no quote, backslash or control byte (it was read by this scan),
+    // so bytes equal to it and then a quote are that key.
+    let expected = |i: usize, k: &str| -> Option<(&'a str, usize)> {
+        let end = i + 1 + k.len();
+        let fits = b.get(i + 1..end).is_some_and(|got| same(got, k.as_bytes()));
+        (fits && b.get(end) == Some(&b'"')).then(|| (&line[i + 1..end], end + 1))
+    };
     let mut i = ws(0);
     if b.get(i) != Some(&b'{') {
         return None;
     }
     i = ws(i + 1);
     if b.get(i) == Some(&b'}') {
-        return (ws(i + 1) == b.len()).then_some(());
+        return (ws(i + 1) == b.len()).then_some(keys.is_empty());
     }
+    let mut in_order = true;
+    let mut n = 0;
     loop {
         if b.get(i) != Some(&b'"') {
             return None;
         }
-        let (key, after) = string(i)?;
+        let found = keys.get(n).filter(|_| in_order).and_then(|k| expected(i, k));
+        in_order &= found.is_some();
+        n += 1;
+        let (key, after) = match found {
+            Some(f) => f,
+            None => string(i)?,
+        };
         i = ws(after);
         if b.get(i) != Some(&b':') {
             return None;
@@ -227,6 +253,7 @@ fn flat_json<'a>(line: &'a str, rec: &mut Record<'a>) -> Option<()> {
             }
             b'n' if b[i..].starts_with(b"null") => {
                 i += 4;
+                in_order = false;
                 None
             }
             _ => return None,
@@ -237,10 +264,19 @@ fn flat_json<'a>(line: &'a str, rec: &mut Record<'a>) -> Option<()> {
         i = ws(i);
         match b.get(i) {
             Some(b',') => i = ws(i + 1),
-            Some(b'}') => return (ws(i + 1) == b.len()).then_some(()),
+            Some(b'}') => return (ws(i + 1) == b.len()).then_some(in_order && n == keys.len()),
             _ => return None,
         }
     }
+}
+
+/// The keys of a flat JSON line without nulls, in order: what [`parse_json`] reads by
+/// position when given them. `None` for a line the byte scan does not read.
+pub fn json_keys(line: &str) -> Option<Vec<String>> {
+    let mut rec = Record::default();
+    flat_json(line, &mut rec, &[])?;
+    let keys: Vec<String> = rec.fields.iter().map(|(k, _)| k.to_string()).collect();
+    flat_json(line, &mut Record::default(), &keys)?.then_some(keys)
 }
 
 /// Bytes scanned eight at a time, for the short runs of a line (fields, strings, tokens),
@@ -826,6 +862,7 @@ mod tests {
         parse_json(
             r#"{"ts":"2007-08-16T03:14:00Z","n":12.5,"u":"a\"b","x":null,"o":{"k":1}}"#,
             &mut r,
+            &[],
         )
         .unwrap();
         assert_eq!(r.get("n"), Some("12.5"));
@@ -833,7 +870,7 @@ mod tests {
         assert_eq!(r.get("x"), None);
         assert_eq!(r.get("o"), Some(r#"{"k":1}"#));
         assert_eq!(r.get("o.k"), Some("1"));
-        assert!(parse_json("{\"a\":1} trailing", &mut Record::default()).is_err());
+        assert!(parse_json("{\"a\":1} trailing", &mut Record::default(), &[]).is_err());
     }
 
     /// serde's reading of a line, for comparing the byte scan with.
@@ -889,7 +926,7 @@ mod tests {
         ];
         for line in read {
             let mut rec = Record::default();
-            assert!(flat_json(line, &mut rec).is_some(), "{line}");
+            assert!(flat_json(line, &mut rec, &[]).is_some(), "{line}");
             let mut got: Vec<(String, String)> =
                 rec.fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
             let mut want = serde_fields(line).unwrap();
@@ -917,12 +954,48 @@ mod tests {
             r#"{"a":-}"#,
         ];
         for line in left {
-            assert!(flat_json(line, &mut Record::default()).is_none(), "{line}");
+            assert!(flat_json(line, &mut Record::default(), &[]).is_none(), "{line}");
         }
         // Each line parse_json reads, it reads as serde does; each it rejects, serde rejects.
         for line in read.iter().chain(&left) {
             let mut rec = Record::default();
-            assert_eq!(parse_json(line, &mut rec).is_ok(), serde_fields(line).is_ok(), "{line}");
+            assert_eq!(
+                parse_json(line, &mut rec, &[]).is_ok(),
+                serde_fields(line).is_ok(),
+                "{line}"
+            );
+        }
+    }
+
+    /// Given the first line's keys, a line is marked as read by position exactly when its
+    /// keys are those, in that order, none null; the fields are the same either way.
+    #[test]
+    fn json_lines_in_the_first_lines_key_order_are_read_by_position() {
+        let first = r#"{"ts":"2007-08-14T00:00:00Z","user":"u1","n":7,"ok":true}"#;
+        let keys = json_keys(first).unwrap();
+        assert_eq!(keys, ["ts", "user", "n", "ok"]);
+        assert_eq!(json_keys(r#"{"a":1,"b":null}"#), None, "a null key is no layout");
+        let cases = [
+            (first, false),
+            (r#"{ "ts" : "t2", "user":"u2","n":-1,"ok":false }"#, false),
+            (r#"{"user":"u1","ts":"t","n":7,"ok":true}"#, true),
+            (r#"{"ts":"t","user":"u1","n":7}"#, true),
+            (r#"{"ts":"t","user":"u1","n":7,"ok":true,"x":1}"#, true),
+            (r#"{"ts":"t","user":null,"n":7,"ok":true}"#, true),
+            (r#"{"ts":"t","users":"u1","n":7,"ok":true}"#, true),
+            (r#"{"ts":"t","use":"u1","n":7,"ok":true}"#, true),
+            (r#"{"ts":"t","user":"u\"1","n":7,"ok":true}"#, true),
+            (r#"{}"#, true),
+        ];
+        for (line, unbound) in cases {
+            let (mut keyed, mut plain) = (Record::default(), Record::default());
+            parse_json(line, &mut keyed, &keys).unwrap();
+            parse_json(line, &mut plain, &[]).unwrap();
+            assert_eq!(keyed.unbound, unbound, "{line}");
+            let pairs = |r: &Record| {
+                r.fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>()
+            };
+            assert_eq!(pairs(&keyed), pairs(&plain), "{line}");
         }
     }
 
