@@ -128,12 +128,19 @@ pub struct TimeState {
     pub year: i32,
     last_month: Option<u32>,
     last_utc_ms: Option<i64>,
+    iso: IsoMinute,
     pub memo: super::preset::Memo,
 }
 
 impl TimeState {
     pub fn new(year: i32) -> Self {
-        TimeState { year, last_month: None, last_utc_ms: None, memo: Default::default() }
+        TimeState {
+            year,
+            last_month: None,
+            last_utc_ms: None,
+            iso: IsoMinute::default(),
+            memo: Default::default(),
+        }
     }
 
     /// The year of a yearless stamp in `month`: the previous line's year, one more when the
@@ -193,7 +200,8 @@ impl TsParser {
     }
 
     fn iso(&self, raw: &str, st: &mut TimeState) -> Result<i64, &'static str> {
-        let (local, offset) = parse_iso(raw.as_bytes()).ok_or("not an ISO 8601 timestamp")?;
+        let (local, offset) =
+            parse_iso(raw.as_bytes(), &mut st.iso).ok_or("not an ISO 8601 timestamp")?;
         match (offset, &self.zone) {
             (Some(secs), _) => Ok(local - i64::from(secs) * 1000),
             (None, Zone::Utc) => {
@@ -392,12 +400,19 @@ fn parse_hms(b: &[u8]) -> Option<(u32, u32, u32, u32, usize)> {
     }
     let h = num(&b[0..2])?;
     let m = num(&b[3..5])?;
-    let mut i = 5;
+    let (s, nanos, used) = parse_seconds(&b[5..])?;
+    Some((h, m, s, nanos, 5 + used))
+}
+
+/// What may follow the minutes: `[:SS[(.|,)frac]]`; returns the seconds, the fraction in
+/// nanoseconds and how many bytes were used.
+fn parse_seconds(b: &[u8]) -> Option<(u32, u32, usize)> {
+    let mut i = 0;
     let mut s = 0;
     let mut nanos = 0;
-    if b.len() >= 8 && b[5] == b':' {
-        s = num(&b[6..8])?;
-        i = 8;
+    if b.len() >= 3 && b[0] == b':' {
+        s = num(&b[1..3])?;
+        i = 3;
         if i < b.len() && (b[i] == b'.' || b[i] == b',') && b.get(i + 1)?.is_ascii_digit() {
             i += 1;
             let start = i;
@@ -415,7 +430,7 @@ fn parse_hms(b: &[u8]) -> Option<(u32, u32, u32, u32, usize)> {
         s = 59;
         nanos = 999_000_000;
     }
-    Some((h, m, s, nanos, i))
+    Some((s, nanos, i))
 }
 
 /// A `+HH:MM`, `+HHMM`, `+HH`, `Z` or ` UTC` suffix; returns seconds east and bytes used.
@@ -461,27 +476,50 @@ fn days_from_civil(year: i32, month: u32, day: u32) -> Option<i64> {
     Some(era * 146_097 + doe - 719_468)
 }
 
-/// Parses ISO 8601 date-times: `YYYY-MM-DD[T| ]HH:MM[:SS[.frac]][offset]`, also with `/` in
-/// the date. Returns the local time (milliseconds since 1970 read as UTC, the fraction cut
-/// to milliseconds) and its offset in seconds when the text carries one.
-pub fn parse_iso(b: &[u8]) -> Option<(i64, Option<i32>)> {
-    if b.len() < 16 || !(b[4] == b'-' || b[4] == b'/') || b[7] != b[4] {
+/// `YYYY-MM-DD?HH:MM` (`-` or `/` in the date, `T`, `t` or a space between): its milliseconds
+/// since 1970 read as UTC.
+fn iso_minute(b: &[u8; 16]) -> Option<i64> {
+    if !(b[4] == b'-' || b[4] == b'/') || b[7] != b[4] || b[13] != b':' {
+        return None;
+    }
+    if !(b[10] == b'T' || b[10] == b' ' || b[10] == b't') {
         return None;
     }
     let year = num(&b[0..4])? as i32;
     let month = num(&b[5..7])?;
     let day = num(&b[8..10])?;
-    if !(b[10] == b'T' || b[10] == b' ' || b[10] == b't') {
+    let (h, m) = (num(&b[11..13])?, num(&b[14..16])?);
+    if h > 23 || m > 59 {
         return None;
     }
-    let (h, m, s, nanos, used) = parse_hms(&b[11..])?;
-    let days = days_from_civil(year, month, day)?;
-    if h > 23 || m > 59 || s > 59 {
+    Some(days_from_civil(year, month, day)? * 86_400_000 + i64::from(h * 3600 + m * 60) * 1000)
+}
+
+/// The last minute an ISO reader worked out: the text `YYYY-MM-DD?HH:MM` and its
+/// milliseconds. A log's lines come in time order, so most share the line before's minute
+/// and only their seconds are read.
+#[derive(Debug, Clone, Default)]
+pub struct IsoMinute(Option<([u8; 16], i64)>);
+
+/// Parses ISO 8601 date-times: `YYYY-MM-DD[T| ]HH:MM[:SS[.frac]][offset]`, also with `/` in
+/// the date. Returns the local time (milliseconds since 1970 read as UTC, the fraction cut
+/// to milliseconds) and its offset in seconds when the text carries one.
+pub fn parse_iso(b: &[u8], last: &mut IsoMinute) -> Option<(i64, Option<i32>)> {
+    let prefix: [u8; 16] = b.get(..16)?.try_into().ok()?;
+    let minute = match last.0 {
+        Some((p, ms)) if p == prefix => ms,
+        _ => {
+            let ms = iso_minute(&prefix)?;
+            last.0 = Some((prefix, ms));
+            ms
+        }
+    };
+    let (s, nanos, used) = parse_seconds(&b[16..])?;
+    if s > 59 {
         return None;
     }
-    let naive =
-        days * 86_400_000 + i64::from(h * 3600 + m * 60 + s) * 1000 + i64::from(nanos / 1_000_000);
-    let mut rest = &b[11 + used..];
+    let naive = minute + i64::from(s) * 1000 + i64::from(nanos / 1_000_000);
+    let mut rest = &b[16 + used..];
     if rest.first() == Some(&b' ') {
         let trimmed = &rest[1..];
         if trimmed.eq_ignore_ascii_case(b"utc") || trimmed.eq_ignore_ascii_case(b"gmt") {
@@ -518,15 +556,45 @@ mod tests {
                     let chrono = NaiveDate::from_ymd_opt(year, month, day)
                         .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 999))
                         .map(|t| t.and_utc().timestamp_millis());
-                    assert_eq!(parse_iso(text.as_bytes()).map(|(ms, _)| ms), chrono, "{text}");
+                    let fresh = parse_iso(text.as_bytes(), &mut IsoMinute::default());
+                    assert_eq!(fresh.map(|(ms, _)| ms), chrono, "{text}");
                 }
             }
         }
+        let last = &mut IsoMinute::default();
         for bad in ["2007-08-14T24:00:00", "2007-08-14T23:60:00", "2007-08-14T23:59:61"] {
-            assert_eq!(parse_iso(bad.as_bytes()), None, "{bad}");
+            assert_eq!(parse_iso(bad.as_bytes(), last), None, "{bad}");
         }
-        let leap = parse_iso(b"2016-12-31T23:59:60Z").unwrap();
+        let leap = parse_iso(b"2016-12-31T23:59:60Z", last).unwrap();
         assert_eq!(leap, (1_483_228_799_999, Some(0)));
+    }
+
+    /// Reading a run of lines with the last minute kept gives what reading each alone gives,
+    /// also when the minute's text recurs after others or a line breaks off after it.
+    #[test]
+    fn the_kept_minute_reads_as_a_fresh_one() {
+        let lines = [
+            "2007-08-14T00:00:00.408Z",
+            "2007-08-14T00:00:59,999+02:00",
+            "2007-08-14T00:00",
+            "2007-08-14T00:00:",
+            "2007-08-14T00:00:61",
+            "2007-08-14T00:00:07 UTC",
+            "2007-08-14T00:01:00.1",
+            "2007-08-14 00:00:00.408",
+            "2007-08-14T00:00:00.408Z",
+            "2007-02-29T00:00:00Z",
+            "2007-02-29T00:00:01Z",
+            "2007/08/14t23:59:60.5-0130",
+            "2007-08-14T00:00:00.",
+        ];
+        let last = &mut IsoMinute::default();
+        for line in lines {
+            let fresh = parse_iso(line.as_bytes(), &mut IsoMinute::default());
+            assert_eq!(parse_iso(line.as_bytes(), last), fresh, "{line}");
+        }
+        assert_eq!(parse_iso(b"2007-08-14T00:00:00.", last), None);
+        assert_eq!(parse_iso(b"2007-08-14T00:00", last), Some((1_187_049_600_000, None)));
     }
 
     #[test]
