@@ -232,6 +232,8 @@ impl SourcePlan {
 }
 
 /// Recycles a vector's allocation for a vector of the same shape with another lifetime.
+/// Inlined: ingest calls it four times a line, half of them on vectors already empty.
+#[inline(always)]
 pub fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
     v.clear();
     v.into_iter().map(|_| -> U { unreachable!("the vector is empty") }).collect()
