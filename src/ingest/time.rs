@@ -176,7 +176,12 @@ impl TsParser {
 
     /// Parses `raw` into UTC milliseconds, or says why it cannot.
     pub fn parse(&self, raw: &str, st: &mut TimeState) -> Result<i64, &'static str> {
-        let raw = raw.trim();
+        // Nearly every stamp starts and ends with a visible ASCII byte: two tests, no trim.
+        let b = raw.as_bytes();
+        let raw = match (b.first(), b.last()) {
+            (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => raw,
+            _ => raw.trim(),
+        };
         if raw.is_empty() {
             return Err("empty timestamp");
         }
@@ -419,10 +424,10 @@ fn parse_seconds(b: &[u8]) -> Option<(u32, u32, usize)> {
             while i < b.len() && b[i].is_ascii_digit() {
                 i += 1;
             }
-            let digits = &b[start..i];
-            for k in 0..9 {
-                nanos = nanos * 10 + digits.get(k).map_or(0, |d| u32::from(d - b'0'));
-            }
+            // Nine digits at most are read (nanoseconds); fewer are scaled up to them.
+            let digits = &b[start..i.min(start + 9)];
+            nanos = digits.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0'));
+            nanos *= 10u32.pow(9 - digits.len() as u32);
         }
     }
     // A leap second (:60) is read as the last millisecond of the minute.
@@ -604,6 +609,8 @@ mod tests {
         assert_eq!(utc("2022-08-27T17:22:01.694554+03:00", &p, st), "2022-08-27T14:22:01.694Z");
         assert_eq!(utc("2022-08-27T14:22:01.613Z", &p, st), "2022-08-27T14:22:01.613Z");
         assert_eq!(utc("2025-01-01 00:00:00.123456789", &p, st), "2025-01-01T00:00:00.123Z");
+        assert_eq!(utc("2025-01-01 00:00:00.99999999999Z", &p, st), "2025-01-01T00:00:00.999Z");
+        assert_eq!(utc("\u{a0}2025-01-01 00:00:00.5\u{b}", &p, st), "2025-01-01T00:00:00.500Z");
         assert_eq!(utc("2012-07-02 10:22:40,672", &p, st), "2012-07-02T10:22:40.672Z");
         assert_eq!(utc("2016-09-28 04:30:30 -0130", &p, st), "2016-09-28T06:00:30.000Z");
         assert!(p.parse("2015-04-24T21:08:10.313913FOO", st).is_err());
