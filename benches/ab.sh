@@ -5,8 +5,8 @@
 # runs of one build and then the other compare the minutes, not the builds; alternating
 # pairs put both in the same minutes. Build each into its own file first:
 #
-#   cargo build --release --locked && cp target/release/rootline /tmp/rootline.new
-#   benches/ab.sh /tmp/rootline.old /tmp/rootline.new 8 ingest --config X.toml --per-minute -q
+#   cargo build --release --locked && cp target/release/rootline target/rootline.new
+#   benches/ab.sh target/rootline.old target/rootline.new 8 ingest --config X.toml --per-minute -q
 #   benches/ab.sh A B 5 analyze --config incident.toml -q
 #
 # The command gets `--out DIR` added, one directory per build, compared with `diff -r` at the
