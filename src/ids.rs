@@ -210,8 +210,8 @@ impl<S: std::hash::BuildHasher> Interner<S> {
 }
 
 /// `a == b`, with no call to `memcmp` for 1 to 16 bytes (most field, user and client names,
-/// a pattern's literals): two overlapping words compared, or the few bytes. Asked for every field a preset reads and every name
-/// interned, where a call costs more than the compare.
+/// a pattern's literals): two overlapping words compared, or the few bytes. Asked for every
+/// field a preset reads and every name interned, where a call costs more than the compare.
 #[inline]
 pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
