@@ -207,16 +207,9 @@ impl TsParser {
     fn iso(&self, raw: &str, st: &mut TimeState) -> Result<i64, &'static str> {
         let (local, offset) =
             parse_iso(raw.as_bytes(), &mut st.iso).ok_or("not an ISO 8601 timestamp")?;
-        match (offset, &self.zone) {
-            (Some(secs), _) => Ok(local - i64::from(secs) * 1000),
-            (None, Zone::Utc) => {
-                st.last_utc_ms = Some(local);
-                Ok(local)
-            }
-            (None, _) => {
-                let naive = DateTime::from_timestamp_millis(local).ok_or("time out of range")?;
-                Ok(self.local_to_utc(naive.naive_utc(), st))
-            }
+        match offset {
+            Some(secs) => Ok(local - i64::from(secs) * 1000),
+            None => self.local_to_utc(local, st),
         }
     }
 
@@ -229,7 +222,7 @@ impl TsParser {
         let year = year.unwrap_or_else(|| st.year_for(month));
         let date = NaiveDate::from_ymd_opt(year, month, day).ok_or("day out of range")?;
         let naive = date.and_hms_nano_opt(h, m, s, nanos).ok_or("time out of range")?;
-        Ok(self.local_to_utc(naive, st))
+        self.local_to_utc(naive.and_utc().timestamp_millis(), st)
     }
 
     fn strftime(&self, raw: &str, fmt: &str, st: &mut TimeState) -> Result<i64, &'static str> {
@@ -250,40 +243,39 @@ impl TsParser {
             let year = st.year_for(n.month());
             n.with_year(year).ok_or("day out of range for the year")?
         };
-        Ok(self.local_to_utc(naive, st))
+        self.local_to_utc(naive.and_utc().timestamp_millis(), st)
     }
 
-    fn local_to_utc(&self, naive: NaiveDateTime, st: &mut TimeState) -> i64 {
+    /// UTC milliseconds of `local` (milliseconds of a local time read as if UTC) in the
+    /// source's zone. Offsets are whole seconds, so the cut fraction moves no instant across
+    /// a change of offset.
+    fn local_to_utc(&self, local: i64, st: &mut TimeState) -> Result<i64, &'static str> {
         let utc = match self.zone {
-            Zone::Utc => naive.and_utc().timestamp_millis(),
-            Zone::Fixed(o) => {
-                naive.and_utc().timestamp_millis() - i64::from(o.local_minus_utc()) * 1000
-            }
-            Zone::Named(tz) => match tz.offset_from_local_datetime(&naive) {
-                LocalResult::Single(o) => {
-                    naive.and_utc().timestamp_millis() - i64::from(o.fix().local_minus_utc()) * 1000
-                }
-                LocalResult::Ambiguous(a, b) => {
-                    let base = naive.and_utc().timestamp_millis();
-                    let x = base - i64::from(a.fix().local_minus_utc()) * 1000;
-                    let y = base - i64::from(b.fix().local_minus_utc()) * 1000;
-                    let (early, late) = (x.min(y), x.max(y));
-                    match st.last_utc_ms {
-                        Some(last) if last > early => late,
-                        _ => early,
+            Zone::Utc => local,
+            Zone::Fixed(o) => local - i64::from(o.local_minus_utc()) * 1000,
+            Zone::Named(tz) => {
+                let naive =
+                    DateTime::from_timestamp_millis(local).ok_or("time out of range")?.naive_utc();
+                let minus = |o: <chrono_tz::Tz as TimeZone>::Offset| {
+                    local - i64::from(o.fix().local_minus_utc()) * 1000
+                };
+                match tz.offset_from_local_datetime(&naive) {
+                    LocalResult::Single(o) => minus(o),
+                    LocalResult::Ambiguous(a, b) => {
+                        let (x, y) = (minus(a), minus(b));
+                        let (early, late) = (x.min(y), x.max(y));
+                        match st.last_utc_ms {
+                            Some(last) if last > early => late,
+                            _ => early,
+                        }
                     }
-                }
-                LocalResult::None => {
                     // In the gap when clocks spring forward: read it with the offset before.
-                    let o = tz.offset_from_utc_datetime(&naive).fix();
-                    naive.and_utc().timestamp_millis()
-                        - i64::from(o.local_minus_utc()) * 1000
-                        - 3_600_000
+                    LocalResult::None => minus(tz.offset_from_utc_datetime(&naive)) - 3_600_000,
                 }
-            },
+            }
         };
         st.last_utc_ms = Some(utc);
-        utc
+        Ok(utc)
     }
 }
 
