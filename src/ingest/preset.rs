@@ -150,11 +150,18 @@ impl Name {
 }
 
 #[derive(Debug, Clone)]
-pub struct Template(Vec<Part>);
+pub struct Template {
+    parts: Vec<Part>,
+    /// The position of the one field this template is, when it is just `{name}` and the name
+    /// was bound to a position ([`Template::bind`]): a record of the bound layout gives its
+    /// value there without [`Template::render`] (whose result, returned through memory,
+    /// stalled the load after each call in a W1 ingest's profile).
+    direct: Option<usize>,
+}
 
 /// The template `{a|b|...}` that reads the first present field of `names`.
 pub fn field_template(names: &[String]) -> Template {
-    Template(vec![Part::Var(Name::names(names), None)])
+    Template { parts: vec![Part::Var(Name::names(names), None)], direct: None }
 }
 
 impl Template {
@@ -183,7 +190,7 @@ impl Template {
         if !rest.is_empty() {
             parts.push(Part::Lit(rest.to_string()));
         }
-        Ok(Template(parts))
+        Ok(Template { parts, direct: None })
     }
 
     /// Renders with `lookup`; an empty result is `None` (a null cell). A scaled value that is
@@ -209,7 +216,7 @@ impl Template {
                 _ => Some(Cow::Borrowed(v)),
             }
         };
-        match self.0.as_slice() {
+        match self.parts.as_slice() {
             [Part::Var(names, scale)] => var(names, *scale),
             [Part::Lit(l)] => Some(Cow::Borrowed(l)),
             parts => {
@@ -228,10 +235,35 @@ impl Template {
     }
 
     fn bind(&mut self, layout: &[&str], dynamic: &[&str]) {
-        for part in &mut self.0 {
+        for part in &mut self.parts {
             if let Part::Var(names, _) = part {
                 names.iter_mut().for_each(|n| n.bind(layout, dynamic));
             }
+        }
+        self.direct = match self.parts.as_slice() {
+            [Part::Var(names, None)] => match names.as_slice() {
+                [Name { slot: Slot::At(i), .. }] => Some(*i),
+                _ => None,
+            },
+            _ => None,
+        };
+    }
+
+    /// [`Template::render`], with a bound `{name}` read in place (the same value: its field,
+    /// `None` when empty or absent).
+    #[inline(always)]
+    fn value<'r>(
+        &'r self,
+        rec: &'r Record<'_>,
+        bound: bool,
+        lookup: &dyn Fn(&Name) -> Option<&'r str>,
+    ) -> Option<Cow<'r, str>> {
+        match self.direct {
+            Some(i) if bound => match rec.fields.get(i) {
+                Some((_, v)) if !v.is_empty() => Some(Cow::Borrowed(v.as_ref())),
+                _ => None,
+            },
+            _ => self.render(rec, bound, lookup),
         }
     }
 }
@@ -909,7 +941,16 @@ fn map_preset<'r>(
         }
         out.resize(p.role.columns().len(), None);
         for (idx, t) in &rule.emit {
-            out[*idx] = t.render(rec, bound, &lookup);
+            // `out` is all `None` here: a bound `{name}` stores only a present value, in place
+            // (a value built apart and then copied in stalled each copy's load).
+            match t.direct {
+                Some(i) if bound => {
+                    if let Some((_, v)) = rec.fields.get(i).filter(|(_, v)| !v.is_empty()) {
+                        out[*idx] = Some(Cow::Borrowed(v.as_ref()));
+                    }
+                }
+                _ => out[*idx] = t.render(rec, bound, &lookup),
+            }
         }
         for (idx, m) in &p.values {
             m.apply(&mut out[*idx]);
@@ -921,7 +962,7 @@ fn map_preset<'r>(
                 _ => return Mapped::Reject("repeat count is not a number".into()),
             },
         };
-        return Mapped::Rows { ts: ts.render(rec, bound, &lookup), count };
+        return Mapped::Rows { ts: ts.value(rec, bound, &lookup), count };
     }
     Mapped::Reject(format!("no rule of preset {} matched", p.name))
 }
@@ -958,13 +999,23 @@ skip = true
         )
         .unwrap();
         let layout = ["ts", "host", "prog", "user", "msg", "ms"];
-        let unbound = Mapper::Preset {
-            preset: Box::new(preset),
-            source_stem: "auth".into(),
-            ts: field_template(&["time".into(), "ts".into()]),
-        };
+        // A timestamp of two names, and of one (read in place once bound, as `{host}` is).
+        for ts in [field_template(&["time".into(), "ts".into()]), field_template(&["ts".into()])] {
+            bound_reads_as_unbound(&preset, ts, &layout);
+        }
+    }
+
+    fn bound_reads_as_unbound(preset: &Preset, ts: Template, layout: &[&str]) {
+        let unbound =
+            Mapper::Preset { preset: Box::new(preset.clone()), source_stem: "auth".into(), ts };
         let mut bound = unbound.clone();
-        bound.bind(&layout);
+        bound.bind(layout);
+        let Mapper::Preset { ts, .. } = &bound else { unreachable!() };
+        let names = match ts.parts.as_slice() {
+            [Part::Var(names, _)] => names.len(),
+            _ => 0,
+        };
+        assert_eq!(ts.direct.is_some(), names == 1, "a bound one-name template is read in place");
         let lines = [
             ["t1", "h1", "authd", "field-user", "denied cap-user", "5"],
             ["t2", "h2", "authd", "u2", "ok", "7"],
