@@ -152,10 +152,11 @@ impl Name {
 #[derive(Debug, Clone)]
 pub struct Template {
     parts: Vec<Part>,
-    /// The position of the one field this template is, when it is just `{name}` and the name
-    /// was bound to a position ([`Template::bind`]): a record of the bound layout gives its
-    /// value there without [`Template::render`] (whose result, returned through memory,
-    /// stalled the load after each call in a W1 ingest's profile).
+    /// The position of the one field this template can read, when it is just `{name}` (or
+    /// `{a|b}` where only one name is in the layout) and the name was bound to a position
+    /// ([`Template::bind`]): a record of the bound layout gives its value there without
+    /// [`Template::render`] (whose result, returned through memory, stalled the load after
+    /// each call in a W1 ingest's profile).
     direct: Option<usize>,
 }
 
@@ -240,11 +241,23 @@ impl Template {
                 names.iter_mut().for_each(|n| n.bind(layout, dynamic));
             }
         }
+        // `{a|b|...}` of which one name is bound to a position and the others are in no
+        // field of the layout (a timestamp's aliases): only that field can give a value.
         self.direct = match self.parts.as_slice() {
-            [Part::Var(names, None)] => match names.as_slice() {
-                [Name { slot: Slot::At(i), .. }] => Some(*i),
-                _ => None,
-            },
+            [Part::Var(names, None)] => {
+                let mut at = names.iter().filter_map(|n| match n.slot {
+                    Slot::At(i) => Some(i),
+                    _ => None,
+                });
+                let others_absent = names.iter().all(|n| {
+                    matches!(n.slot, Slot::At(_))
+                        || (n.slot == Slot::Missing && n.text != "source_stem")
+                });
+                match (at.next(), at.next()) {
+                    (Some(i), None) if others_absent => Some(i),
+                    _ => None,
+                }
+            }
             _ => None,
         };
     }
@@ -999,23 +1012,28 @@ skip = true
         )
         .unwrap();
         let layout = ["ts", "host", "prog", "user", "msg", "ms"];
-        // A timestamp of two names, and of one (read in place once bound, as `{host}` is).
-        for ts in [field_template(&["time".into(), "ts".into()]), field_template(&["ts".into()])] {
-            bound_reads_as_unbound(&preset, ts, &layout);
+        // Timestamps of two names in the layout, of one, of one with aliases not in it (read
+        // in place once bound, as `{host}` is), and of one after `source_stem`.
+        let names =
+            |n: &[&str]| field_template(&n.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let cases = [
+            (names(&["host", "ts"]), false),
+            (names(&["ts"]), true),
+            (names(&["time", "ts", "when"]), true),
+            (names(&["source_stem", "ts"]), false),
+        ];
+        for (ts, direct) in cases {
+            bound_reads_as_unbound(&preset, ts, &layout, direct);
         }
     }
 
-    fn bound_reads_as_unbound(preset: &Preset, ts: Template, layout: &[&str]) {
+    fn bound_reads_as_unbound(preset: &Preset, ts: Template, layout: &[&str], direct: bool) {
         let unbound =
             Mapper::Preset { preset: Box::new(preset.clone()), source_stem: "auth".into(), ts };
         let mut bound = unbound.clone();
         bound.bind(layout);
         let Mapper::Preset { ts, .. } = &bound else { unreachable!() };
-        let names = match ts.parts.as_slice() {
-            [Part::Var(names, _)] => names.len(),
-            _ => 0,
-        };
-        assert_eq!(ts.direct.is_some(), names == 1, "a bound one-name template is read in place");
+        assert_eq!(ts.direct.is_some(), direct, "{ts:?}");
         let lines = [
             ["t1", "h1", "authd", "field-user", "denied cap-user", "5"],
             ["t2", "h2", "authd", "u2", "ok", "7"],
