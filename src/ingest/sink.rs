@@ -413,7 +413,8 @@ const EXACT_UNTIL: usize = 4096;
 /// How a column is encoded. The 64-bit integer columns (`ts` and `line`: times in order and
 /// consecutive line numbers) as deltas: a few bits a row instead of 8 bytes, so that there is
 /// next to nothing left to compress (Polars' writer estimates their distinct values, finds
-/// too many for a dictionary and writes 8 bytes a row that Snappy then works through).
+/// too many for a dictionary and writes 8 bytes a row that Snappy then works through). Float
+/// columns of whole numbers near each other as a dictionary ([`whole_number_dictionary`]).
 ///
 /// Text columns choose their encoding as Polars' writer would, faster: it estimates the
 /// distinct values (a hash of every value), writes the column plain when they are over 3/4
@@ -437,6 +438,9 @@ fn column_encoding(array: &dyn polars_arrow::array::Array) -> Encode {
         == PhysicalType::Primitive(polars_arrow::types::PrimitiveType::Int64)
     {
         return Encode::Delta;
+    }
+    if let Some(a) = array.as_any().downcast_ref::<PrimitiveArray<f64>>() {
+        return whole_number_dictionary(a).map_or(Encode::AsPolars, Encode::Dictionary);
     }
     let Some(a) = array.as_any().downcast_ref::<Utf8ViewArray>() else {
         return Encode::AsPolars;
@@ -511,6 +515,70 @@ fn column_encoding(array: &dyn polars_arrow::array::Array) -> Encode {
         Ok(d) => Encode::Dictionary(d.boxed()),
         Err(_) => Encode::AsPolars,
     }
+}
+
+/// A number column whose values are whole and within 65,536 of each other (latencies in
+/// milliseconds, counts, status codes) as a dictionary of its distinct values in ascending
+/// order, built as Polars' writer builds one for an integer column (a bitmap of the values
+/// seen between the least and the greatest). Polars' writer writes every float column plain:
+/// 8 bytes a row, which Snappy then works through (W1's `latency_ms`: 830 KB a part, 290 KB
+/// compressed). `None` when a value is not such a number (a fraction, -0.0, NaN, infinite),
+/// or when a dictionary does not pay (Polars' rule: over 3/4 of the rows distinct), or for
+/// short columns.
+fn whole_number_dictionary(
+    a: &polars_arrow::array::PrimitiveArray<f64>,
+) -> Option<Box<dyn polars_arrow::array::Array>> {
+    use polars_arrow::array::{DictionaryArray, PrimitiveArray};
+    use polars_arrow::datatypes::{ArrowDataType, IntegerType};
+    const SPAN: i64 = 1 << 16;
+    let n = a.len();
+    if n <= 128 {
+        return None;
+    }
+    let whole = |v: f64| (v as i64) as f64 == v && v.to_bits() != (-0.0f64).to_bits();
+    let valid = |i: usize| a.validity().is_none_or(|m| m.get_bit(i));
+    let (mut min, mut max) = (i64::MAX, i64::MIN);
+    for (i, &v) in a.values().iter().enumerate() {
+        if valid(i) {
+            if !whole(v) {
+                return None;
+            }
+            min = min.min(v as i64);
+            max = max.max(v as i64);
+        }
+    }
+    if min > max || max - min >= SPAN {
+        return None;
+    }
+    // Per value in the span, its key + 1 (0: not seen), then keys in ascending order.
+    let mut key = vec![0u32; (max - min + 1) as usize];
+    for (i, &v) in a.values().iter().enumerate() {
+        if valid(i) {
+            key[(v as i64 - min) as usize] = 1;
+        }
+    }
+    let mut values = Vec::new();
+    for (offset, k) in key.iter_mut().enumerate() {
+        if *k != 0 {
+            values.push((min + offset as i64) as f64);
+            *k = values.len() as u32;
+        }
+    }
+    if values.len() * 4 >= n * 3 {
+        return None;
+    }
+    // A null row's value may be anything: it takes a valid key, as in Polars' writer.
+    let keys: Vec<u32> = a
+        .values()
+        .iter()
+        .map(|&v| key[((v as i64).clamp(min, max) - min) as usize].saturating_sub(1))
+        .collect();
+    let keys =
+        PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.into(), a.validity().cloned());
+    let values = PrimitiveArray::<f64>::from_vec(values).boxed();
+    let dtype =
+        ArrowDataType::Dictionary(IntegerType::UInt32, Box::new(ArrowDataType::Float64), false);
+    DictionaryArray::<u32>::try_new(dtype, keys, values).ok().map(|d| d.boxed())
 }
 
 /// Appends `df` to a part as Polars' `write_batch` does (a row group per chunk), but with
@@ -1042,6 +1110,33 @@ mod tests {
         assert!(matches!(column_encoding(&ts), Encode::Delta));
         let floats = PrimitiveArray::<f64>::from_vec(vec![1.5; 1000]);
         assert!(matches!(column_encoding(&floats), Encode::AsPolars));
+        // Whole numbers near each other (latencies), with nulls: a dictionary of the values
+        // in ascending order, each row's key giving its value back.
+        let latencies: Vec<Option<f64>> = (0..1000)
+            .map(|i| (i % 7 != 0).then_some(((i * 31) % 97) as f64 * 5.0 - 40.0))
+            .collect();
+        let a = PrimitiveArray::<f64>::from(latencies.clone());
+        let Encode::Dictionary(d) = column_encoding(&a) else { panic!("latencies") };
+        let d = d.as_any().downcast_ref::<DictionaryArray<u32>>().unwrap();
+        let values = d.values().as_any().downcast_ref::<PrimitiveArray<f64>>().unwrap();
+        assert_eq!(values.len(), 97);
+        assert!(values.values().windows(2).all(|w| w[0] < w[1]), "ascending");
+        for (i, want) in latencies.iter().enumerate() {
+            let got = (!d.is_null(i)).then(|| values.value(d.keys().value(i) as usize));
+            assert_eq!(got, *want, "row {i}");
+        }
+        // Not whole, not near, mostly distinct, or a -0.0 (a dictionary would lose its sign):
+        // Polars' way (plain).
+        let cases: [Vec<f64>; 4] = [
+            (0..1000).map(|i| (i % 10) as f64 + 0.25).collect(),
+            (0..1000).map(|i| (i % 10) as f64 * 100_000.0).collect(),
+            (0..1000).map(|i| i as f64).collect(),
+            (0..1000).map(|i| if i == 500 { -0.0 } else { (i % 10) as f64 }).collect(),
+        ];
+        for v in cases {
+            let a = PrimitiveArray::<f64>::from_vec(v);
+            assert!(matches!(column_encoding(&a), Encode::AsPolars));
+        }
     }
 
     #[test]
