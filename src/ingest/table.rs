@@ -49,12 +49,18 @@ pub fn normalise_outcome(v: &str) -> Option<&'static str> {
         "fail", "failed", "failure", "error", "denied", "deny", "rejected", "reject", "false", "0",
         "timeout",
     ];
+    // The spellings nearly every log uses, before the trim and the lists.
+    let common = |v: &str| match v {
+        "ok" | "OK" => Some("ok"),
+        "fail" | "FAIL" => Some("fail"),
+        _ => None,
+    };
+    if let Some(o) = common(v) {
+        return Some(o);
+    }
     let v = v.trim();
-    // The spellings nearly every log uses, before the lists.
-    match v {
-        "ok" | "OK" => return Some("ok"),
-        "fail" | "FAIL" => return Some("fail"),
-        _ => {}
+    if let Some(o) = common(v) {
+        return Some(o);
     }
     if OK.iter().any(|o| o.eq_ignore_ascii_case(v)) {
         Some("ok")
@@ -384,6 +390,22 @@ mod tests {
         }
         for v in ["", "-", "1x", "--1", "+", "1e", " 1"] {
             assert_eq!(number(v).ok(), v.parse::<f64>().ok(), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn outcomes_are_read_with_or_without_spaces_around_them() {
+        for (v, want) in [
+            ("OK", Some("ok")),
+            ("fail", Some("fail")),
+            (" ok ", Some("ok")),
+            ("FAIL\u{a0}", Some("fail")),
+            ("\tSuccess", Some("ok")),
+            ("Denied", Some("fail")),
+            ("maybe", None),
+            ("", None),
+        ] {
+            assert_eq!(normalise_outcome(v), want, "{v:?}");
         }
     }
 
