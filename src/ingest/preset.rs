@@ -138,7 +138,11 @@ impl Name {
     /// which templates read before fields) and positions (`@2`) stay looked up by name. A
     /// missing name still goes through the lookup (which may give `source_stem`).
     fn bind(&mut self, layout: &[&str], dynamic: &[&str]) {
-        self.slot = if self.text.starts_with('@') || dynamic.contains(&self.text.as_str()) {
+        // `@2` and `@2.name` are positions; `@timestamp` is a field's name.
+        let position = self.text.strip_prefix('@').is_some_and(|p| {
+            p.strip_suffix(".name").unwrap_or(p).bytes().all(|c| c.is_ascii_digit())
+        });
+        self.slot = if position || dynamic.contains(&self.text.as_str()) {
             Slot::Any
         } else {
             match layout.iter().position(|n| *n == self.text) {
@@ -241,8 +245,9 @@ impl Template {
                 names.iter_mut().for_each(|n| n.bind(layout, dynamic));
             }
         }
-        // `{a|b|...}` of which one name is bound to a position and the others are in no
-        // field of the layout (a timestamp's aliases): only that field can give a value.
+        // `{a|b|...}` of which the names bound to a position are bound to one, and the others
+        // are in no field of the layout (a timestamp's aliases): only that field can give a
+        // value.
         self.direct = match self.parts.as_slice() {
             [Part::Var(names, None)] => {
                 let mut at = names.iter().filter_map(|n| match n.slot {
@@ -253,8 +258,9 @@ impl Template {
                     matches!(n.slot, Slot::At(_))
                         || (n.slot == Slot::Missing && n.text != "source_stem")
                 });
-                match (at.next(), at.next()) {
-                    (Some(i), None) if others_absent => Some(i),
+                // (A name may come twice: a table's time column is also its first time.)
+                match at.next() {
+                    Some(i) if others_absent && at.all(|j| j == i) => Some(i),
                     _ => None,
                 }
             }
@@ -1021,6 +1027,9 @@ skip = true
             (names(&["ts"]), true),
             (names(&["time", "ts", "when"]), true),
             (names(&["source_stem", "ts"]), false),
+            (names(&["time", "ts", "column_1", "ts"]), true),
+            (names(&["ts", "@timestamp"]), true),
+            (names(&["@1", "ts"]), false),
         ];
         for (ts, direct) in cases {
             bound_reads_as_unbound(&preset, ts, &layout, direct);
