@@ -184,6 +184,38 @@ pub fn keep_columns(
     Ok(df)
 }
 
+/// A small table of recently seen string views (their 16 bytes: a short text's bytes, a long
+/// one's place) and a number for each (a dictionary key, a category), found by a hash of the
+/// view's bits. For a column of few values, nearly every row's number is here: one compare
+/// instead of a probe of a map or of Polars' categories.
+struct RecentViews([(u128, u32); 64]);
+
+impl Default for RecentViews {
+    fn default() -> RecentViews {
+        RecentViews([(0, 0); 64])
+    }
+}
+
+impl RecentViews {
+    fn slot(&mut self, v: u128) -> &mut (u128, u32) {
+        const FIB: u64 = 0x9E37_79B9_7F4A_7C15;
+        &mut self.0[((v as u64 ^ (v >> 64) as u64).wrapping_mul(FIB) >> 58) as usize]
+    }
+
+    /// The number last put for view `v`, if it is still held.
+    #[inline(always)]
+    fn get(&mut self, v: u128) -> Option<u32> {
+        let &mut (view, n) = self.slot(v);
+        // Numbers are held + 1: 0 is an empty slot.
+        (n != 0 && view == v).then(|| n - 1)
+    }
+
+    #[inline(always)]
+    fn put(&mut self, v: u128, n: u32) {
+        *self.slot(v) = (v, n + 1);
+    }
+}
+
 /// A text column of few values as the categorical `cat` (Polars' global categories) that
 /// `c.cast(cat)` makes: each value's category from the categories' mapping, in order of first
 /// sight, so the same numbers. The cast asks the mapping for every row (a hash and a compare
@@ -197,10 +229,8 @@ fn few_values_categorical(c: &Column, cat: &DataType) -> PolarsResult<Column> {
     if cat.cat_physical()? != CategoricalPhysical::U32 {
         return c.cast(cat);
     }
-    const FIB: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut ids: Vec<u32> = Vec::with_capacity(c.len());
-    // A view's bits and its category + 1 (0: empty).
-    let mut recent = [(0u128, 0u32); 64];
+    let mut recent = RecentViews::default();
     for arr in text.downcast_iter() {
         for (i, view) in arr.views().iter().enumerate() {
             if arr.is_null(i) {
@@ -208,12 +238,15 @@ fn few_values_categorical(c: &Column, cat: &DataType) -> PolarsResult<Column> {
                 continue;
             }
             let v = view.as_u128();
-            let slot =
-                &mut recent[((v as u64 ^ (v >> 64) as u64).wrapping_mul(FIB) >> 58) as usize];
-            if slot.1 == 0 || slot.0 != v {
-                *slot = (v, mapping.insert_cat(arr.value(i))? + 1);
-            }
-            ids.push(slot.1 - 1);
+            let id = match recent.get(v) {
+                Some(id) => id,
+                None => {
+                    let id = mapping.insert_cat(arr.value(i))?;
+                    recent.put(v, id);
+                    id
+                }
+            };
+            ids.push(id);
         }
     }
     let phys = UInt32Chunked::from_vec_validity(c.name().clone(), ids, c.rechunk_validity());
@@ -497,9 +530,7 @@ fn column_encoding(array: &dyn polars_arrow::array::Array) -> Encode {
     let mut keys: Vec<u32> = Vec::with_capacity(n);
     let most = n * 85 / 100;
     let mut estimated = false;
-    // Views by a hash of their bits, each with its key + 1 (0: empty).
-    const FIB: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut recent = [(0u128, 0u32); 64];
+    let mut recent = RecentViews::default();
     for (i, view) in a.views().iter().enumerate() {
         if a.is_null(i) {
             keys.push(0);
@@ -508,9 +539,8 @@ fn column_encoding(array: &dyn polars_arrow::array::Array) -> Encode {
         // A few-valued column (hosts, outcomes, reasons, a file's path) finds nearly every
         // row's key in a small table of recent views, one compare instead of a map's probe.
         let v = view.as_u128();
-        let slot = &mut recent[((v as u64 ^ (v >> 64) as u64).wrapping_mul(FIB) >> 58) as usize];
-        if slot.1 != 0 && slot.0 == v {
-            keys.push(slot.1 - 1);
+        if let Some(key) = recent.get(v) {
+            keys.push(key);
             continue;
         }
         // A short text is all in its view; a long one may sit in other views too.
@@ -531,7 +561,7 @@ fn column_encoding(array: &dyn polars_arrow::array::Array) -> Encode {
                 k
             }
         };
-        *slot = (v, key + 1);
+        recent.put(v, key);
         keys.push(key);
         if estimated {
             continue;
