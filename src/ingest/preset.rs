@@ -268,8 +268,16 @@ impl Template {
         };
     }
 
-    /// [`Template::render`], with a bound `{name}` read in place (the same value: its field,
-    /// `None` when empty or absent).
+    /// What [`Template::render`] gives, read in place, when the template is one bound field
+    /// ([`Template::direct`]) and `rec` has the bound layout: `Some` of the field's value
+    /// (`None` when empty or absent). `None` when it must be rendered.
+    #[inline(always)]
+    fn in_place<'r>(&self, rec: &'r Record<'_>, bound: bool) -> Option<Option<&'r str>> {
+        let i = self.direct.filter(|_| bound)?;
+        Some(rec.fields.get(i).map(|(_, v)| v.as_ref()).filter(|v| !v.is_empty()))
+    }
+
+    /// [`Template::render`], read in place where it can be ([`Template::in_place`]).
     #[inline(always)]
     fn value<'r>(
         &'r self,
@@ -277,12 +285,9 @@ impl Template {
         bound: bool,
         lookup: &dyn Fn(&Name) -> Option<&'r str>,
     ) -> Option<Cow<'r, str>> {
-        match self.direct {
-            Some(i) if bound => match rec.fields.get(i) {
-                Some((_, v)) if !v.is_empty() => Some(Cow::Borrowed(v.as_ref())),
-                _ => None,
-            },
-            _ => self.render(rec, bound, lookup),
+        match self.in_place(rec, bound) {
+            Some(v) => v.map(Cow::Borrowed),
+            None => self.render(rec, bound, lookup),
         }
     }
 }
@@ -962,13 +967,10 @@ fn map_preset<'r>(
         for (idx, t) in &rule.emit {
             // `out` is all `None` here: a bound `{name}` stores only a present value, in place
             // (a value built apart and then copied in stalled each copy's load).
-            match t.direct {
-                Some(i) if bound => {
-                    if let Some((_, v)) = rec.fields.get(i).filter(|(_, v)| !v.is_empty()) {
-                        out[*idx] = Some(Cow::Borrowed(v.as_ref()));
-                    }
-                }
-                _ => out[*idx] = t.render(rec, bound, &lookup),
+            match t.in_place(rec, bound) {
+                Some(Some(v)) => out[*idx] = Some(Cow::Borrowed(v)),
+                Some(None) => {}
+                None => out[*idx] = t.render(rec, bound, &lookup),
             }
         }
         for (idx, m) in &p.values {
