@@ -132,10 +132,10 @@ impl<S: std::hash::BuildHasher> Interner<S> {
         self.slots.len() - 1
     }
 
-    /// The slot where a name is looked for first, from `meta` (its tag in the high 32 bits).
+    /// The slot where a name of tag `tag` is looked for first: the tag's top bits.
     #[inline]
-    fn home(&self, meta: u64) -> usize {
-        ((meta >> 32) as u32 >> (32 - self.bits)) as usize
+    fn home(&self, tag: u64) -> usize {
+        (tag as u32 >> (32 - self.bits)) as usize
     }
 
     /// The id of `v`, whose hash is `h`; a new id for a name not seen before. [`NONE`] once
@@ -144,7 +144,7 @@ impl<S: std::hash::BuildHasher> Interner<S> {
     fn id_hashed(&mut self, v: &str, h: u64) -> u32 {
         let (b, mask) = (v.as_bytes(), self.mask());
         let (tag, want) = (tag(h, b.len()), head(b));
-        let mut i = self.home(tag << 32);
+        let mut i = self.home(tag);
         loop {
             let slot = self.slots[i];
             if slot.meta == 0 {
@@ -188,7 +188,7 @@ impl<S: std::hash::BuildHasher> Interner<S> {
         let mut slots = vec![Slot::default(); self.slots.len() * 2];
         let mask = slots.len() - 1;
         for &slot in self.slots.iter().filter(|s| s.meta != 0) {
-            let mut i = self.home(slot.meta);
+            let mut i = self.home(slot.meta >> 32);
             while slots[i].meta != 0 {
                 i = (i + 1) & mask;
             }
@@ -211,7 +211,7 @@ impl<S: std::hash::BuildHasher> Interner<S> {
             let mut n = 0;
             for (slot, v) in batch.iter_mut().zip(names.by_ref()) {
                 let h = v.map_or(0, |v| self.hash(v.as_bytes()));
-                prefetch(&self.slots[self.home(tag(h, v.map_or(0, str::len)) << 32)]);
+                prefetch(&self.slots[self.home(tag(h, v.map_or(0, str::len)))]);
                 *slot = (v, h);
                 n += 1;
             }
@@ -219,7 +219,7 @@ impl<S: std::hash::BuildHasher> Interner<S> {
             for &(v, h) in &batch[..n] {
                 let Some(v) = v.filter(|v| v.len() > 8) else { continue };
                 let tag = tag(h, v.len());
-                let slot = self.slots[self.home(tag << 32)];
+                let slot = self.slots[self.home(tag)];
                 if slot.meta >> 32 == tag && slot.meta != 0 {
                     prefetch(&self.keys[(slot.meta as u32 - 1) as usize]);
                 }
