@@ -273,7 +273,12 @@ fn flat_json<'a>(line: &'a str, rec: &mut Record<'a>, keys: &[String]) -> Option
 fn json_string(line: &str, i: usize) -> Option<(&str, usize)> {
     let b = line.as_bytes();
     let end = string_end(b, i + 1)?;
-    (b[end] == b'"').then(|| (&line[i + 1..end], end + 1))
+    // An `if`, not `bool::then` with a closure: the closure stayed a call of its own, which
+    // read its captures back from memory (2.8% of a W1 JSONL ingest).
+    if b[end] != b'"' {
+        return None;
+    }
+    Some((&line[i + 1..end], end + 1))
 }
 
 /// The keys of a flat JSON line without nulls, in order: what [`parse_json`] reads by
