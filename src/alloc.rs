@@ -1,5 +1,6 @@
-//! The one setting of the C allocator rootline makes: how large an allocation must be before
-//! glibc's malloc maps it on its own instead of serving it from its heaps.
+//! The settings of the C allocator rootline makes (glibc's `mallopt`): how large an
+//! allocation must be before malloc maps it on its own instead of serving it from its heaps,
+//! and whether freed memory goes back to the system as it goes.
 
 /// Serves allocations of up to 1 MiB from malloc's heaps, for the rest of the process. Called
 /// before logs are loaded into memory (a no-op off glibc).
@@ -16,5 +17,18 @@ pub fn serve_piece_buffers_from_heap() {
     // at any time from any thread, and a failure leaves the old setting.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+/// Commands that hold whole tables in memory ask glibc to hand freed memory back as it goes:
+/// it kept ingest's short-lived buffers, half the peak of a large analyze (9.6M lines: 2.5 GB,
+/// 1.4 GB with this, and faster). Streaming `ingest` is left alone: there it cost 25% of the
+/// speed for memory it does not need.
+pub fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt sets a parameter of glibc's malloc under its own lock; it may be called
+    // at any time from any thread, and a failure leaves the old setting.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 0);
     }
 }

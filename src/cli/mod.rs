@@ -90,7 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             | Command::Report(_)
             | Command::Whatif(_)
     ) {
-        return_freed_memory();
+        crate::alloc::return_freed_memory();
     }
     let code = match cli.command {
         Command::Analyze(args) => analyze::run(*args),
@@ -120,25 +120,6 @@ fn peak_rss_kib() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
-
-/// Commands that hold whole tables in memory ask glibc to hand freed memory back as it goes:
-/// it kept ingest's short-lived buffers, half the peak of a large analyze (9.6M lines: 2.5 GB,
-/// 1.4 GB with this, and faster). Streaming `ingest` is left alone: there it cost 25% of the
-/// speed for memory it does not need.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn return_freed_memory() {
-    const M_TRIM_THRESHOLD: i32 = -1;
-    unsafe extern "C" {
-        fn mallopt(param: i32, value: i32) -> i32;
-    }
-    // SAFETY: mallopt only sets an allocator tunable, and takes the allocator's own locks.
-    unsafe {
-        mallopt(M_TRIM_THRESHOLD, 0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn return_freed_memory() {}
 
 #[cfg(test)]
 mod tests {
