@@ -16,7 +16,7 @@ pub fn run(_args: FormatsArgs) -> anyhow::Result<ExitCode> {
         println!("  {:<14} {}", f.def.name, f.def.title);
     }
     println!("\npresets (--preset; turn lines into role rows):");
-    for p in &reg.presets {
+    for p in reg.presets() {
         let also = if p.aliases.is_empty() {
             String::new()
         } else {

@@ -37,7 +37,7 @@ fn formats_do_not_shadow_each_other() {
 #[test]
 fn all_preset_samples_give_their_rows() {
     let reg = Registry::builtin();
-    for p in &reg.presets {
+    for p in reg.presets() {
         p.check_samples(&reg.formats).unwrap_or_else(|e| panic!("{e}"));
     }
 }
@@ -45,7 +45,7 @@ fn all_preset_samples_give_their_rows() {
 #[test]
 fn presets_are_detected_for_their_samples() {
     let reg = Registry::builtin();
-    for p in &reg.presets {
+    for p in reg.presets() {
         let lines: Vec<&str> = p
             .samples
             .iter()
