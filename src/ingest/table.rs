@@ -49,19 +49,13 @@ pub fn normalise_outcome(v: &str) -> Option<&'static str> {
         "fail", "failed", "failure", "error", "denied", "deny", "rejected", "reject", "false", "0",
         "timeout",
     ];
-    // The spellings nearly every log uses, before the trim and the lists.
-    let common = |v: &str| match v {
-        "ok" | "OK" => Some("ok"),
-        "fail" | "FAIL" => Some("fail"),
-        _ => None,
-    };
-    if let Some(o) = common(v) {
-        return Some(o);
+    // The spellings nearly every log uses, before the trim and the lists (which hold them too).
+    match v {
+        "ok" | "OK" => return Some("ok"),
+        "fail" | "FAIL" => return Some("fail"),
+        _ => {}
     }
     let v = v.trim();
-    if let Some(o) = common(v) {
-        return Some(o);
-    }
     if OK.iter().any(|o| o.eq_ignore_ascii_case(v)) {
         Some("ok")
     } else if FAIL.iter().any(|o| o.eq_ignore_ascii_case(v)) {
