@@ -182,7 +182,6 @@ fn flat_json<'a>(line: &'a str, rec: &mut Record<'a>, keys: &[String]) -> Option
         }
         i
     };
-    let string = |i: usize| json_string(line, i);
     // The expected key `k` at the quote at `i`: the key and the position after its quote.
     // A key of `keys` holds no quote, backslash or control byte (it was read by this scan),
     // so bytes equal to it and then a quote are that key.
@@ -210,7 +209,7 @@ fn flat_json<'a>(line: &'a str, rec: &mut Record<'a>, keys: &[String]) -> Option
         n += 1;
         let (key, after) = match found {
             Some(f) => f,
-            None => string(i)?,
+            None => json_string(line, i)?,
         };
         i = ws(after);
         if b.get(i) != Some(&b':') {
@@ -220,7 +219,7 @@ fn flat_json<'a>(line: &'a str, rec: &mut Record<'a>, keys: &[String]) -> Option
         let start = i;
         let value = match *b.get(i)? {
             b'"' => {
-                let (v, after) = string(i)?;
+                let (v, after) = json_string(line, i)?;
                 i = after;
                 Some(v)
             }
