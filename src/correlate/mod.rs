@@ -33,17 +33,35 @@ pub fn analyze_series(
     o: &AnalyzeOptions,
 ) -> PolarsResult<Findings> {
     let d = &o.detect;
-    let mut surges = detect::surges(s, d);
-    let mut exhaustions = detect::exhaustions(s, d);
-    let mut waves = detect::change_waves(s, d);
-    let mut failures = detect::failures(s, d);
-    cite(tables, Role::Login, schema::OUTCOME, None, &mut surges, s)?;
-    cite(tables, Role::Login, schema::OUTCOME, Some("fail"), &mut failures, s)?;
-    cite(tables, Role::Node, schema::EVENT, Some("leave"), &mut exhaustions, s)?;
-    for w in &mut waves {
-        let kind = w.series.trim_start_matches(signal::CHANGE_PREFIX).to_string();
-        cite(tables, Role::Change, schema::KIND, Some(&kind), std::slice::from_mut(w), s)?;
-    }
+    // The episodes of each kind with their first lines. The four read the series and tables
+    // only, so they are found two a core (each baseline is a median per bucket).
+    let cited = |mut found: Vec<Episode>, role, column, value| -> PolarsResult<Vec<Episode>> {
+        cite(tables, role, column, value, &mut found, s)?;
+        Ok(found)
+    };
+    let ((surges, failures), (exhaustions, waves)) = rayon::join(
+        || {
+            rayon::join(
+                || cited(detect::surges(s, d), Role::Login, schema::OUTCOME, None),
+                || cited(detect::failures(s, d), Role::Login, schema::OUTCOME, Some("fail")),
+            )
+        },
+        || {
+            rayon::join(
+                || cited(detect::exhaustions(s, d), Role::Node, schema::EVENT, Some("leave")),
+                || -> PolarsResult<Vec<Episode>> {
+                    let mut waves = detect::change_waves(s, d);
+                    for w in &mut waves {
+                        let kind = w.series.trim_start_matches(signal::CHANGE_PREFIX).to_string();
+                        let one = std::slice::from_mut(w);
+                        cite(tables, Role::Change, schema::KIND, Some(&kind), one, s)?;
+                    }
+                    Ok(waves)
+                },
+            )
+        },
+    );
+    let (surges, failures, exhaustions, waves) = (surges?, failures?, exhaustions?, waves?);
     let metrics = metric_shifts(tables, s, d)?;
     let changes = chain::change_rows(tables)?;
     let coupling = coupling(tables, &exhaustions, &changes, s)?;
@@ -223,25 +241,27 @@ fn cite(
         return Ok(());
     }
     let ts = schema::ts_ms(df)?;
-    // Which rows may be cited, as one pass over the column (it may be text or categories).
-    let wanted: Option<Vec<bool>> = match value {
-        Some(v) => Some(
-            df.column(column)?
-                .as_materialized_series()
-                .equal(v)?
-                .iter()
-                .map(|b| b.unwrap_or(false))
-                .collect(),
-        ),
-        None => None,
-    };
     let (source, line) = (df.column(schema::SOURCE)?, df.column(schema::LINE)?);
     for e in episodes {
         let (lo, hi) = (s.at(e.onset_i), s.at(e.end_i) + s.bucket_ms);
         let start = ts.partition_point(|t| *t < lo);
-        e.first_lines = (start..ts.len())
-            .take_while(|&i| ts[i] < hi)
-            .filter(|&i| wanted.as_ref().is_none_or(|w| w[i]))
+        let end = start + ts[start..].partition_point(|t| *t < hi);
+        // Which of the episode's rows may be cited, as one pass over its stretch of the
+        // column (text or categories), not over the whole table once per kind of episode.
+        let wanted: Option<Vec<bool>> = match value {
+            Some(v) => Some(
+                df.column(column)?
+                    .as_materialized_series()
+                    .slice(start as i64, end - start)
+                    .equal(v)?
+                    .iter()
+                    .map(|b| b.unwrap_or(false))
+                    .collect(),
+            ),
+            None => None,
+        };
+        e.first_lines = (start..end)
+            .filter(|&i| wanted.as_ref().is_none_or(|w| w[i - start]))
             .take(3)
             .map(|i| -> PolarsResult<String> {
                 let src = source.get(i)?;
