@@ -422,11 +422,16 @@ impl LoginRows<'_> {
             bucket.clear();
             *nulls = 0;
         };
+        // The current bucket and its times: a row in them (the rows are in time order) needs
+        // no division to find its bucket.
+        let (mut i, mut span) = (0, 0..0);
         let users = self.users.iter().skip(rows.start);
         let rows = self.ts[rows.clone()].iter().zip(&self.outcome[rows]);
         for (((&t, &o), l), u) in rows.zip(latency).zip(users) {
-            let i = set.index(t).expect("inside the grid by construction") - base;
-            if current != Some(i) {
+            if !span.contains(&t) {
+                i = set.index(t).expect("inside the grid by construction") - base;
+                let start = set.at(i + base);
+                span = start..start + set.bucket_ms;
                 if let Some(c) = current {
                     close(c, &mut bucket, &mut nulls);
                 }
