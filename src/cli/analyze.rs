@@ -122,7 +122,8 @@ fn series_analysis(
 }
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    let (_, Analysis { findings, .. }) = analysis(&args)?;
+    let (incident, Analysis { findings, series }) = analysis(&args)?;
+    super::free_aside((incident, series));
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let path = args.out.join("findings.json");
