@@ -4,6 +4,14 @@
 use super::format::Formats;
 use super::plan::{Registry, SourceSpec, plan_text};
 
+/// The built-in formats' patterns compile when first used, so they are checked here.
+#[test]
+fn built_in_format_files_are_valid() {
+    for (file, text) in super::format::BUILTIN {
+        super::format::Format::from_toml(file, text).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
 #[test]
 fn all_format_samples_parse() {
     for f in &Formats::builtin().list {
