@@ -175,11 +175,6 @@ impl Format {
         })
     }
 
-    /// The format's line patterns (a regex format's).
-    pub fn regex(&self) -> Option<&RegexSet> {
-        self.compiled().regex.as_ref()
-    }
-
     pub fn name(&self) -> &str {
         &self.def.name
     }

@@ -102,7 +102,7 @@ pub const CLIP_BYTES: usize = 4096;
 const BOM: &[u8] = &[0xef, 0xbb, 0xbf];
 
 /// The most the first block of a stream holds (see [`BlockReader`]'s `ramp`).
-pub const FIRST_BLOCK: usize = 2 << 20;
+const FIRST_BLOCK: usize = 2 << 20;
 
 /// Reads a stream in blocks of about `block_size` bytes that end on a line boundary.
 ///
