@@ -28,8 +28,8 @@ pub fn serve_piece_buffers_from_heap() {
 /// Up to [`KEPT_FREE`] of free memory stays at the top of each heap. Handing back every free
 /// page (a threshold of 0) had the next block's columns fault the same pages in again:
 /// `analyze` of W1 CSV 2M made 62-67k page faults and spent 0.19-0.21 s in the kernel, and
-/// with 8 MiB kept, 4% less CPU (12 alternating pairs) for 10-19 MB more peak memory (a
-/// `report` of the simulated 10M-line incident: 453-462 MB, 471-474 MB with it).
+/// with 8 MiB kept, 4% less CPU (12 alternating pairs) for about 12 MiB more peak memory (a
+/// `report` of the simulated 10M-line incident: 442-451 MiB, 460-462 MiB with it).
 pub fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt sets a parameter of glibc's malloc under its own lock; it may be called
