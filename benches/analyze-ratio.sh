@@ -5,7 +5,7 @@
 # within 1.25x of ingest. This VM's speed drifts from minute to minute, so a pair puts both
 # commands in the same minute; the two medians alone would compare minutes.
 #
-#   benches/analyze-ratio.sh target/release/rootline 10 --config /tmp/rootline-w1/incident-csv.toml
+#   benches/analyze-ratio.sh target/release/rootline 10 --config "$TMPDIR/rootline-w1/incident-csv.toml"
 #   benches/analyze-ratio.sh target/release/rootline 5 --config sample-data/skype-2007/incident.toml
 #
 # (benches/w1.sh writes the W1 configs into $TMPDIR/rootline-w1.) The commands get `-q --out
