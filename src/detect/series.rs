@@ -415,27 +415,25 @@ impl LoginRows<'_> {
         let mut counted = vec![0u32; self.users.names];
         // The bucket's latencies, and how many rows had none.
         let (mut bucket, mut nulls): (Vec<f64>, usize) = (Vec::new(), 0);
-        let mut current = None;
         let mut close = |i: usize, bucket: &mut Vec<f64>, nulls: &mut usize| {
             p50[i] = quantile(bucket, *nulls, 0.5).unwrap_or(0.0);
             p99[i] = quantile(bucket, *nulls, 0.99).unwrap_or(0.0);
             bucket.clear();
             *nulls = 0;
         };
-        // The current bucket and its times: a row in them (the rows are in time order) needs
-        // no division to find its bucket.
+        // The current bucket and its times (none yet while empty): a row in them (the rows are
+        // in time order) needs no division to find its bucket.
         let (mut i, mut span) = (0, 0..0);
         let users = self.users.iter().skip(rows.start);
         let rows = self.ts[rows.clone()].iter().zip(&self.outcome[rows]);
         for (((&t, &o), l), u) in rows.zip(latency).zip(users) {
             if !span.contains(&t) {
+                if !span.is_empty() {
+                    close(i, &mut bucket, &mut nulls);
+                }
                 i = set.index(t).expect("inside the grid by construction") - base;
                 let start = set.at(i + base);
                 span = start..start + set.bucket_ms;
-                if let Some(c) = current {
-                    close(c, &mut bucket, &mut nulls);
-                }
-                current = Some(i);
             }
             attempts[i] += 1.0;
             if o == schema::Outcome::Fail {
@@ -450,8 +448,8 @@ impl LoginRows<'_> {
                 None => nulls += 1,
             }
         }
-        if let Some(c) = current {
-            close(c, &mut bucket, &mut nulls);
+        if !span.is_empty() {
+            close(i, &mut bucket, &mut nulls);
         }
     }
 }

@@ -298,10 +298,11 @@ pub struct LineParser {
 
 impl LineParser {
     pub fn new(format: &Format) -> LineParser {
+        let Compiled { regex, skip } = format.compiled().clone();
         LineParser {
             kind: format.def.kind,
-            regex: format.compiled().regex.clone(),
-            skip: format.compiled().skip.clone(),
+            regex,
+            skip,
             columns: vec![],
             has_header: false,
             keys: vec![],
