@@ -8,6 +8,7 @@
 //! reason). So `lines = parsed + skipped + rejected`, and `rows = parsed + repeats` where one
 //! line stands for several events (syslog's `message repeated N times`).
 
+mod dictionary;
 pub mod format;
 pub mod output;
 pub mod plan;

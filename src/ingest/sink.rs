@@ -15,6 +15,7 @@ use polars_parquet::write as pq;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::dictionary::Dictionary;
 use crate::error::IngestError;
 use crate::schema::{self, Columns, Role, Tables};
 
@@ -471,8 +472,8 @@ fn page_options() -> pq::WriteOptions {
 
 /// How a column is written.
 enum Encode {
-    /// As this dictionary of its values.
-    Dictionary(Box<dyn polars_arrow::array::Array>),
+    /// As this dictionary of its values ([`Dictionary::pages`]).
+    Dictionary(Dictionary),
     /// Without a dictionary.
     Plain,
     /// As the differences of neighbours, bit-packed (`DELTA_BINARY_PACKED`).
@@ -493,12 +494,13 @@ const EXACT_UNTIL: usize = 4096;
 ///
 /// Text columns choose their encoding as Polars' writer would, faster: it estimates the
 /// distinct values (a hash of every value), writes the column plain when they are over 3/4
-/// of its rows, else builds a dictionary (a hash of every value again). Here one pass
-/// counts them exactly, hashing the 16 bytes of each value's view for short texts (nearly
-/// all: outcomes, hosts, reasons) and the text for the rest; a long constant (a file's path
-/// in `source`) is one view repeated. Where the count is near 3/4 (0.65-0.85), within the
-/// reach of the estimate's error, Polars decides. The dictionary's values come in order of
-/// first sight, as Polars' own, so the files are the same bytes.
+/// of its rows, else builds a dictionary (a hash of every value again). Here one pass over
+/// the valid rows (a null row is skipped with its validity's word) counts them exactly,
+/// hashing the 16 bytes of each value's view for short texts (nearly all: outcomes, hosts,
+/// reasons) and the text for the rest; a long constant (a file's path in `source`) is one
+/// view repeated. Where the count is near 3/4 (0.65-0.85), within the reach of the estimate's
+/// error, Polars decides. The dictionary's values come in order of first sight, as Polars'
+/// own.
 ///
 /// Past [`EXACT_UNTIL`] distinct values the pass asks Polars' own estimate once, which then
 /// decides as it decides in Polars' writer: a column of user names, nearly all distinct, is
@@ -506,9 +508,8 @@ const EXACT_UNTIL: usize = 4096;
 /// through a map that outgrows the cache (8% of a W1 CSV ingest's CPU); one whose names
 /// repeat across the chunk (the simulator's users) is counted on into its dictionary.
 fn column_encoding(array: &dyn polars_arrow::array::Array) -> Encode {
-    use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray, Utf8ViewArray};
+    use polars_arrow::array::{Array, PrimitiveArray, Utf8ViewArray};
     use polars_arrow::datatypes::PhysicalType;
-    use polars_arrow::datatypes::{ArrowDataType, IntegerType};
     if array.dtype().to_physical_type()
         == PhysicalType::Primitive(polars_arrow::types::PrimitiveType::Int64)
     {
@@ -520,22 +521,32 @@ fn column_encoding(array: &dyn polars_arrow::array::Array) -> Encode {
     let Some(a) = array.as_any().downcast_ref::<Utf8ViewArray>() else {
         return Encode::AsPolars;
     };
-    let n = a.len();
-    if n <= 128 {
+    if a.len() <= 128 {
         return Encode::AsPolars;
     }
+    match a.validity().filter(|v| v.unset_bits() > 0) {
+        Some(valid) => text_dictionary(a, valid.true_idx_iter()),
+        None => text_dictionary(a, 0..a.len()),
+    }
+}
+
+/// [`column_encoding`] of a text column, over its valid rows `rows` (in order).
+fn text_dictionary(
+    a: &polars_arrow::array::Utf8ViewArray,
+    rows: impl Iterator<Item = usize>,
+) -> Encode {
+    use polars_arrow::array::Array;
+    let n = a.len();
     let mut by_view: foldhash::HashMap<u128, u32> = Default::default();
     let mut by_text: foldhash::HashMap<&str, u32> = Default::default();
     let mut values: Vec<&str> = Vec::new();
-    let mut keys: Vec<u32> = Vec::with_capacity(n);
+    let mut keys: Vec<u32> = Vec::with_capacity(n - a.null_count());
     let most = n * 85 / 100;
     let mut estimated = false;
     let mut recent = RecentViews::default();
-    for (i, view) in a.views().iter().enumerate() {
-        if a.is_null(i) {
-            keys.push(0);
-            continue;
-        }
+    let views = a.views();
+    for i in rows {
+        let view = views[i];
         // A few-valued column (hosts, outcomes, reasons, a file's path) finds nearly every
         // row's key in a small table of recent views, one compare instead of a map's probe.
         let v = view.as_u128();
@@ -579,14 +590,7 @@ fn column_encoding(array: &dyn polars_arrow::array::Array) -> Encode {
     if !estimated && values.len() * 100 >= n * 65 {
         return Encode::AsPolars;
     }
-    let keys =
-        PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.into(), a.validity().cloned());
-    let dtype = ArrowDataType::Dictionary(IntegerType::UInt32, Box::new(a.dtype().clone()), false);
-    let values = Utf8ViewArray::from_slice_values(&values).boxed();
-    match DictionaryArray::<u32>::try_new(dtype, keys, values) {
-        Ok(d) => Encode::Dictionary(d.boxed()),
-        Err(_) => Encode::AsPolars,
-    }
+    Encode::Dictionary(Dictionary::of_texts(keys, &values))
 }
 
 /// A number column whose values are whole and within 65,536 of each other (latencies in
@@ -597,11 +601,7 @@ fn column_encoding(array: &dyn polars_arrow::array::Array) -> Encode {
 /// compressed). `None` when a value is not such a number (a fraction, -0.0, NaN, infinite),
 /// or when a dictionary does not pay (Polars' rule: over 3/4 of the rows distinct), or for
 /// short columns.
-fn whole_number_dictionary(
-    a: &polars_arrow::array::PrimitiveArray<f64>,
-) -> Option<Box<dyn polars_arrow::array::Array>> {
-    use polars_arrow::array::{DictionaryArray, PrimitiveArray};
-    use polars_arrow::datatypes::{ArrowDataType, IntegerType};
+fn whole_number_dictionary(a: &polars_arrow::array::PrimitiveArray<f64>) -> Option<Dictionary> {
     const SPAN: i64 = 1 << 16;
     let n = a.len();
     if n <= 128 {
@@ -639,18 +639,14 @@ fn whole_number_dictionary(
     if values.len() * 4 >= n * 3 {
         return None;
     }
-    // A null row's value may be anything: it takes a valid key, as in Polars' writer.
     let keys: Vec<u32> = a
         .values()
         .iter()
-        .map(|&v| key[((v as i64).clamp(min, max) - min) as usize].saturating_sub(1))
+        .enumerate()
+        .filter(|&(i, _)| valid(i))
+        .map(|(_, &v)| key[(v as i64 - min) as usize] - 1)
         .collect();
-    let keys =
-        PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.into(), a.validity().cloned());
-    let values = PrimitiveArray::<f64>::from_vec(values).boxed();
-    let dtype =
-        ArrowDataType::Dictionary(IntegerType::UInt32, Box::new(ArrowDataType::Float64), false);
-    DictionaryArray::<u32>::try_new(dtype, keys, values).ok().map(|d| d.boxed())
+    Some(Dictionary::of_ascending_numbers(keys, &values))
 }
 
 /// Appends `df` to a part as Polars' `write_batch` does (a row group per chunk), but with
@@ -666,32 +662,20 @@ fn write_parallel(part: &mut Part, df: &DataFrame) -> PolarsResult<()> {
         .par_iter()
         .map(|&(b, c)| -> PolarsResult<Vec<Vec<pq::CompressedPage>>> {
             let array = &batches[b].columns()[c];
-            let dictionary;
-            let (array, encodings): (_, &[pq::Encoding]) = match column_encoding(array.as_ref()) {
-                Encode::Dictionary(d) => {
-                    dictionary = d;
-                    (&dictionary, &part.encodings[c])
-                }
-                Encode::Plain => (array, &[pq::Encoding::Plain]),
-                Encode::Delta => (array, &[pq::Encoding::DeltaBinaryPacked]),
-                Encode::AsPolars => (array, &part.encodings[c]),
+            let encodings: &[pq::Encoding] = match column_encoding(array.as_ref()) {
+                Encode::Dictionary(d) => match &part.fields[c] {
+                    pq::ParquetType::PrimitiveType(t) => {
+                        let pages = d.pages(array.validity(), array.len(), t, options);
+                        return Ok(vec![compress(pages.into_iter().map(Ok), options)?]);
+                    }
+                    pq::ParquetType::GroupType { .. } => &part.encodings[c],
+                },
+                Encode::Plain => &[pq::Encoding::Plain],
+                Encode::Delta => &[pq::Encoding::DeltaBinaryPacked],
+                Encode::AsPolars => &part.encodings[c],
             };
             let leaves = pq::array_to_columns(array, part.fields[c].clone(), options, encodings)?;
-            leaves
-                .into_iter()
-                .map(|pages| {
-                    let pages = pages.map(|p| {
-                        p.map_err(|e| {
-                            polars_parquet::parquet::error::ParquetError::FeatureNotSupported(
-                                e.to_string(),
-                            )
-                        })
-                    });
-                    pq::Compressor::new(pages, options.compression, Vec::new())
-                        .map(|p| p.map_err(PolarsError::from))
-                        .collect()
-                })
-                .collect()
+            leaves.into_iter().map(|pages| compress(pages, options)).collect()
         })
         .collect::<PolarsResult<Vec<_>>>()?;
     let mut encoded = encoded.into_iter();
@@ -703,6 +687,21 @@ fn write_parallel(part: &mut Part, df: &DataFrame) -> PolarsResult<()> {
         }
     }
     Ok(())
+}
+
+/// One column chunk's pages, compressed.
+fn compress(
+    pages: impl Iterator<Item = PolarsResult<pq::Page>>,
+    options: pq::WriteOptions,
+) -> PolarsResult<Vec<pq::CompressedPage>> {
+    let pages = pages.map(|p| {
+        p.map_err(|e| {
+            polars_parquet::parquet::error::ParquetError::FeatureNotSupported(e.to_string())
+        })
+    });
+    pq::Compressor::new(pages, options.compression, Vec::new())
+        .map(|p| p.map_err(PolarsError::from))
+        .collect()
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IngestError + '_ {
@@ -1067,7 +1066,7 @@ mod tests {
             .collect();
         let latency: Vec<Option<f64>> =
             rows.clone().map(|i| (pick(i, 9) != 0).then_some((i % 300) as f64)).collect();
-        let ts: Vec<i64> = rows.clone().map(|i| 1_187_000_000_000 + i as i64 * 1000).collect();
+        let ts: Vec<i64> = rows.clone().map(|i| 1_187_000_000_000 + i as i64 * 100).collect();
         let line: Vec<i64> = rows.map(|i| i as i64 + 1).collect();
         let cols: Vec<Column> = vec![
             Series::new(schema::TS.into(), ts).cast(&schema::ts_dtype()).unwrap().into_column(),
@@ -1098,6 +1097,9 @@ mod tests {
         let mut df = logins(3000, 0);
         df.vstack_mut_owned(logins(200, 3000)).unwrap();
         df.vstack_mut_owned(logins(100, 3200)).unwrap();
+        // A chunk of more rows than a page holds (a dictionary's second page starts within a
+        // byte of its validity).
+        df.vstack_mut_owned(logins(210_000, 3300)).unwrap();
         assert_eq!(df.schema().as_ref(), &Role::Login.schema());
         let dir = std::env::temp_dir().join(format!("rootline-sink-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
@@ -1124,14 +1126,34 @@ mod tests {
         assert!(our_df.equals_missing(&their_df));
         assert!(our_df.equals_missing(&df));
         assert_eq!(our_rows, their_rows);
-        assert_eq!(our_meta.row_groups.len(), 3, "a row group per chunk");
+        assert_eq!(our_meta.row_groups.len(), 4, "a row group per chunk");
         assert_eq!(our_meta.row_groups.len(), their_meta.row_groups.len());
+        // Each column chunk states Polars' least and greatest values, and its nulls. (Polars'
+        // own dictionary pages each state the nulls of the whole chunk, so that a chunk of two
+        // pages states twice as many.)
+        let mut offset = 0;
+        for (ours, theirs) in our_meta.row_groups.iter().zip(&their_meta.row_groups) {
+            let chunk = df.slice(offset, ours.num_rows());
+            offset += ours.num_rows() as i64;
+            let columns = ours.parquet_columns().iter().zip(theirs.parquet_columns());
+            for (a, b) in columns {
+                let name = a.descriptor().path_in_schema[0].clone();
+                let stats = |c: &polars_parquet::parquet::metadata::ColumnChunkMetadata,
+                             footer: &[u8]| {
+                    c.statistics(footer).expect("statistics").unwrap().serialize()
+                };
+                let (a, b) = (stats(a, &our_meta.footer_buf), stats(b, &their_meta.footer_buf));
+                assert_eq!((&a.min_value, &a.max_value), (&b.min_value, &b.max_value), "{name}");
+                let nulls = chunk.column(&name).unwrap().null_count() as i64;
+                assert_eq!(a.null_count, Some(nulls), "{name}");
+            }
+        }
         assert!(ours.len() < theirs.len(), "{} bytes against Polars' {}", ours.len(), theirs.len());
     }
 
     #[test]
     fn text_columns_get_the_encoding_polars_would_choose() {
-        use polars_arrow::array::{Array, DictionaryArray, Utf8ViewArray};
+        use polars_arrow::array::Utf8ViewArray;
         let texts = |v: Vec<Option<String>>| Utf8ViewArray::from_slice(&v);
         // Few values, short and long, with nulls: a dictionary in order of first sight.
         let few: Vec<Option<String>> = (0..1000)
@@ -1142,15 +1164,32 @@ mod tests {
                 _ => Some("fail".to_string()),
             })
             .collect();
+        // The dictionary's values (PLAIN: a 4-byte length, then the text) and each row's.
+        type Decoded<'a> = (Vec<&'a str>, Vec<Option<(u32, &'a str)>>);
+        fn decode<'a>(d: &'a Dictionary, rows: &[Option<String>]) -> Decoded<'a> {
+            let (mut values, mut at) = (Vec::new(), 0);
+            while at < d.plain.len() {
+                let len = u32::from_le_bytes(d.plain[at..at + 4].try_into().unwrap()) as usize;
+                values.push(std::str::from_utf8(&d.plain[at + 4..at + 4 + len]).unwrap());
+                at += 4 + len;
+            }
+            assert_eq!(values.len(), d.len);
+            assert_eq!(d.min.as_deref(), values.iter().min().map(|v| v.as_bytes()));
+            assert_eq!(d.max.as_deref(), values.iter().max().map(|v| v.as_bytes()));
+            let mut keys = d.keys.iter();
+            let got: Vec<Option<(u32, &str)>> = rows
+                .iter()
+                .map(|r| r.as_ref().map(|_| keys.next().unwrap()).map(|&k| (k, values[k as usize])))
+                .collect();
+            assert!(keys.next().is_none(), "a key per valid row");
+            (values, got)
+        }
         let Encode::Dictionary(d) = column_encoding(&texts(few.clone())) else { panic!("few") };
-        let d = d.as_any().downcast_ref::<DictionaryArray<u32>>().unwrap();
-        let values = d.values().as_any().downcast_ref::<Utf8ViewArray>().unwrap();
-        let seen: Vec<&str> = values.values_iter().collect();
+        let (seen, got) = decode(&d, &few);
         assert_eq!(seen[..3], ["ok", "a long text, 2 and more", "fail"]);
         assert_eq!(seen.len(), 5);
         for (i, want) in few.iter().enumerate() {
-            let got = (!d.is_null(i)).then(|| values.value(d.keys().value(i) as usize));
-            assert_eq!(got, want.as_deref(), "row {i}");
+            assert_eq!(got[i].map(|g| g.1), want.as_deref(), "row {i}");
         }
         // Mostly distinct: plain; near the line the estimate draws, and short columns: Polars'.
         let distinct: Vec<Option<String>> = (0..1000).map(|i| Some(format!("u{i}"))).collect();
@@ -1164,12 +1203,11 @@ mod tests {
         let twice: Vec<Option<String>> =
             (0..20_000).map(|i| Some(format!("u{}", i % 10_000))).collect();
         let Encode::Dictionary(d) = column_encoding(&texts(twice.clone())) else { panic!("twice") };
-        let d = d.as_any().downcast_ref::<DictionaryArray<u32>>().unwrap();
-        assert_eq!(d.values().len(), 10_000);
-        let values = d.values().as_any().downcast_ref::<Utf8ViewArray>().unwrap();
+        let (values, got) = decode(&d, &twice);
+        assert_eq!(values.len(), 10_000);
         for (i, want) in twice.iter().enumerate() {
-            let key = d.keys().value(i) as usize;
-            assert_eq!((key, Some(values.value(key))), (i % 10_000, want.as_deref()), "row {i}");
+            let (key, value) = got[i].unwrap();
+            assert_eq!((key as usize, Some(value)), (i % 10_000, want.as_deref()), "row {i}");
         }
         let once: Vec<Option<String>> = (0..20_000).map(|i| Some(format!("u{i}"))).collect();
         assert!(matches!(column_encoding(&texts(once)), Encode::Plain));
@@ -1189,14 +1227,18 @@ mod tests {
             .collect();
         let a = PrimitiveArray::<f64>::from(latencies.clone());
         let Encode::Dictionary(d) = column_encoding(&a) else { panic!("latencies") };
-        let d = d.as_any().downcast_ref::<DictionaryArray<u32>>().unwrap();
-        let values = d.values().as_any().downcast_ref::<PrimitiveArray<f64>>().unwrap();
-        assert_eq!(values.len(), 97);
-        assert!(values.values().windows(2).all(|w| w[0] < w[1]), "ascending");
+        let values: Vec<f64> =
+            d.plain.chunks(8).map(|b| f64::from_le_bytes(b.try_into().unwrap())).collect();
+        assert_eq!((values.len(), d.len), (97, 97));
+        assert!(values.windows(2).all(|w| w[0] < w[1]), "ascending");
+        assert_eq!(d.min, Some(values[0].to_le_bytes().to_vec()));
+        assert_eq!(d.max, Some(values[96].to_le_bytes().to_vec()));
+        let mut keys = d.keys.iter();
         for (i, want) in latencies.iter().enumerate() {
-            let got = (!d.is_null(i)).then(|| values.value(d.keys().value(i) as usize));
+            let got = want.map(|_| values[*keys.next().unwrap() as usize]);
             assert_eq!(got, *want, "row {i}");
         }
+        assert!(keys.next().is_none(), "a key per valid row");
         // Not whole, not near, mostly distinct, or a -0.0 (a dictionary would lose its sign):
         // Polars' way (plain).
         let cases: [Vec<f64>; 4] = [
