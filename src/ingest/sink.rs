@@ -1094,12 +1094,14 @@ mod tests {
     /// and `line` are deltas.
     #[test]
     fn parts_read_back_as_what_polars_writes() {
+        // Stacked as ingest stacks a block's pieces: chunks, and `source` one value.
         let mut df = logins(3000, 0);
-        df.vstack_mut_owned(logins(200, 3000)).unwrap();
-        df.vstack_mut_owned(logins(100, 3200)).unwrap();
+        stack(&mut df, logins(200, 3000), false).unwrap();
+        stack(&mut df, logins(100, 3200), false).unwrap();
         // A chunk of more rows than a page holds (a dictionary's second page starts within a
         // byte of its validity).
-        df.vstack_mut_owned(logins(210_000, 3300)).unwrap();
+        stack(&mut df, logins(210_000, 3300), false).unwrap();
+        assert!(matches!(df.column(schema::SOURCE).unwrap(), Column::Scalar(_)));
         assert_eq!(df.schema().as_ref(), &Role::Login.schema());
         let dir = std::env::temp_dir().join(format!("rootline-sink-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
@@ -1111,7 +1113,7 @@ mod tests {
         let path = dir.join("polars.parquet");
         let mut w =
             parquet_writer(File::create(&path).unwrap()).batched(&Role::Login.schema()).unwrap();
-        w.write_batch(&df).unwrap();
+        w.write_batch(&chunked_alike(df.clone()).unwrap()).unwrap();
         w.finish().unwrap();
         let theirs = fs::read(&path).unwrap();
         let read = |bytes: Vec<u8>| {
