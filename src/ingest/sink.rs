@@ -1255,6 +1255,63 @@ mod tests {
         }
     }
 
+    /// Per-minute counts are those counted from the values, however the columns are chunked:
+    /// only "fail" is a failure (not a longer text that starts with it), a null outcome is an
+    /// attempt, and minutes before 1970 floor as after.
+    #[test]
+    fn per_minute_counts_attempts_and_failures_of_each_minute() {
+        struct Nothing;
+        impl Sink for Nothing {
+            fn rows(&mut self, _: Role, _: usize, _: DataFrame) -> Result<(), IngestError> {
+                Ok(())
+            }
+            fn reject(&mut self, _: Reject) -> Result<(), IngestError> {
+                Ok(())
+            }
+            fn finish(&mut self) -> Result<(), IngestError> {
+                Ok(())
+            }
+        }
+        let outcomes = [Some("ok"), Some("fail"), None, Some("failure"), Some("fail")];
+        let rows: Vec<(i64, Option<&str>)> = (0..3000i64)
+            .map(|i| (-90_000 + i * 7_919 % 400_000, outcomes[i as usize % 5]))
+            .collect();
+        let mut rows = rows;
+        rows.sort_by_key(|r| r.0);
+        let mut want: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+        for &(t, o) in &rows {
+            let e = want.entry(t.div_euclid(60_000) * 60_000).or_default();
+            e.0 += 1;
+            e.1 += u64::from(o == Some("fail"));
+        }
+        let frame = |rows: &[(i64, Option<&str>)]| {
+            let ts: Vec<i64> = rows.iter().map(|r| r.0).collect();
+            let outcome: Vec<Option<&str>> = rows.iter().map(|r| r.1).collect();
+            let ts = Series::new(schema::TS.into(), ts).cast(&schema::ts_dtype()).unwrap();
+            DataFrame::new(
+                rows.len(),
+                vec![ts.into_column(), Series::new("outcome".into(), outcome).into_column()],
+            )
+            .unwrap()
+        };
+        // Chunked alike (two frames stacked as chunks), then chunked apart.
+        let mut alike = frame(&rows[..1000]);
+        stack(&mut alike, frame(&rows[1000..]), false).unwrap();
+        let mut apart = alike.clone();
+        apart.apply("outcome", |c| c.rechunk()).unwrap();
+        assert_ne!(
+            apart.column(schema::TS).unwrap().n_chunks(),
+            apart.column("outcome").unwrap().n_chunks()
+        );
+        for df in [alike, apart] {
+            let mut nothing = Nothing;
+            let mut counter = PerMinute::new(&mut nothing);
+            counter.rows(Role::Login, 0, df.slice(0, 1500)).unwrap();
+            counter.rows(Role::Login, 0, df.slice(1500, 1500)).unwrap();
+            assert_eq!(counter.counts, want);
+        }
+    }
+
     #[test]
     fn memory_tables_come_out_sorted_whether_or_not_they_came_in_sorted() {
         let mut sink = MemorySink::default();
