@@ -662,6 +662,35 @@ mod tests {
         out
     }
 
+    /// A bucket's median and 99th percentile are Polars' linear quantiles of the column,
+    /// nulls and NaN included.
+    #[test]
+    fn bucket_quantiles_are_polars_linear_quantiles() {
+        let mut r = Rng::new(9);
+        for case in 0..300 {
+            let n = 1 + r.below(80) as usize;
+            let values: Vec<Option<f64>> = (0..n)
+                .map(|_| match r.below(12) {
+                    0 => None,
+                    1 if case % 2 == 0 => Some(f64::NAN),
+                    k => Some(r.below(40) as f64 / 2.0 + k as f64),
+                })
+                .collect();
+            let column = Float64Chunked::from_iter_options("x".into(), values.iter().copied());
+            let mut v: Vec<f64> = values.iter().flatten().copied().collect();
+            let nulls = n - v.len();
+            for q in [0.5, 0.99] {
+                let got = quantile(&mut v, nulls, q);
+                let want = column.quantile(q, QuantileMethod::Linear).unwrap();
+                let same = match (got, want) {
+                    (Some(a), Some(b)) => a == b || (a.is_nan() && b.is_nan()),
+                    (a, b) => a.is_none() && b.is_none(),
+                };
+                assert!(same, "case {case}, q {q}: {got:?}, Polars {want:?} of {values:?}");
+            }
+        }
+    }
+
     #[test]
     fn login_series_are_polars_group_by_value_for_value() {
         for seed in 1..=4 {
