@@ -668,7 +668,7 @@ mod tests {
     fn bucket_quantiles_are_polars_linear_quantiles() {
         let mut r = Rng::new(9);
         for case in 0..300 {
-            let n = 1 + r.below(80) as usize;
+            let n = 1 + r.below(80);
             let values: Vec<Option<f64>> = (0..n)
                 .map(|_| match r.below(12) {
                     0 => None,
