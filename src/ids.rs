@@ -295,6 +295,10 @@ impl Ids {
             if let Some(ids) = Ids::already_dense(loaded) {
                 return Ok(ids);
             }
+            if loaded.null_count() == loaded.len() {
+                // No names at all (W1's clients): not renumbered row by row.
+                return Ok(Ids::new(vec![NONE; loaded.len()], 0));
+            }
             let mut rows = Vec::with_capacity(c.len());
             // Renumbered densely: a cut table holds some of the loaded names, in its own order.
             let mut dense = vec![NONE; loaded.max().map_or(0, |m| m as usize + 1)];

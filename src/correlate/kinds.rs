@@ -47,7 +47,9 @@ struct Logins {
 fn logins(e: &Evidence, from_ms: i64, to_ms: i64) -> PolarsResult<Logins> {
     let Some(df) = e.tables.get(&Role::Login) else { return Ok(Logins::default()) };
     let ts = schema::ts_ms(df)?;
-    let outcome = schema::outcomes(df)?;
+    let within = schema::rows_within(&ts, from_ms, to_ms);
+    let df = df.slice(within.start as i64, within.len());
+    let outcome = schema::outcomes(&df)?;
     let invalid = |r: Option<&str>| r.is_some_and(|r| r.contains("invalid"));
     let reason = match df.column(schema::REASON) {
         Ok(c) => schema::classes(c, invalid)?,
@@ -57,7 +59,8 @@ fn logins(e: &Evidence, from_ms: i64, to_ms: i64) -> PolarsResult<Logins> {
     let mut per_client = vec![0u64; e.clients.names];
     // Users with a failed attempt so far: the retry test, and at the end the user names tried.
     let mut failed = vec![false; e.users.names];
-    let rows = ts.iter().zip(outcome).zip(e.clients.iter()).zip(e.users.iter()).zip(reason);
+    let (clients, users) = (e.clients.iter().skip(within.start), e.users.iter().skip(within.start));
+    let rows = ts[within].iter().zip(outcome).zip(clients).zip(users).zip(reason);
     for ((((t, o), c), u), r) in rows {
         if !(from_ms..to_ms).contains(t) {
             continue;

@@ -376,9 +376,11 @@ fn impact(
     if let Some(df) = tables.get(&Role::Login) {
         let ts = schema::ts_ms(df)?;
         let outcome = schema::outcomes(df)?;
-        for ((&t, o), u) in ts.iter().zip(outcome).zip(users.iter()) {
+        in_logs = outcome.iter().filter(|&&o| o == Outcome::Fail).count() as u64;
+        let within = schema::rows_within(&ts, lo, hi);
+        let rows = ts[within.clone()].iter().zip(&outcome[within.clone()]);
+        for ((&t, &o), u) in rows.zip(users.iter().skip(within.start)) {
             let fail = o == Outcome::Fail;
-            in_logs += u64::from(fail);
             if !(lo..hi).contains(&t) {
                 continue;
             }
