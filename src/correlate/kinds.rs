@@ -58,8 +58,8 @@ fn logins(e: &Evidence, from_ms: i64, to_ms: i64) -> PolarsResult<Logins> {
     let mut out = Logins::default();
     let mut per_client = vec![0u64; e.clients.names];
     // Users with a failed attempt so far: the retry test, and at the end the user names tried.
-    // A bit each (two million users in 256 KB, which stays in a core's cache; a byte each was
-    // a cache miss per row).
+    // A bit each: two million users in 256 KB, which stays in a core's cache (a byte each, 2 MB,
+    // did not).
     let mut failed = vec![0u64; e.users.names.div_ceil(64)];
     let bit = |u: usize| (u / 64, 1u64 << (u % 64));
     let (clients, users) = (e.clients.iter().skip(within.start), e.users.iter().skip(within.start));
