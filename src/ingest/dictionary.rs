@@ -28,7 +28,8 @@ use polars_parquet::parquet::schema::types::PrimitiveType;
 use polars_parquet::parquet::statistics::ParquetStatistics;
 use polars_parquet::write::{Descriptor, Encoding, Page, Version, WriteOptions};
 
-/// Rows per data page: Polars' choice for 4-byte keys (1 MiB over 4 bytes and one a row).
+/// Rows per data page: Polars' choice for 4-byte keys (its 1 MiB page over 4 bytes a row plus
+/// one).
 const ROWS_PER_PAGE: usize = (1 << 20) / 5;
 
 /// A column as a dictionary: its distinct values, and per valid row the number of its value.
