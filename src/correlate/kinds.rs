@@ -9,7 +9,7 @@ use polars::prelude::PolarsResult;
 
 use crate::detect::{Episode, SeriesSet};
 use crate::findings::{Archetype, ArchetypeKind, Coupling, Feedback, Link, LinkEnd, Metastability};
-use crate::ids::{Ids, NONE};
+use crate::ids::{IdSet, Ids, NONE};
 use crate::schema::{self, Role, Tables, signal};
 use crate::units::plural;
 
@@ -58,10 +58,7 @@ fn logins(e: &Evidence, from_ms: i64, to_ms: i64) -> PolarsResult<Logins> {
     let mut out = Logins::default();
     let mut per_client = vec![0u64; e.clients.names];
     // Users with a failed attempt so far: the retry test, and at the end the user names tried.
-    // A bit each: two million users in 256 KB, which stays in a core's cache (a byte each, 2 MB,
-    // did not).
-    let mut failed = vec![0u64; e.users.names.div_ceil(64)];
-    let bit = |u: usize| (u / 64, 1u64 << (u % 64));
+    let mut failed = IdSet::new(e.users.names);
     let (clients, users) = (e.clients.iter().skip(within.start), e.users.iter().skip(within.start));
     let rows = ts[within].iter().zip(outcome).zip(clients).zip(users).zip(reason);
     for ((((t, o), c), u), r) in rows {
@@ -69,15 +66,15 @@ fn logins(e: &Evidence, from_ms: i64, to_ms: i64) -> PolarsResult<Logins> {
             continue;
         }
         out.attempts += 1;
-        let u = (u != NONE).then_some(u as usize);
-        if u.is_some_and(|u| failed[bit(u).0] & bit(u).1 != 0) {
+        let u = (u != NONE).then_some(u);
+        if u.is_some_and(|u| failed.contains(u)) {
             out.retries += 1;
         }
         if o != schema::Outcome::Fail {
             continue;
         }
         if let Some(u) = u {
-            failed[bit(u).0] |= bit(u).1;
+            failed.insert(u);
         }
         out.failures += 1;
         if c != NONE {
@@ -92,7 +89,7 @@ fn logins(e: &Evidence, from_ms: i64, to_ms: i64) -> PolarsResult<Logins> {
     let top: u64 = counts.iter().take(5).sum();
     out.clients = counts.len();
     out.top5_share = if out.failures > 0 { top as f64 / out.failures as f64 } else { 0.0 };
-    out.users = failed.iter().map(|w| w.count_ones() as usize).sum();
+    out.users = failed.len();
     Ok(out)
 }
 

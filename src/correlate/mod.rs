@@ -364,8 +364,7 @@ fn impact(
     let end = rec.unwrap_or(s.len);
     let (lo, hi) = (s.at(start), s.at(end));
     let (mut failed, mut in_logs) = (0u64, 0u64);
-    // A bit per user, as in the kinds' pass: the set stays in a core's cache.
-    let mut affected = vec![0u64; users.names.div_ceil(64)];
+    let mut affected = crate::ids::IdSet::new(users.names);
     // Per clock hour from `lo`: the users who tried, and those who got in (bitsets by id).
     let first_hour = lo.div_euclid(3_600_000);
     let hours = (hi.div_euclid(3_600_000) - first_hour + 1).max(0) as usize;
@@ -388,7 +387,7 @@ fn impact(
             if fail {
                 failed += 1;
                 if u != crate::ids::NONE {
-                    affected[u as usize / 64] |= 1 << (u % 64);
+                    affected.insert(u);
                 }
             }
             if measurable && u != crate::ids::NONE && o != Outcome::None {
@@ -432,7 +431,7 @@ fn impact(
         locked_out,
         failed_logins: failed,
         failed_logins_in_logs: in_logs,
-        users_affected: affected.iter().map(|w| u64::from(w.count_ones())).sum(),
+        users_affected: affected.len() as u64,
         duration_min: minutes(s, start, end),
         time_to_recover_min: match (wave, rec) {
             (Some(w), Some(r)) => Some(minutes(s, w.onset_i.min(start), r)),

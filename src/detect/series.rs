@@ -411,10 +411,9 @@ impl LoginRows<'_> {
         latency: impl Iterator<Item = Option<f64>>,
     ) {
         let BucketCols { attempts, failures, distinct, p50, p99 } = out;
-        // The users counted in the current bucket: a bit each (two million users in 256 KB,
-        // which stays in a core's cache; a bucket number each took 8 MB, read at random),
-        // cleared at the bucket's end through the list of those set.
-        let (mut counted, mut marked) = (vec![0u64; self.users.names.div_ceil(64)], Vec::new());
+        // The users counted in the current bucket (a bucket number per user instead took 8 MB
+        // at W1 10M, read at random), emptied at the bucket's end through the list of them.
+        let (mut counted, mut marked) = (crate::ids::IdSet::new(self.users.names), Vec::new());
         // The bucket's latencies, and how many rows had none.
         let (mut bucket, mut nulls): (Vec<f64>, usize) = (Vec::new(), 0);
         let mut close = |i: usize, bucket: &mut Vec<f64>, nulls: &mut usize| {
@@ -422,12 +421,6 @@ impl LoginRows<'_> {
             p99[i] = quantile(bucket, *nulls, 0.99).unwrap_or(0.0);
             bucket.clear();
             *nulls = 0;
-        };
-        // A word holds only the current bucket's bits: zeroed whole.
-        let clear = |counted: &mut [u64], marked: &mut Vec<u32>| {
-            for u in marked.drain(..) {
-                counted[u as usize / 64] = 0;
-            }
         };
         // The current bucket and its times (none yet while empty): a row in them (the rows are
         // in time order) needs no division to find its bucket.
@@ -438,7 +431,8 @@ impl LoginRows<'_> {
             if !span.contains(&t) {
                 if !span.is_empty() {
                     close(i, &mut bucket, &mut nulls);
-                    clear(&mut counted, &mut marked);
+                    counted.clear_only(&marked);
+                    marked.clear();
                 }
                 i = set.index(t).expect("inside the grid by construction") - base;
                 let start = set.at(i + base);
@@ -448,13 +442,9 @@ impl LoginRows<'_> {
             if o == schema::Outcome::Fail {
                 failures[i] += 1.0;
             }
-            if u != crate::ids::NONE {
-                let (word, bit) = (&mut counted[u as usize / 64], 1u64 << (u % 64));
-                if *word & bit == 0 {
-                    *word |= bit;
-                    marked.push(u);
-                    distinct[i] += 1.0;
-                }
+            if u != crate::ids::NONE && counted.insert(u) {
+                marked.push(u);
+                distinct[i] += 1.0;
             }
             match l {
                 Some(l) => bucket.push(l),
