@@ -50,8 +50,10 @@ pub fn analysis(args: &AnalyzeArgs) -> anyhow::Result<(Incident, Analysis)> {
         return series_analysis(args, path);
     }
     let bucket_ms = duration("bucket", &args.bucket)?;
+    let started = std::time::Instant::now();
     let incident =
         Incident::load(&args.data.input()?, &args.range.load_options(Columns::Analysis)?)?;
+    let loaded = started.elapsed();
     // The lines not understood, kept beside the findings (and named in the summary).
     let rejects = if incident.rejects.is_empty() {
         None
@@ -81,6 +83,16 @@ pub fn analysis(args: &AnalyzeArgs) -> anyhow::Result<(Incident, Analysis)> {
         }
     }
     let analysis = incident.analyze(&AnalyzeOptions { bucket_ms, ..Default::default() })?;
+    if std::env::var_os("ROOTLINE_PHASES").is_some() {
+        // For benchmarks: where the time went, loading (the parse an ingest does too) and
+        // the analysis after it.
+        let analyzed = started.elapsed() - loaded;
+        eprintln!(
+            "rootline: loaded in {:.3} s, analyzed in {:.3} s",
+            loaded.as_secs_f64(),
+            analyzed.as_secs_f64()
+        );
+    }
     Ok((incident, analysis))
 }
 
