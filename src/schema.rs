@@ -11,6 +11,7 @@ use std::str::FromStr;
 use polars::prelude::{
     ChunkAgg, DataFrame, DataType, Field, PolarsResult, Schema, TimeUnit, TimeZone,
 };
+use polars::series::IsSorted;
 use serde::{Deserialize, Serialize};
 
 pub const TS: &str = "ts";
@@ -89,11 +90,30 @@ pub fn ts_ms(df: &DataFrame) -> PolarsResult<std::borrow::Cow<'_, [i64]>> {
     })
 }
 
-/// The rows of `ts` whose times may lie in `lo..hi`: exactly those when `ts` is in order (as
-/// a loaded table is), else all of them. A pass over an episode's rows then reads those rows,
-/// not the whole table (and still tests each row's time).
-pub fn rows_within(ts: &[i64], lo: i64, hi: i64) -> std::ops::Range<usize> {
-    if ts.is_sorted() {
+/// Marks a table's `ts` as in ascending order (Polars' sorted flag), when it has no nulls: for
+/// a table that is (a finished one, or one filtered from it). Then [`ts_sorted`] needs no pass
+/// over it, and Polars' min and max of it are its ends.
+pub fn mark_ts_sorted(df: &mut DataFrame) -> PolarsResult<()> {
+    let ts = df.column(TS)?;
+    if ts.null_count() == 0 && ts.is_sorted_flag() != IsSorted::Ascending {
+        let mut ts = ts.clone();
+        ts.set_sorted_flag(IsSorted::Ascending);
+        df.with_column(ts)?;
+    }
+    Ok(())
+}
+
+/// Whether a table's `ts` is in ascending order: the sorted flag ([`mark_ts_sorted`]) when it
+/// is set, else a pass over `ts` (its values as [`ts_ms`] gives them).
+pub fn ts_sorted(df: &DataFrame, ts: &[i64]) -> PolarsResult<bool> {
+    Ok(df.column(TS)?.is_sorted_flag() == IsSorted::Ascending || ts.is_sorted())
+}
+
+/// The rows of `ts` whose times may lie in `lo..hi`: exactly those when `ts` is in order
+/// (`sorted`, from [`ts_sorted`]: a loaded table is), else all of them. A pass over an
+/// episode's rows then reads those rows, not the whole table (and still tests each row's time).
+pub fn rows_within(ts: &[i64], sorted: bool, lo: i64, hi: i64) -> std::ops::Range<usize> {
+    if sorted {
         let start = ts.partition_point(|&t| t < lo);
         start..ts.partition_point(|&t| t < hi).max(start)
     } else {
@@ -331,6 +351,28 @@ impl FromStr for Role {
 mod tests {
     use super::*;
     use polars::prelude::{Categories, Column, IntoColumn, NamedFrom, Series};
+
+    /// A frame of `ts` (ms) as a loaded table holds it.
+    fn times(ms: &[i64]) -> DataFrame {
+        let ts = Series::new(TS.into(), ms).cast(&DataType::Datetime(TimeUnit::Milliseconds, None));
+        DataFrame::new(ms.len(), vec![ts.unwrap().into_column()]).unwrap()
+    }
+
+    #[test]
+    fn ts_is_sorted_by_its_flag_or_else_by_its_values() {
+        let unsorted = times(&[3, 1, 2]);
+        assert!(!ts_sorted(&unsorted, &ts_ms(&unsorted).unwrap()).unwrap());
+        let mut sorted = times(&[1, 2, 2, 3]);
+        assert_eq!(sorted.column(TS).unwrap().is_sorted_flag(), IsSorted::Not);
+        assert!(ts_sorted(&sorted, &ts_ms(&sorted).unwrap()).unwrap(), "by a pass");
+        mark_ts_sorted(&mut sorted).unwrap();
+        assert_eq!(sorted.column(TS).unwrap().is_sorted_flag(), IsSorted::Ascending);
+        let ts = ts_ms(&sorted).unwrap();
+        assert_eq!(rows_within(&ts, ts_sorted(&sorted, &ts).unwrap(), 2, 3), 1..3);
+        // Unsorted: every row may be within.
+        let ts = ts_ms(&unsorted).unwrap();
+        assert_eq!(rows_within(&ts, false, 2, 3), 0..3);
+    }
 
     /// `classes` of a column held as categories, in more than one chunk and with nulls, is
     /// `class_of` of each row's text, as it is for the same column held as strings.

@@ -295,3 +295,32 @@ pub fn set_aside_outliers(tables: &mut Tables) -> PolarsResult<Outliers> {
         .collect();
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars::prelude::{DataFrame, DataType, IntoColumn, NamedFrom, Series, TimeUnit};
+    use polars::series::IsSorted;
+
+    /// Analysis reads a finished table's sorted flag (`schema::mark_ts_sorted`) after the
+    /// range is cut and outliers are set aside: Polars' filter keeps it.
+    #[test]
+    fn cutting_a_sorted_table_keeps_its_sorted_flag() {
+        let ms: Vec<i64> = (0..10).map(|i| i * 60_000).collect();
+        let ts = Series::new(schema::TS.into(), ms)
+            .cast(&DataType::Datetime(TimeUnit::Milliseconds, None));
+        let mut df = DataFrame::new(10, vec![ts.unwrap().into_column()]).unwrap();
+        schema::mark_ts_sorted(&mut df).unwrap();
+        let mut tables = Tables::from([(Role::Login, df)]);
+        keep_range(&mut tables, Some(120_000), Some(480_000)).unwrap();
+        cut(&mut tables, 300_000).unwrap();
+        let df = &tables[&Role::Login];
+        assert_eq!(schema::ts_ms(df).unwrap().as_ref(), [120_000, 180_000, 240_000, 300_000]);
+        assert_eq!(df.column(schema::TS).unwrap().is_sorted_flag(), IsSorted::Ascending);
+        // Rows taken out of the middle (outliers set aside) as well.
+        let every_other: BooleanChunked = (0..4).map(|i| Some(i % 2 == 0)).collect();
+        let df = df.filter(&every_other).unwrap();
+        assert_eq!(schema::ts_ms(&df).unwrap().as_ref(), [120_000, 240_000]);
+        assert_eq!(df.column(schema::TS).unwrap().is_sorted_flag(), IsSorted::Ascending);
+    }
+}

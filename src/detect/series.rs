@@ -300,7 +300,7 @@ fn login_series(df: &DataFrame, set: &mut SeriesSet) -> PolarsResult<()> {
     // The times in place (a loaded table's are one piece without nulls); an iterator of
     // options per row was a fifth of the pass on 10M rows.
     let ts = schema::ts_ms(df)?;
-    if !ts.is_sorted() {
+    if !schema::ts_sorted(df, &ts)? {
         let sorted =
             df.sort([schema::TS], SortMultipleOptions::default().with_maintain_order(true))?;
         return login_series(&sorted, set);

@@ -337,6 +337,7 @@ pub fn stack(t: &mut DataFrame, df: DataFrame, copy: bool) -> PolarsResult<()> {
 pub fn finish_table(df: DataFrame, keep: Option<Columns>) -> PolarsResult<DataFrame> {
     let mut df = in_order(df)?;
     df.rechunk_mut();
+    schema::mark_ts_sorted(&mut df)?;
     if keep.is_some()
         && let Ok(c) = df.column(schema::SOURCE)
         && c.len() > 1
@@ -1340,6 +1341,15 @@ mod tests {
             ]
         );
         assert!(is_sorted(login).unwrap());
+        // Both finished tables say so in `ts`'s sorted flag, which analysis reads instead of
+        // a pass over the column, and Polars' min and max read as the ends.
+        for df in sink.tables.values() {
+            let ts = df.column(schema::TS).unwrap();
+            assert_eq!(ts.is_sorted_flag(), polars::series::IsSorted::Ascending);
+            assert!(schema::ts_sorted(df, &schema::ts_ms(df).unwrap()).unwrap());
+        }
+        let ts = login.column(schema::TS).unwrap().datetime().unwrap().physical();
+        assert_eq!((ts.min(), ts.max()), (Some(5), Some(9)));
     }
 
     #[test]
