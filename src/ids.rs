@@ -279,7 +279,8 @@ impl Default for Ids {
 }
 
 impl Ids {
-    /// The ids of `column` in the login table; empty when there is no such table or column.
+    /// The ids of `column` in the login table; empty (no names, no rows) when there is no such
+    /// table or column, or it holds no name.
     /// The column holds names as text, or as the ids of [`id_column`].
     pub fn of(tables: &Tables, column: &str) -> PolarsResult<Ids> {
         match tables.get(&Role::Login) {
@@ -291,13 +292,13 @@ impl Ids {
     /// The ids of `column` in `df`, as [`Ids::of`] gives them for the login table.
     pub fn of_frame(df: &DataFrame, column: &str) -> PolarsResult<Ids> {
         let Ok(c) = df.column(column) else { return Ok(Ids::default()) };
+        if c.null_count() == c.len() {
+            // No names at all (W1's clients, loaded as one null): none, as for no column.
+            return Ok(Ids::default());
+        }
         if let Ok(loaded) = c.u32() {
             if let Some(ids) = Ids::already_dense(loaded) {
                 return Ok(ids);
-            }
-            if loaded.null_count() == loaded.len() {
-                // No names at all (W1's clients): not renumbered row by row.
-                return Ok(Ids::new(vec![NONE; loaded.len()], 0));
             }
             let mut rows = Vec::with_capacity(c.len());
             // Renumbered densely: a cut table holds some of the loaded names, in its own order.
@@ -341,7 +342,7 @@ impl Ids {
         Ids { rows: UInt32Chunked::from_vec(PlSmallStr::EMPTY, rows), names }
     }
 
-    /// The id of each row.
+    /// The id of each row; none at all when there are no names (read [`Ids::iter`] then).
     pub fn rows(&self) -> &[u32] {
         self.rows.cont_slice().expect("one chunk without nulls")
     }

@@ -160,7 +160,12 @@ pub fn keep_columns(
     for (name, intern) in MANY_VALUES.iter().zip(&mut ids.0) {
         let Ok(c) = df.column(name) else { continue };
         if c.dtype() == &DataType::String {
-            let c = crate::ids::id_column(c, intern)?;
+            let c = match c.null_count() == c.len() {
+                // No names at all (W1's clients): one null for the frame, not an id per row
+                // (which then took a per-row extend of the table, nulls being involved).
+                true => Column::full_null(c.name().clone(), c.len(), &DataType::UInt32),
+                false => crate::ids::id_column(c, intern)?,
+            };
             df.with_column(c)?;
         }
     }
@@ -1404,6 +1409,41 @@ mod tests {
         let phys = |c: &Column| c.to_physical_repr().u32().unwrap().iter().collect::<Vec<_>>();
         assert_eq!(phys(&ours), phys(&theirs), "the same category numbers");
         assert_eq!(ours.null_count(), c.null_count());
+    }
+
+    /// A name column without any name in a frame (W1's clients) is kept as one null, not an
+    /// id per row; frames with names later still get their ids, and the table's names read as
+    /// the same ids as the text would give.
+    #[test]
+    fn a_frame_without_names_keeps_one_null_for_them() {
+        let keep = schema::ANALYSIS_COLUMNS;
+        let mut ids = NameIds::default();
+        let mut kept = |df| keep_columns(df, Some(keep), Role::Login, &mut ids).unwrap();
+        let (a, b) = (kept(logins(300, 0)), kept(logins(200, 300)));
+        for df in [&a, &b] {
+            let client = df.column(schema::CLIENT).unwrap();
+            assert!(matches!(client, Column::Scalar(_)), "{client:?}");
+            assert_eq!((client.dtype(), client.null_count()), (&DataType::UInt32, df.height()));
+        }
+        let mut tables = Tables::new();
+        append(&mut tables, Role::Login, a).unwrap();
+        append(&mut tables, Role::Login, b).unwrap();
+        let none = tables[&Role::Login].column(schema::CLIENT).unwrap();
+        assert!(matches!(none, Column::Scalar(_)), "stacked, still one null");
+        let clients = crate::ids::Ids::of(&tables, schema::CLIENT).unwrap();
+        assert_eq!(clients.names, 0);
+        assert!(clients.iter().take(500).all(|id| id == crate::ids::NONE));
+
+        // Clients named in a later frame: the rows before read as nulls, the rest as ids.
+        let mut named = logins(4, 500);
+        let who = Series::new(schema::CLIENT.into(), [Some("c1"), None, Some("c2"), Some("c1")]);
+        named.with_column(who.into_column()).unwrap();
+        let named = kept(named);
+        append(&mut tables, Role::Login, named).unwrap();
+        let clients = crate::ids::Ids::of(&tables, schema::CLIENT).unwrap();
+        let tail: Vec<u32> = clients.iter().skip(500).take(4).collect();
+        assert_eq!((clients.names, tail), (2, vec![0, crate::ids::NONE, 1, 0]));
+        assert!(clients.rows()[..500].iter().all(|&id| id == crate::ids::NONE));
     }
 
     #[test]
