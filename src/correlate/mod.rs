@@ -226,6 +226,25 @@ fn metric_shifts(
     Ok(out)
 }
 
+/// How many rows an episode cites.
+const CITED: usize = 3;
+
+/// The first [`CITED`] rows in `rows` whose value in `c` (text or categories) equals `v`.
+/// Compared a stretch at a time, each twice the last, stopping once they are found: the whole
+/// episode at once was a pass over millions of rows (W1 10M's failures) to cite the first few.
+fn first_equal(c: &Column, v: &str, rows: std::ops::Range<usize>) -> PolarsResult<Vec<usize>> {
+    let c = c.as_materialized_series();
+    let (mut found, mut at, mut stretch) = (Vec::with_capacity(CITED), rows.start, 1024);
+    while at < rows.end && found.len() < CITED {
+        let n = stretch.min(rows.end - at);
+        let equal = c.slice(at as i64, n).equal(v)?;
+        let hits = equal.iter().enumerate().filter(|(_, e)| *e == Some(true));
+        found.extend(hits.map(|(i, _)| at + i).take(CITED - found.len()));
+        (at, stretch) = (at + n, stretch * 2);
+    }
+    Ok(found)
+}
+
 /// Fills each episode's `first_lines` with `source:line` of the first three rows of `role`
 /// inside it whose `column` equals `value` (any row when `value` is `None`).
 fn cite(
@@ -246,23 +265,12 @@ fn cite(
         let (lo, hi) = (s.at(e.onset_i), s.at(e.end_i) + s.bucket_ms);
         let start = ts.partition_point(|t| *t < lo);
         let end = start + ts[start..].partition_point(|t| *t < hi);
-        // Which of the episode's rows may be cited, as one pass over its stretch of the
-        // column (text or categories), not over the whole table once per kind of episode.
-        let wanted: Option<Vec<bool>> = match value {
-            Some(v) => Some(
-                df.column(column)?
-                    .as_materialized_series()
-                    .slice(start as i64, end - start)
-                    .equal(v)?
-                    .iter()
-                    .map(|b| b.unwrap_or(false))
-                    .collect(),
-            ),
-            None => None,
+        let cited = match value {
+            Some(v) => first_equal(df.column(column)?, v, start..end)?,
+            None => (start..end).take(CITED).collect(),
         };
-        e.first_lines = (start..end)
-            .filter(|&i| wanted.as_ref().is_none_or(|w| w[i - start]))
-            .take(3)
+        e.first_lines = cited
+            .into_iter()
             .map(|i| -> PolarsResult<String> {
                 let src = source.get(i)?;
                 let line: Option<i64> = line.get(i)?.extract();
@@ -438,4 +446,37 @@ fn impact(
             _ => None,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rows cited are the first three equal to the value in the range, whether the column
+    /// holds text or categories, with nulls, and when they lie past the first stretches.
+    #[test]
+    fn an_episode_cites_its_first_rows_with_the_value() {
+        let values: Vec<Option<&str>> = (0..20_000)
+            .map(|i| match i {
+                _ if i % 7 == 0 => None,
+                1500 | 5000 | 9001 | 15_000 | 19_999 => Some("fail"),
+                _ if i % 3 == 0 => Some("ok"),
+                _ => Some("other"),
+            })
+            .collect();
+        let text = Column::new("outcome".into(), &values);
+        let cat = text.cast(&DataType::from_categories(Categories::global())).unwrap();
+        for c in [&text, &cat] {
+            let naive = |rows: std::ops::Range<usize>| -> Vec<usize> {
+                rows.filter(|&i| values[i] == Some("fail")).take(CITED).collect()
+            };
+            for rows in [0..20_000, 1501..20_000, 9001..9002, 9002..15_000, 0..1500, 15_000..20_000]
+            {
+                let got = first_equal(c, "fail", rows.clone()).unwrap();
+                assert_eq!(got, naive(rows.clone()), "{rows:?} of {}", c.dtype());
+            }
+            assert_eq!(first_equal(c, "absent", 0..20_000).unwrap(), Vec::<usize>::new());
+            assert_eq!(first_equal(c, "ok", 0..20_000).unwrap(), [3, 6, 9]);
+        }
+    }
 }
