@@ -74,6 +74,7 @@ fn read_dir_keeping(dir: &Path, keep: Option<Columns>) -> Result<Tables, IngestE
             }
         }
     }
+    crate::alloc::free_aside(ids);
     for df in out.values_mut() {
         *df = ingest::sink::finish_table(std::mem::take(df), keep)?;
     }

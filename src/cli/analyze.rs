@@ -135,7 +135,7 @@ fn series_analysis(
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let (incident, Analysis { findings, series }) = analysis(&args)?;
-    super::free_aside((incident, series));
+    crate::alloc::free_aside((incident, series));
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let path = args.out.join("findings.json");

@@ -114,13 +114,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     code
 }
 
-/// Frees `loaded` (an incident's tables: millions of rows) on a thread of its own, so that
-/// the command ends without waiting for it: dropping them at the end of `analyze` on W1's 2M
-/// lines took 5 ms of its main thread's last 10 (the columns' pages handed back one by one).
-fn free_aside<T: Send + 'static>(loaded: T) {
-    std::thread::spawn(move || drop(loaded));
-}
-
 /// The process's peak resident memory (VmHWM), where the system says it.
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

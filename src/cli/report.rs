@@ -66,7 +66,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let files =
         crate::report::write_with(&analysis.findings, &analysis.series, &title, &a.out, helped)
             .with_context(|| format!("cannot write the report to {}", a.out.display()))?;
-    super::free_aside((incident, analysis));
+    crate::alloc::free_aside((incident, analysis));
     if !a.quiet {
         for f in &files {
             eprintln!("wrote {}", f.display());

@@ -276,6 +276,7 @@ impl Sink for MemorySink {
         Ok(())
     }
     fn finish(&mut self) -> Result<(), IngestError> {
+        crate::alloc::free_aside(std::mem::take(&mut self.names));
         for df in self.tables.values_mut() {
             *df = finish_table(std::mem::take(df), self.keep)?;
         }
