@@ -13,7 +13,7 @@
 # (the parse ingest does too) and the analysis after it took: their medians are printed.
 set -euo pipefail
 if [ $# -lt 3 ]; then
-  sed -n '2,12p' "$0" >&2
+  sed -n '2,13p' "$0" >&2
   exit 2
 fi
 BIN=$1 PAIRS=$2

@@ -45,8 +45,9 @@ const KEPT_FREE: usize = 8 << 20;
 /// Frees `loaded` on a thread of its own, so that the caller goes on without waiting for it:
 /// an incident's tables at the end of `analyze` (on W1's 2M lines, dropping them took 5 ms of
 /// the main thread's last 10, the columns' pages handed back one by one), and a load's name
-/// interners once its tables are finished (at W1 10M, 7 ms on the main thread between loading
-/// and analysis).
+/// interners once all its frames are in (at W1 10M, 7 ms on the main thread between loading
+/// and analysis). When no thread can be made (a low `ulimit -u`), it is dropped here after
+/// all: the refused closure that holds it is dropped on this thread, not a panic.
 pub fn free_aside<T: Send + 'static>(loaded: T) {
-    std::thread::spawn(move || drop(loaded));
+    let _ = std::thread::Builder::new().spawn(move || drop(loaded));
 }

@@ -21,7 +21,8 @@ use crate::schema::{self, Role, Tables};
 /// The id of a null name.
 pub(crate) const NONE: u32 = u32::MAX;
 
-/// One id per row of the login table (`NONE` for a null), and how many names there are.
+/// One id per row of the login table (`NONE` for a null), and how many names there are; no
+/// rows at all when there are no names (read them with [`Ids::iter`]).
 #[derive(Debug)]
 pub(crate) struct Ids {
     /// One chunk without nulls: the loaded column itself when its ids are already dense (no
@@ -347,7 +348,7 @@ impl Ids {
         self.rows.cont_slice().expect("one chunk without nulls")
     }
 
-    /// The id of each row, `NONE` throughout when the column was missing.
+    /// The id of each row, `NONE` throughout when the column was missing or held no name.
     pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
         self.rows().iter().copied().chain(std::iter::repeat(NONE))
     }

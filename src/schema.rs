@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use polars::prelude::{DataFrame, DataType, Field, PolarsResult, Schema, TimeUnit, TimeZone};
+use polars::prelude::{
+    ChunkAgg, DataFrame, DataType, Field, PolarsResult, Schema, TimeUnit, TimeZone,
+};
 use polars::series::IsSorted;
 use serde::{Deserialize, Serialize};
 
@@ -165,8 +167,14 @@ pub fn classes<T: Copy>(
     let mapping = cats.get_mapping();
     // A table by category id, sized by the mapping (every category of the global mapping,
     // not just this column's: the column's own greatest id is a pass over it, a bit at a time
-    // through the validity when it has nulls); with too many, each row is looked up.
-    let bound = mapping.num_cats_upper_bound();
+    // through the validity when it has nulls). A process that has seen very many categories
+    // (long `eval` runs) sizes it by the column's greatest id after all; with too many even
+    // then, each row is looked up.
+    let phys = cats.physical();
+    let bound = match mapping.num_cats_upper_bound() {
+        b if b <= 1 << 16 => b,
+        _ => phys.max().map_or(0, |m| m as usize + 1),
+    };
     if bound == 0 || bound > 1 << 16 {
         return Ok(cats.iter_str().map(class_of).collect());
     }
@@ -184,7 +192,7 @@ pub fn classes<T: Copy>(
         out.extend(ids.iter().enumerate().map(class));
     };
     let mut out = Vec::with_capacity(c.len());
-    for arr in cats.physical().downcast_iter() {
+    for arr in phys.downcast_iter() {
         let ids = arr.values().as_slice();
         let Some(valid) = arr.validity().filter(|v| v.unset_bits() > 0) else {
             out.extend(ids.iter().map(|&id| at(id)));
@@ -416,7 +424,8 @@ mod tests {
         assert_eq!(classes(&cats, class_of).unwrap(), want);
         assert_eq!(classes(&text.into_column(), class_of).unwrap(), want);
 
-        // Chunks of 200 and 77 rows, null on every fifth and then on a run of 70; cut at
+        // Chunks of 270 and 77 rows, null on every fifth and then (the first's last 70) on
+        // every row; cut at
         // offsets inside a byte and a word of the validity.
         let mut long = rows(200);
         long.extend((0..70).map(|_| None));

@@ -93,6 +93,7 @@ pub trait Sink: Send {
     fn end_source(&mut self, _source: usize) -> Result<(), IngestError> {
         Ok(())
     }
+    /// All sources have given all their rows: the sink takes no more.
     fn finish(&mut self) -> Result<(), IngestError>;
 }
 
@@ -141,7 +142,8 @@ pub struct NameIds([crate::ids::Interner; MANY_VALUES.len()]);
 
 /// `df` with only the columns of `role` that `keep` lists (all when it lists none for the
 /// role); those kept for analysis hold their few-valued text columns as categoricals and
-/// their user and client names as ids (`ids` gives them, over every frame of one load).
+/// their user and client names as ids (`ids` gives them, over every frame of one load), or as
+/// one null (a UInt32 scalar column) when the frame has no name at all.
 pub fn keep_columns(
     df: DataFrame,
     keep: Option<Columns>,
