@@ -8,6 +8,7 @@
 //! reason). So `lines = parsed + skipped + rejected`, and `rows = parsed + repeats` where one
 //! line stands for several events (syslog's `message repeated N times`).
 
+mod binary;
 mod dictionary;
 pub mod format;
 pub mod output;
@@ -498,16 +499,18 @@ fn ingest_source(
     let read_err = |e| IngestError::Read { path: spec.path.clone(), source: e };
     let mut report = SourceReport { path: source.clone(), ..Default::default() };
     let opened = read::open(&spec.path).map_err(read_err)?;
-    // Parquet and IPC times are written out as epoch milliseconds.
+    // Parquet and IPC times are written out as epoch milliseconds; what their columns became
+    // is noted as their rows are read, and reported at the end.
     let mut times_in_ms = false;
+    let mut binary_notes: Option<binary::Notes> = None;
     let reader = match opened {
         Opened::Parquet | Opened::Ipc => {
             let is_parquet = matches!(opened, Opened::Parquet);
             report.format = Some(if is_parquet { "parquet" } else { "ipc" }.into());
-            let (text, notes, times) = binary_as_jsonl(&spec.path, is_parquet)?;
-            report.notes.extend(notes);
+            let (lines, times, notes) = binary::BinaryLines::open(&spec.path, is_parquet)?;
+            binary_notes = Some(notes);
             times_in_ms = times;
-            BlockReader::new(Box::new(std::io::Cursor::new(text)), opts.block_size)
+            BlockReader::new(Box::new(lines), opts.block_size)
         }
         Opened::Text { reader, compression } => {
             report.compression = compression.map(str::to_string);
@@ -591,6 +594,7 @@ fn ingest_source(
                     }
                 }
             }
+            report.notes.extend(binary::take(binary_notes));
             finish_report(&mut report, &counts, rejected, &mut blocks.reader, sink, &source)?;
             return Ok(report);
         }
@@ -651,6 +655,7 @@ fn ingest_source(
             crate::units::plural(counts.repeats_dropped, "claimed event")
         ));
     }
+    report.notes.extend(binary::take(binary_notes));
     finish_report(&mut report, &counts, rejected, &mut blocks.reader, sink, &source)?;
     Ok(report)
 }
@@ -761,95 +766,4 @@ fn finish_report(
     report.first_ts = counts.min_ts.map(crate::units::rfc3339_millis);
     report.last_ts = counts.max_ts.map(crate::units::rfc3339_millis);
     Ok(())
-}
-
-/// Reads a Parquet or Arrow IPC file and writes its rows as JSON lines, times as epoch ms,
-/// so that they go through the same mapping and accounting as text. Columns JSON cannot hold
-/// as they are become text or numbers (binary as UTF-8 text, else hex; decimals as floats);
-/// what cannot be read at all is left out, and each such choice is returned as a note.
-/// The third value says whether a column held times (then written as epoch milliseconds).
-fn binary_as_jsonl(
-    path: &Path,
-    parquet: bool,
-) -> Result<(Vec<u8>, Vec<String>, bool), IngestError> {
-    let read_err = |e| IngestError::Read { path: path.to_path_buf(), source: e };
-    let file = std::fs::File::open(path).map_err(read_err)?;
-    let df =
-        if parquet { ParquetReader::new(file).finish()? } else { IpcReader::new(file).finish()? };
-    let mut notes = Vec::new();
-    let mut keep = Vec::with_capacity(df.width());
-    let times =
-        df.columns().iter().any(|c| matches!(c.dtype(), DataType::Datetime(..) | DataType::Date));
-    for c in df.columns() {
-        let name = c.name().to_string();
-        match json_ready(c) {
-            Ok((c, note)) => {
-                if let Some(n) = note {
-                    notes.push(format!("column {name}: {n}"));
-                }
-                keep.push(c);
-            }
-            Err(why) => notes.push(format!("column {name} left out: {why}")),
-        }
-    }
-    let mut df = DataFrame::new(df.height(), keep)?;
-    let mut out = Vec::new();
-    JsonWriter::new(&mut out).with_json_format(JsonFormat::JsonLines).finish(&mut df)?;
-    Ok((out, notes, times))
-}
-
-/// A column as JSON lines can carry it, and a note when it had to change.
-fn json_ready(c: &Column) -> Result<(Column, Option<String>), String> {
-    let as_ms = |c: &Column| {
-        c.cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
-            .and_then(|c| c.cast(&DataType::Int64))
-            .map_err(|e| e.to_string())
-    };
-    match c.dtype() {
-        DataType::Boolean
-        | DataType::String
-        | DataType::Null
-        | DataType::Float32
-        | DataType::Float64 => Ok((c.clone(), None)),
-        dt if dt.is_integer() => Ok((c.clone(), None)),
-        DataType::Datetime(..) | DataType::Date => Ok((as_ms(c)?, None)),
-        DataType::Binary | DataType::BinaryOffset => {
-            let bin = c.cast(&DataType::Binary).map_err(|e| e.to_string())?;
-            let bin = bin.binary().map_err(|e| e.to_string())?;
-            let mut hex = false;
-            let text: StringChunked = bin
-                .iter()
-                .map(|v| {
-                    v.map(|b| match std::str::from_utf8(b) {
-                        Ok(s) => s.to_string(),
-                        Err(_) => {
-                            hex = true;
-                            b.iter().map(|x| format!("{x:02x}")).collect()
-                        }
-                    })
-                })
-                .collect();
-            let note = if hex {
-                "binary, read as text (hex where not UTF-8)"
-            } else {
-                "binary, read as text"
-            };
-            Ok((text.with_name(c.name().clone()).into_column(), Some(note.into())))
-        }
-        dt if dt.is_decimal() => c
-            .cast(&DataType::Float64)
-            .map(|c| (c, Some("decimal, read as a float".into())))
-            .map_err(|e| e.to_string()),
-        DataType::Categorical(..) | DataType::Enum(..) | DataType::Time => {
-            c.cast(&DataType::String).map(|c| (c, None)).map_err(|e| e.to_string())
-        }
-        DataType::Duration(_) => c
-            .cast(&DataType::Int64)
-            .map(|c| (c, Some("duration, read as a number in its unit".into())))
-            .map_err(|e| e.to_string()),
-        dt => match c.cast(&DataType::String) {
-            Ok(t) => Ok((t, Some(format!("{dt}, read as text")))),
-            Err(_) => Err(format!("type {dt} has no text form")),
-        },
-    }
 }
