@@ -550,7 +550,7 @@ fn r12_memory_stays_flat_for_a_parquet_file_of_any_size() {
     use polars::prelude::*;
     let dir = temp_dir("r12-parquet-mem");
     let mut peaks = Vec::new();
-    for rows in [100_000usize, 800_000] {
+    for rows in [400_000usize, 1_600_000] {
         let ts = Series::new(
             "ts".into(),
             (0..rows as i64).map(|i| 1_187_222_400_000 + i * 50).collect::<Vec<_>>(),
@@ -582,10 +582,12 @@ fn r12_memory_stays_flat_for_a_parquet_file_of_any_size() {
             return;
         };
         peaks.push(peak);
+        eprintln!("parquet of {rows} rows: peak RSS {peak:.0} MiB");
     }
-    // Read whole as JSON text, the larger file took 132 MiB more than the smaller (85 and 217
-    // MiB); a slice at a time, 45 MiB more (91 and 137).
-    assert!(peaks[1] < peaks[0] + 60.0, "peak RSS (MiB) for 100k and 800k rows: {peaks:?}");
+    // Read whole as JSON text, memory grew with the rows (release build, files like these:
+    // 182 MiB for 400k rows, 363 MiB for 1.6M). A slice at a time the peak levels off past
+    // the first blocks: 135 and 154 MiB.
+    assert!(peaks[1] < peaks[0] + 100.0, "peak RSS (MiB) for 400k and 1.6M rows: {peaks:?}");
 }
 
 #[test]
