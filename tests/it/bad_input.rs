@@ -498,6 +498,20 @@ fn r12_a_thousand_files_behind_one_glob_do_not_run_out_of_file_handles() {
     assert_eq!(w.tables.len(), 1100);
 }
 
+/// Peak RSS, in MiB, of `rootline COMMAND -q [EXTRA...] INPUT --out OUT` (Linux; `None`
+/// elsewhere).
+fn peak_rss_of(
+    command: &str,
+    extra: &[&str],
+    input: &std::path::Path,
+    out: &std::path::Path,
+) -> Option<f64> {
+    let mut args: Vec<&std::ffi::OsStr> = vec![command.as_ref(), "-q".as_ref()];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    args.extend([input.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+    peak_rss_mib(&args)
+}
+
 /// Peak RSS of a `rootline` run, in MiB (Linux; `None` elsewhere).
 fn peak_rss_mib(args: &[&std::ffi::OsStr]) -> Option<f64> {
     if !cfg!(target_os = "linux") {
@@ -528,15 +542,7 @@ fn r12_memory_stays_flat_for_one_line_of_any_length() {
         }
         let path = write(&dir, &format!("z{mib}.log"), &gz.finish().unwrap());
         let out = dir.join(format!("out{mib}"));
-        let Some(peak) = peak_rss_mib(&[
-            "ingest".as_ref(),
-            "-q".as_ref(),
-            path.as_os_str(),
-            "--out".as_ref(),
-            out.as_os_str(),
-        ]) else {
-            return;
-        };
+        let Some(peak) = peak_rss_of("ingest", &[], &path, &out) else { return };
         let rejects = std::fs::metadata(out.join("rejects.jsonl")).unwrap().len();
         assert!(rejects < 64 * 1024, "the reject is clipped: {rejects} bytes");
         peaks.push(peak);
@@ -570,17 +576,7 @@ fn r12_memory_stays_flat_for_a_parquet_file_of_any_size() {
         let path = dir.join(format!("l{rows}.parquet"));
         ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut df).unwrap();
         let out = dir.join(format!("out{rows}"));
-        let Some(peak) = peak_rss_mib(&[
-            "ingest".as_ref(),
-            "-q".as_ref(),
-            "--role".as_ref(),
-            "login".as_ref(),
-            path.as_os_str(),
-            "--out".as_ref(),
-            out.as_os_str(),
-        ]) else {
-            return;
-        };
+        let Some(peak) = peak_rss_of("ingest", &["--role", "login"], &path, &out) else { return };
         peaks.push(peak);
         eprintln!("parquet of {rows} rows: peak RSS {peak:.0} MiB");
     }
@@ -606,15 +602,7 @@ fn r12_memory_stays_flat_with_an_outlier_timestamp() {
         }
         let path = write(&dir, &format!("o{days}.jsonl"), text.as_bytes());
         let out = dir.join(format!("a{days}"));
-        let Some(peak) = peak_rss_mib(&[
-            "analyze".as_ref(),
-            "-q".as_ref(),
-            path.as_os_str(),
-            "--out".as_ref(),
-            out.as_os_str(),
-        ]) else {
-            return;
-        };
+        let Some(peak) = peak_rss_of("analyze", &[], &path, &out) else { return };
         peaks.push(peak);
     }
     // Without the outlier set aside the series would span 37 years of minutes (19.5M buckets).
