@@ -1,6 +1,7 @@
-//! The settings of the C allocator rootline makes (glibc's `mallopt`): how large an
-//! allocation must be before malloc maps it on its own instead of serving it from its heaps,
-//! and whether freed memory goes back to the system as it goes.
+//! How rootline's memory is allocated and freed: the settings of the C allocator (glibc's
+//! `mallopt`: how large an allocation must be before malloc maps it on its own instead of
+//! serving it from its heaps, and whether freed memory goes back to the system as it goes),
+//! and large values freed on a thread aside ([`free_aside`]).
 
 /// Serves allocations of up to 1 MiB from malloc's heaps, for the rest of the process. Called
 /// before logs are loaded into memory (a no-op off glibc).
