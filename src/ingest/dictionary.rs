@@ -172,11 +172,9 @@ fn put_uleb(out: &mut Vec<u8>, value: u64) {
 /// bytes between them as they are (a bit-packed run is the bitmap's own layout). The last
 /// byte may hold fewer than 8 rows: readers stop at the page's count.
 fn put_bits(out: &mut Vec<u8>, bits: &Bitmap) {
+    // A page that starts inside a byte of the column's validity is copied to start on one.
+    let bits = bits.to_aligned_bitmap();
     let (bytes, offset, len) = bits.as_slice();
-    if offset % 8 != 0 {
-        let aligned: Bitmap = bits.iter().collect();
-        return put_bits(out, &aligned);
-    }
     let bytes = &bytes[offset / 8..offset / 8 + len.div_ceil(8)];
     let whole = len / 8;
     let (mut literal, mut i) = (0, 0);
