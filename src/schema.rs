@@ -109,16 +109,21 @@ pub fn ts_sorted(df: &DataFrame, ts: &[i64]) -> PolarsResult<bool> {
     Ok(df.column(TS)?.is_sorted_flag() == IsSorted::Ascending || ts.is_sorted())
 }
 
-/// The rows of `ts` whose times may lie in `lo..hi`: exactly those when `ts` is in order
-/// (`sorted`, from [`ts_sorted`]: a loaded table is), else all of them. A pass over an
-/// episode's rows then reads those rows, not the whole table (and still tests each row's time).
-pub fn rows_within(ts: &[i64], sorted: bool, lo: i64, hi: i64) -> std::ops::Range<usize> {
-    if sorted {
-        let start = ts.partition_point(|&t| t < lo);
-        start..ts.partition_point(|&t| t < hi).max(start)
-    } else {
-        0..ts.len()
+/// The rows of `df` (whose `ts` is `ts`, as [`ts_ms`] gives it) whose times may lie in
+/// `lo..hi`: exactly those when `ts` is in order ([`ts_sorted`]: a loaded table's is), else
+/// all of them. A pass over an episode's rows then reads those rows, not the whole table (and
+/// still tests each row's time).
+pub fn rows_within(
+    df: &DataFrame,
+    ts: &[i64],
+    lo: i64,
+    hi: i64,
+) -> PolarsResult<std::ops::Range<usize>> {
+    if !ts_sorted(df, ts)? {
+        return Ok(0..ts.len());
     }
+    let start = ts.partition_point(|&t| t < lo);
+    Ok(start..ts.partition_point(|&t| t < hi).max(start))
 }
 
 /// The values of a text column row by row, whether it is held as strings or as categories
@@ -381,10 +386,10 @@ mod tests {
         mark_ts_sorted(&mut sorted).unwrap();
         assert_eq!(sorted.column(TS).unwrap().is_sorted_flag(), IsSorted::Ascending);
         let ts = ts_ms(&sorted).unwrap();
-        assert_eq!(rows_within(&ts, ts_sorted(&sorted, &ts).unwrap(), 2, 3), 1..3);
+        assert_eq!(rows_within(&sorted, &ts, 2, 3).unwrap(), 1..3);
         // Unsorted: every row may be within.
         let ts = ts_ms(&unsorted).unwrap();
-        assert_eq!(rows_within(&ts, false, 2, 3), 0..3);
+        assert_eq!(rows_within(&unsorted, &ts, 2, 3).unwrap(), 0..3);
     }
 
     /// `classes` of a column held as categories, in more than one chunk and with nulls, is
@@ -425,8 +430,7 @@ mod tests {
         assert_eq!(classes(&text.into_column(), class_of).unwrap(), want);
 
         // Chunks of 270 and 77 rows, null on every fifth and then (the first's last 70) on
-        // every row; cut at
-        // offsets inside a byte and a word of the validity.
+        // every row; cut at offsets inside a byte and a word of the validity.
         let mut long = rows(200);
         long.extend((0..70).map(|_| None));
         let text = Series::new("outcome".into(), long);

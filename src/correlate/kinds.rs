@@ -47,7 +47,7 @@ struct Logins {
 fn logins(e: &Evidence, from_ms: i64, to_ms: i64) -> PolarsResult<Logins> {
     let Some(df) = e.tables.get(&Role::Login) else { return Ok(Logins::default()) };
     let ts = schema::ts_ms(df)?;
-    let within = schema::rows_within(&ts, schema::ts_sorted(df, &ts)?, from_ms, to_ms);
+    let within = schema::rows_within(df, &ts, from_ms, to_ms)?;
     let df = df.slice(within.start as i64, within.len());
     let outcome = schema::outcomes(&df)?;
     let invalid = |r: Option<&str>| r.is_some_and(|r| r.contains("invalid"));

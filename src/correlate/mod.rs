@@ -385,7 +385,7 @@ fn impact(
         let ts = schema::ts_ms(df)?;
         let outcome = schema::outcomes(df)?;
         in_logs = outcome.iter().filter(|&&o| o == Outcome::Fail).count() as u64;
-        let within = schema::rows_within(&ts, schema::ts_sorted(df, &ts)?, lo, hi);
+        let within = schema::rows_within(df, &ts, lo, hi)?;
         let rows = ts[within.clone()].iter().zip(&outcome[within.clone()]);
         for ((&t, &o), u) in rows.zip(users.iter().skip(within.start)) {
             let fail = o == Outcome::Fail;
