@@ -7,7 +7,6 @@
 //! reader has used up the last. (An IPC file is read whole, as Polars reads it, and written
 //! out a slice at a time.)
 
-use std::collections::BTreeSet;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -19,9 +18,12 @@ use crate::error::IngestError;
 /// Rows decoded and written as JSON at a time.
 const SLICE_ROWS: usize = 1 << 16;
 
-/// What a binary file's columns had to become to be JSON (see [`json_ready`]), one note each;
-/// shared with the ingest that reads the lines, which reports them.
-pub type Notes = Arc<Mutex<BTreeSet<String>>>;
+/// What a binary file's columns had to become to be JSON (see [`json_ready`]), one note each
+/// in column order; shared with the ingest that reads the lines, which reports them.
+pub type Notes = Arc<Mutex<Vec<String>>>;
+
+/// The end of a binary column's note when some value was not UTF-8 (written as hex).
+const HEX: &str = " (hex where not UTF-8)";
 
 /// A Parquet or IPC file's rows as JSON lines (times as epoch milliseconds), made a slice at
 /// a time as they are read.
@@ -42,8 +44,7 @@ enum Source {
 /// The notes taken so far, in order (none without a binary file).
 pub fn take(notes: Option<Notes>) -> Vec<String> {
     let Some(notes) = notes else { return Vec::new() };
-    let notes = std::mem::take(&mut *notes.lock().unwrap_or_else(|e| e.into_inner()));
-    notes.into_iter().collect()
+    std::mem::take(&mut *notes.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 impl BinaryLines {
@@ -65,7 +66,8 @@ impl BinaryLines {
             let df = IpcReader::new(file).finish()?;
             let times =
                 df.dtypes().iter().any(|t| matches!(t, DataType::Datetime(..) | DataType::Date));
-            (Source::Ipc(df.clone()), df.height(), times)
+            let rows = df.height();
+            (Source::Ipc(df), rows, times)
         };
         let notes = Notes::default();
         let lines =
@@ -124,16 +126,18 @@ impl Read for BinaryLines {
 }
 
 /// Adds `note` unless it is there, or a fuller one of the same column: a binary column with
-/// a value that is not UTF-8 in any slice says so once ([`json_ready`]'s two notes).
-fn note_once(notes: &mut BTreeSet<String>, note: String) {
-    let fuller = format!("{note} (hex where not UTF-8)");
-    if notes.contains(&fuller) {
+/// a value that is not UTF-8 in any slice says so once ([`json_ready`]'s two notes), in the
+/// place of its first note.
+fn note_once(notes: &mut Vec<String>, note: String) {
+    let fuller = format!("{note}{HEX}");
+    if notes.contains(&note) || notes.contains(&fuller) {
         return;
     }
-    if let Some(plain) = note.strip_suffix(" (hex where not UTF-8)") {
-        notes.remove(plain);
+    let plain = note.strip_suffix(HEX).and_then(|plain| notes.iter().position(|n| n == plain));
+    match plain {
+        Some(at) => notes[at] = note,
+        None => notes.push(note),
     }
-    notes.insert(note);
 }
 
 /// A column as JSON lines can carry it, and a note when it had to change. Columns JSON
@@ -169,12 +173,8 @@ fn json_ready(c: &Column) -> Result<(Column, Option<String>), String> {
                     })
                 })
                 .collect();
-            let note = if hex {
-                "binary, read as text (hex where not UTF-8)"
-            } else {
-                "binary, read as text"
-            };
-            Ok((text.with_name(c.name().clone()).into_column(), Some(note.into())))
+            let note = format!("binary, read as text{}", if hex { HEX } else { "" });
+            Ok((text.with_name(c.name().clone()).into_column(), Some(note)))
         }
         dt if dt.is_decimal() => c
             .cast(&DataType::Float64)
@@ -253,17 +253,19 @@ mod tests {
 
     #[test]
     fn a_binary_columns_note_is_its_fullest_once() {
-        let mut notes = BTreeSet::new();
+        let mut notes = Vec::new();
         note_once(&mut notes, "column b: binary, read as text".into());
         note_once(&mut notes, "column b: binary, read as text (hex where not UTF-8)".into());
         note_once(&mut notes, "column b: binary, read as text".into());
         note_once(&mut notes, "column c: binary, read as text".into());
-        let notes: Vec<&str> = notes.iter().map(String::as_str).collect();
+        // In the order the columns come, not sorted.
+        note_once(&mut notes, "column a: decimal, read as a float".into());
         assert_eq!(
             notes,
             [
                 "column b: binary, read as text (hex where not UTF-8)",
-                "column c: binary, read as text"
+                "column c: binary, read as text",
+                "column a: decimal, read as a float"
             ]
         );
     }
