@@ -506,18 +506,13 @@ fn peak_rss_of(
     input: &std::path::Path,
     out: &std::path::Path,
 ) -> Option<f64> {
-    let mut args: Vec<&std::ffi::OsStr> = vec![command.as_ref(), "-q".as_ref()];
-    args.extend(extra.iter().map(std::ffi::OsStr::new));
-    args.extend([input.as_os_str(), "--out".as_ref(), out.as_os_str()]);
-    peak_rss_mib(&args)
-}
-
-/// Peak RSS of a `rootline` run, in MiB (Linux; `None` elsewhere).
-fn peak_rss_mib(args: &[&std::ffi::OsStr]) -> Option<f64> {
     if !cfg!(target_os = "linux") {
         return None;
     }
-    let o = rootline().env("ROOTLINE_PEAK_RSS", "1").args(args).output().unwrap();
+    let mut args: Vec<&std::ffi::OsStr> = vec![command.as_ref(), "-q".as_ref()];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    args.extend([input.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+    let o = rootline().env("ROOTLINE_PEAK_RSS", "1").args(&args).output().unwrap();
     assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
     let err = String::from_utf8_lossy(&o.stderr);
     let kib: f64 = err
